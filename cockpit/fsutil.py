@@ -1,0 +1,103 @@
+"""One way to write files: private modes, atomic replacement, whole-line appends.
+
+Every file the cockpit rewrites (routing record, pruned registry, symlink) goes
+through ``atomic_write``/``atomic_symlink``: a temp file in the same directory,
+fsync, rename. A kill -9 at any instant leaves the old or the new content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+class StateDirError(OSError):
+    """The state directory cannot be created or written: one line for the operator."""
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) as 0700; an existing dir keeps its owner's mode unless looser."""
+    path = Path(path)
+    try:
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            os.chmod(path, DIR_MODE)
+    except OSError as exc:
+        raise StateDirError(exc.errno, f"state dir {path} is not usable: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StateDirError(13, f"state dir {path} is not writable")
+    return path
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes | str, mode: int = FILE_MODE) -> None:
+    """Replace ``path`` with ``data``: temp file in the same dir, fsync, rename, fsync the dir."""
+    path = Path(path)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_json(path: Path, value: Any, mode: int = FILE_MODE) -> None:
+    atomic_write(path, json.dumps(value, indent=2, sort_keys=False) + "\n", mode)
+
+
+def atomic_symlink(link: Path, target: str | os.PathLike[str]) -> None:
+    """Repoint ``link`` at ``target`` atomically (temp link + rename)."""
+    link = Path(link)
+    tmp = link.with_name(f".{link.name}.{secrets.token_hex(6)}.tmp")
+    os.symlink(os.fspath(target), tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(link.parent)
+
+
+def append_line(path: Path, line: str, mode: int = FILE_MODE) -> None:
+    """Append one whole line with a single write (O_APPEND); callers hold the file's lock."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
