@@ -7,6 +7,8 @@ the file, the key and what was expected (``ConfigError``).
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
 import re
 import tomllib
@@ -20,6 +22,20 @@ RESTART_POLICIES = ("on-failure", "always", "never")
 DEFAULT_BLOCK_PATTERN = r"\[event-loop-block\] tick took (?P<ms>\d+)ms(?: - (?P<culprit>.*))?"
 DEFAULT_FAIL_PATTERNS = ("Error", "is not a function", "sandbox", "Traceback")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# The TUI actions whose key a ``[keys]`` table may remap, with their default keys (SPEC §4).
+DEFAULT_KEYS: Mapping[str, str] = MappingProxyType({
+    "respawn": "R", "repoint": "p", "reap": "k", "reap_now": "ctrl+k", "attach": "enter",
+    "filter": "/", "help": "?", "palette": "ctrl+p", "quit": "q",
+    "tab_1": "1", "tab_2": "2", "tab_3": "3", "tab_4": "4", "tab_5": "5",
+})
+KEY_BINDING_IDS: tuple[str, ...] = tuple(DEFAULT_KEYS)
+
+
+def _one_line(text: str) -> str:
+    """Escape every non-printable character (newlines, escapes, U+2028...) so text stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ConfigError(Exception):
@@ -29,7 +45,7 @@ class ConfigError(Exception):
         self.file = str(file) if file is not None else "<config>"
         self.key = key
         self.expected = expected
-        super().__init__(f"{self.file}: {key}: {expected}")
+        super().__init__(_one_line(f"{self.file}: {key}: {expected}"))
 
 
 @dataclass(frozen=True)
@@ -176,11 +192,22 @@ def find_config_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, 
     """``--config``, else ``$COCKPIT_CONFIG``, else ``$XDG_CONFIG_HOME/cockpit/cockpit.toml``."""
     env = os.environ if env is None else env
     if explicit:
-        return Path(explicit).expanduser()
+        return _expand_home(os.fspath(explicit), env)
     if env.get("COCKPIT_CONFIG"):
-        return Path(env["COCKPIT_CONFIG"]).expanduser()
-    xdg = env.get("XDG_CONFIG_HOME") or str(Path("~/.config").expanduser())
+        return _expand_home(env["COCKPIT_CONFIG"], env)
+    xdg = env.get("XDG_CONFIG_HOME")
+    if not xdg or not os.path.isabs(xdg):  # the XDG spec: a relative path is invalid, ignore it
+        return _expand_home("~/.config", env) / "cockpit" / "cockpit.toml"
     return Path(xdg) / "cockpit" / "cockpit.toml"
+
+
+def _expand_home(text: str, env: Mapping[str, str]) -> Path:
+    """``~`` and ``~/...`` from ``env["HOME"]`` when given; ``~user`` as the OS does."""
+    if text == "~" or text.startswith("~/"):
+        home = env.get("HOME")
+        if home:
+            return Path(home + text[1:])
+    return Path(os.path.expanduser(text))
 
 
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
@@ -199,7 +226,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
         raise ConfigError(path, "(file)", f"expected UTF-8 text (bad byte at offset {exc.start})") from None
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+    except ValueError as exc:  # TOMLDecodeError, or e.g. an integer too long to convert
         raise ConfigError(path, "(syntax)", f"expected valid TOML: {exc}") from None
     return parse_config(data, path=path, env=env)
 
@@ -235,16 +262,22 @@ class _Parser:
     def number(self, value: Any, key: str, *, minimum: float = 0.0, strict: bool = True) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number, got {_describe(value)}")
-        if (strict and value <= minimum) or (not strict and value < minimum):
-            bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
-            raise self.fail(key, f"expected a number {bound}, got {value!r}")
-        return float(value)
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise self.fail(key, f"expected a finite number {bound}, got {_describe(value)}")
+        if (strict and number <= minimum) or (not strict and number < minimum):
+            raise self.fail(key, f"expected a number {bound}, got {_describe(value)}")
+        return number
 
     def integer(self, value: Any, key: str, *, minimum: int = 0) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"expected an integer, got {_describe(value)}")
         if value < minimum:
-            raise self.fail(key, f"expected an integer >= {minimum}, got {value!r}")
+            raise self.fail(key, f"expected an integer >= {minimum}, got {_describe(value)}")
         return value
 
     def boolean(self, value: Any, key: str) -> bool:
@@ -286,7 +319,7 @@ class _Parser:
         text = self.string(value, key)
         try:
             compiled = re.compile(text)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}, (((...))) nested too deep
             raise self.fail(key, f"expected a valid regular expression ({exc})") from None
         if group and group not in compiled.groupindex:
             raise self.fail(key, f"expected a regular expression with a named group (?P<{group}>...)")
@@ -326,6 +359,7 @@ class _Parser:
     def config(self, data: Mapping[str, Any]) -> Config:
         sections = {"tmux", "state", "supervisor", "claude", "codex", "routes", "agents", "wrappers",
                     "logs", "canaries", "doctor", "keys"}
+        self.table(data, "(top level)")
         self.check_keys(data, sections, "")
 
         tmux = self.section(data, "tmux", TmuxConfig, {
@@ -336,13 +370,15 @@ class _Parser:
         state = self.section(data, "state", StateConfig, {"dir": self.pathval})
         supervisor = self._supervisor(data)
         claude = self.section(data, "claude", ClaudeConfig, {"config_dir": self.pathval})
-        if "claude" in data and "config_dir" in data["claude"]:
+        if "config_dir" in data.get("claude", {}):
             claude = ClaudeConfig(config_dir=claude.config_dir, explicit=True)
-        claude = ClaudeConfig(config_dir=self._expand_default(claude.config_dir), explicit=claude.explicit)
+        else:
+            claude = ClaudeConfig(config_dir=self._expand_default(claude.config_dir))
         codex = self.section(data, "codex", CodexConfig, {"home": self.pathval})
-        if "codex" in data and "home" in data["codex"]:
+        if "home" in data.get("codex", {}):
             codex = CodexConfig(home=codex.home, explicit=True)
-        codex = CodexConfig(home=self._expand_default(codex.home), explicit=codex.explicit)
+        else:
+            codex = CodexConfig(home=self._expand_default(codex.home))
         routes = self.section(data, "routes", RoutesConfig, {"file": self.pathval})
         doctor = self.section(data, "doctor", DoctorConfig, {
             "args": self.strings,
@@ -350,7 +386,8 @@ class _Parser:
             "fail_patterns": lambda v, k: tuple(self.regex(p, f"{k}[{i}]") for i, p in enumerate(self.strings(v, k))),
             "ready_pattern": self.regex,
         })
-        state = StateConfig(dir=self._expand_default(state.dir))
+        if "dir" not in data.get("state", {}):
+            state = StateConfig(dir=self._expand_default(state.dir))
         return Config(
             path=self.path,
             tmux=tmux,
@@ -444,7 +481,7 @@ class _Parser:
         if "port" in table:
             port = self.integer(table["port"], f"{prefix}.port", minimum=1)
             if port > 65535:
-                raise self.fail(f"{prefix}.port", f"expected a TCP port 1-65535, got {port}")
+                raise self.fail(f"{prefix}.port", f"expected a TCP port 1-65535, got {_describe(port)}")
             kwargs["port"] = port
         if "restart" in table:
             kwargs["restart"] = self.choice(table["restart"], f"{prefix}.restart", RESTART_POLICIES)
@@ -500,6 +537,7 @@ class _Parser:
 
     def _keys(self, value: Any) -> Mapping[str, str]:
         table = self.table(value, "keys")
+        self.check_keys(table, set(KEY_BINDING_IDS), "keys.")
         return MappingProxyType({str(k): self.string(v, f"keys.{k}") for k, v in table.items()})
 
 
@@ -507,6 +545,8 @@ def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"a boolean ({str(value).lower()})"
     if isinstance(value, int):
+        if abs(value) >= 10**30:  # str() of a huge int is slow or raises (sys.set_int_max_str_digits)
+            return f"an integer ({'-' if value < 0 else ''}{value.bit_length()}-bit)"
         return f"an integer ({value})"
     if isinstance(value, float):
         return f"a number ({value:g})"
@@ -517,6 +557,8 @@ def _describe(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a table"
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return f"a date/time ({value.isoformat()})"
     return type(value).__name__
 
 

@@ -1,0 +1,249 @@
+"""The action layer: every act that changes the world goes through here.
+
+Each act is refused in read-only mode (enforced here, below any UI), takes the
+per-agent lock shared by every cockpit on the fleet, re-observes under that lock
+(so one fault is fixed once, never twice), is journaled with before/after and the
+evidence it saw, and automatic acts spend tokens from one rate limit (seed #8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from cockpit.act.spawn import SpawnResult, verified_spawn
+from cockpit.config import AgentConfig, Config
+from cockpit.findings import Finding
+from cockpit.locks import LockTimeout, agent_lock_path, ahold
+from cockpit.observe.ports import PortProbe
+from cockpit.observe.procs import ProcessReader
+from cockpit.lifecycle import RestartPolicy
+from cockpit.observe.history import RegistryView
+from cockpit.observe.snapshot import agent_panes
+from cockpit.registry import Journal, Registry
+from cockpit.tmux import Pane, TmuxClient, TmuxError, TmuxUnreachable
+
+AGENT_LOCK_TIMEOUT_S = 30.0
+
+
+class ReadOnlyError(PermissionError):
+    """A mutating action was asked of a read-only cockpit."""
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    agent: str
+    ok: bool
+    summary: str
+    skipped: bool = False
+    spawn: SpawnResult | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "agent": self.agent, "ok": self.ok, "skipped": self.skipped,
+                               "summary": self.summary}
+        if self.spawn is not None:
+            out["spawn"] = self.spawn.to_json()
+        if self.evidence:
+            out["evidence"] = self.evidence
+        return out
+
+
+class TokenBucket:
+    """``rate_per_minute`` automatic actions a minute, with bursts up to the same number."""
+
+    def __init__(self, rate_per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.capacity = float(rate_per_minute)
+        self.rate = rate_per_minute / 60.0
+        self.tokens = float(rate_per_minute)
+        self.clock = clock
+        self.updated = clock()
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def take(self) -> bool:
+        self._refill()
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+    def wait_s(self) -> float:
+        self._refill()
+        return max(0.0, (1.0 - self.tokens) / self.rate) if self.rate > 0 else float("inf")
+
+
+class ActionLayer:
+    def __init__(self, config: Config, *, tmux: TmuxClient, registry: Registry, journal: Journal,
+                 reader: ProcessReader, probe: PortProbe, read_only: bool = False,
+                 resume_for: Callable[[AgentConfig], str | None] | None = None,
+                 actor: str = "cockpit") -> None:
+        self.config = config
+        self.tmux = tmux
+        self.registry = registry
+        self.journal = journal
+        self.reader = reader
+        self.probe = probe
+        self.read_only = read_only
+        self.resume_for = resume_for or (lambda agent: None)
+        self.actor = actor
+        self.bucket = TokenBucket(config.supervisor.max_actions_per_minute)
+        self.tail = registry.tail()
+        self.view = RegistryView(policies_for(config))
+        self.in_flight: set[str] = set()
+        self.invocations: dict[str, int] = {}  # act -> times invoked (integration tests assert each ran)
+
+    def _sync_now(self) -> None:
+        self.view.feed(self.tail.read_new())
+
+    async def sync(self) -> None:
+        """Bring the registry view up to date with the disk (new rows only)."""
+        await asyncio.to_thread(self._sync_now)
+
+    def _count(self, act: str) -> None:
+        self.invocations[act] = self.invocations.get(act, 0) + 1
+
+    def refuse_if_read_only(self, action: str, agent: str) -> None:
+        if self.read_only:
+            self.journal.record("refused", agent=agent, action=action, actor=self.actor,
+                                summary=f"{action} {agent} refused: this cockpit is read-only")
+            raise ReadOnlyError(f"{action} refused: this cockpit is read-only")
+
+    async def _live_pane(self, agent: AgentConfig) -> Pane | None:
+        panes = await self.tmux.list_panes()
+        return agent_panes(panes, self.config.tmux.session).get(agent.name)
+
+    async def respawn(self, name: str, *, by: str = "operator", force: bool = False) -> ActionResult:
+        """Spawn the agent again, verified. A live agent is left alone unless ``force``."""
+        agent = self.config.agent(name)
+        self._count("respawn")
+        await asyncio.to_thread(self.refuse_if_read_only, "respawn", name)
+        if name in self.in_flight:
+            return ActionResult("respawn", name, True, f"{name}: a spawn is already in progress", skipped=True)
+        self.in_flight.add(name)
+        try:
+            lock = agent_lock_path(self.config.state.dir, name)
+            async with ahold(lock, timeout=AGENT_LOCK_TIMEOUT_S):
+                return await self._respawn_locked(agent, by=by, force=force)
+        except LockTimeout as exc:
+            return ActionResult("respawn", name, False, str(exc))
+        finally:
+            self.in_flight.discard(name)
+
+    async def _respawn_locked(self, agent: AgentConfig, *, by: str, force: bool) -> ActionResult:
+        # Re-observe under the lock: another cockpit may have fixed it already.
+        try:
+            pane = await self._live_pane(agent)
+        except TmuxUnreachable:
+            pane = None  # no server: the spawn starts one
+        before = _pane_summary(pane)
+        if pane is not None and not pane.dead:
+            alive = await asyncio.to_thread(self.reader.read, pane.pid)
+            if alive is not None and not force:
+                summary = f"{agent.name} is already running (pid {pane.pid}, pane {pane.pane_id}); nothing to do"
+                await asyncio.to_thread(self.journal.record, "action", agent=agent.name, action="respawn",
+                                        actor=self.actor, summary=summary, before=before, after=before,
+                                        result="skipped")
+                return ActionResult("respawn", agent.name, True, summary, skipped=True)
+        old_screen = await self._close_lifecycle(agent, pane, reason="respawned by " + by, replacing=True)
+        if pane is not None:
+            try:
+                await self.tmux.kill_pane_window(pane.pane_id)
+            except TmuxError:
+                pass
+        result = await verified_spawn(agent, self.config, tmux=self.tmux, registry=self.registry,
+                                      reader=self.reader, probe=self.probe, by=by, resume=self.resume_for(agent))
+        after = {"pane": result.pane, "pid": result.pid, "alive": result.ok, "session_id": result.session_id}
+        if result.ok:
+            summary = f"respawned {agent.name}: pid {result.pid} in {result.pane}, {result.detail}"
+        else:
+            summary = f"respawn of {agent.name} failed verification ({result.check}): {result.detail}"
+        evidence: dict[str, Any] = {"checks": result.checks, "argv": list(result.argv)}
+        if result.screen:
+            evidence["screen"] = result.screen[-4000:]
+        if old_screen:
+            evidence["previous_screen"] = old_screen[-2000:]
+        await asyncio.to_thread(self.journal.record, "action", agent=agent.name, action="respawn", actor=self.actor,
+                                summary=summary, before=before, after=after, evidence=evidence,
+                                result="verified" if result.ok else "failed")
+        return ActionResult("respawn", agent.name, result.ok, summary, spawn=result, evidence=evidence)
+
+    async def record_exit(self, name: str, pane: Pane | None) -> bool:
+        """Close the agent's open lifecycle with an ``exit`` row if its process is gone (leader bookkeeping)."""
+        agent = self.config.agent(name)
+        self._count("record_exit")
+        try:
+            async with ahold(agent_lock_path(self.config.state.dir, name), timeout=0.5):
+                return await self._close_lifecycle(agent, pane, reason="exited", replacing=False) is not None
+        except LockTimeout:
+            return False  # an action on this agent is under way; the next tick sees its outcome
+
+    async def _close_lifecycle(self, agent: AgentConfig, pane: Pane | None, *, reason: str,
+                               replacing: bool) -> str | None:
+        """Under the agent lock: write the exit row of the open spawn whose process is gone or is replaced.
+
+        Returns the last screen captured (the evidence), or None if nothing was open.
+        """
+        await self.sync()
+        row = self.view.open_spawn(agent.name)
+        if row is None:
+            return None
+        pid, start = row.get("pid"), row.get("start")
+        proc = await asyncio.to_thread(self.reader.read, pid) if isinstance(pid, int) else None
+        alive = proc is not None and proc.start == start and not proc.zombie
+        if alive and not replacing:
+            return None
+        screen = ""
+        status = None
+        if pane is not None:
+            status = pane.dead_status
+            try:
+                screen = await self.tmux.capture(pane.pane_id, history=200) or ""
+            except TmuxError:
+                screen = ""
+        await asyncio.to_thread(self.registry.event, "exit", agent=agent.name, spawn_id=row.get("spawn_id"),
+                                pid=pid, start=start, pane=row.get("pane"), status=status,
+                                reason=reason if not alive else "replaced while alive", screen=screen[-8000:])
+        await self.sync()
+        return screen
+
+    async def alert(self, finding: Finding) -> bool:
+        """Run ``alert_command`` once with the finding as JSON on stdin (argv, never a shell)."""
+        self._count("alert")
+        command = self.config.supervisor.alert_command
+        await asyncio.to_thread(self.journal.record, "alert", agent=finding.agent, actor=self.actor,
+                                summary=f"alert: {finding.summary}", evidence=finding.to_json(),
+                                result="sent" if command else "no alert_command configured")
+        if not command:
+            return False
+        payload = json.dumps(finding.to_json()).encode("utf-8")
+        try:
+            proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE,
+                                                        stdout=asyncio.subprocess.DEVNULL,
+                                                        stderr=asyncio.subprocess.DEVNULL)
+            await asyncio.wait_for(proc.communicate(payload), timeout=30)
+            return proc.returncode == 0
+        except (OSError, asyncio.TimeoutError) as exc:
+            await asyncio.to_thread(self.journal.record, "info", agent=finding.agent, actor=self.actor,
+                                    summary=f"alert_command failed: {exc}")
+            return False
+
+
+def policies_for(config: Config) -> dict[str, RestartPolicy]:
+    sup = config.supervisor
+    return {a.name: RestartPolicy(restart=a.restart, max_restarts=sup.max_restarts,
+                                  restart_window_s=sup.restart_window_s, backoff_max_s=sup.backoff_max_s,
+                                  auto_respawn=sup.auto_respawn) for a in config.agents}
+
+
+def _pane_summary(pane: Pane | None) -> dict[str, Any]:
+    if pane is None:
+        return {"pane": None, "alive": False}
+    return {"pane": pane.pane_id, "pid": pane.pid, "alive": not pane.dead, "exit_status": pane.dead_status}

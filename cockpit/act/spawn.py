@@ -1,0 +1,204 @@
+"""Verified spawn (seed #2): a spawn is a success only after it was seen to succeed.
+
+Create the agent's window (argv, cwd, env; remain-on-exit on before the child
+runs), then within ``spawn_verify_s`` assert: the pane exists, its process is
+alive, still alive after ``min_uptime_s``, and the configured port is served by
+the agent's own process tree. Only then is the registry row ``spawned`` written.
+On failure: ``spawn_failed`` with the check that failed and the captured screen,
+and the dead window is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cockpit.claude_paths import transcript_path
+from cockpit.config import AgentConfig, Config
+from cockpit.observe.ports import PortProbe
+from cockpit.observe.procs import ProcessReader
+from cockpit.registry import Registry, new_spawn_id
+from cockpit.tmux import TmuxClient, TmuxError, TmuxUnreachable
+
+POLL_S = 0.05
+SCREEN_HISTORY_LINES = 200
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    argv: tuple[str, ...]
+    env: dict[str, str]
+    session_id: str | None
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class SpawnResult:
+    ok: bool
+    agent: str
+    spawn_id: str
+    argv: tuple[str, ...]
+    session_id: str | None = None
+    pane: str | None = None
+    pid: int | None = None
+    start: int | None = None
+    port: int | None = None
+    check: str | None = None        # the verification that failed
+    detail: str = ""
+    screen: str | None = None
+    elapsed_s: float = 0.0
+    checks: dict[str, Any] = field(default_factory=dict)  # what was observed, check by check
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok, "agent": self.agent, "spawn_id": self.spawn_id, "argv": list(self.argv),
+            "session_id": self.session_id, "pane": self.pane, "pid": self.pid, "start": self.start,
+            "port": self.port, "check": self.check, "detail": self.detail,
+            "elapsed_s": round(self.elapsed_s, 3), "checks": self.checks,
+        }
+
+
+def plan_launch(agent: AgentConfig, config: Config, resume: str | None) -> LaunchPlan:
+    """The argv and env of one launch. ``resume`` is the disk truth, never the routing cache (seed #3)."""
+    argv = list(agent.command)
+    env = dict(agent.env)
+    session_id: str | None = None
+    resumed = False
+    if agent.kind == "claude-code":
+        if config.claude.explicit:
+            env.setdefault("CLAUDE_CONFIG_DIR", str(config.claude.config_dir))
+        config_dir = Path(env.get("CLAUDE_CONFIG_DIR", str(config.claude.config_dir)))
+        if resume and transcript_path(config_dir, str(agent.cwd), resume).exists():
+            argv += ["--resume", resume]
+            session_id, resumed = resume, True
+        else:
+            session_id = str(uuid.uuid4())
+            argv += ["--session-id", session_id]
+    elif agent.kind == "codex":
+        if config.codex.explicit:
+            env.setdefault("CODEX_HOME", str(config.codex.home))
+        if resume:
+            argv += ["resume", resume]
+            session_id, resumed = resume, True
+    else:
+        if any("{session_id}" in a for a in argv):
+            session_id = resume or str(uuid.uuid4())
+            resumed = resume is not None
+            argv = [a.replace("{session_id}", session_id) for a in argv]
+    return LaunchPlan(tuple(argv), env, session_id, resumed)
+
+
+async def verified_spawn(
+    agent: AgentConfig,
+    config: Config,
+    *,
+    tmux: TmuxClient,
+    registry: Registry,
+    reader: ProcessReader,
+    probe: PortProbe,
+    by: str = "auto",
+    resume: str | None = None,
+) -> SpawnResult:
+    sup = config.supervisor
+    plan = plan_launch(agent, config, resume)
+    spawn_id = new_spawn_id()
+    await asyncio.to_thread(registry.event, "spawn_requested", agent=agent.name, spawn_id=spawn_id, by=by,
+                            argv=list(plan.argv), cwd=str(agent.cwd), session_id=plan.session_id,
+                            resumed=plan.resumed, port=agent.port)
+    started = time.monotonic()
+
+    async def fail(check: str, detail: str, pane_id: str | None, pid: int | None = None,
+                   start: int | None = None, checks: dict[str, Any] | None = None) -> SpawnResult:
+        screen = None
+        if pane_id is not None:
+            try:
+                screen = await tmux.capture(pane_id, history=SCREEN_HISTORY_LINES)
+                await tmux.kill_pane_window(pane_id)
+            except TmuxError:
+                pass
+        elapsed = time.monotonic() - started
+        await asyncio.to_thread(registry.event, "spawn_failed", agent=agent.name, spawn_id=spawn_id, by=by,
+                                check=check, detail=detail, pane=pane_id, pid=pid, start=start, port=agent.port,
+                                screen=(screen or "")[-8000:], argv=list(plan.argv), elapsed_s=round(elapsed, 3))
+        return SpawnResult(False, agent.name, spawn_id, plan.argv, plan.session_id, pane_id, pid, start,
+                           agent.port, check, detail, screen, elapsed, checks or {})
+
+    cwd = str(agent.cwd)
+    if not os.path.isdir(cwd):
+        return await fail("window", f"cwd {cwd} is not a directory", None)
+    try:
+        pane = await tmux.spawn_window(config.tmux.session, agent.name, plan.argv, cwd=cwd, env=plan.env,
+                                       agent_tag=agent.name)
+    except TmuxUnreachable as exc:
+        return await fail("window", f"tmux unreachable: {exc}", None)
+    except TmuxError as exc:
+        return await fail("window", f"tmux could not create the window: {exc}", None)
+
+    pane_id, pid = pane.pane_id, pane.pid
+    proc = await asyncio.to_thread(reader.read, pid)
+    start = proc.start if proc is not None else None
+    deadline = started + sup.spawn_verify_s
+    checks: dict[str, Any] = {"window": True}
+    port_seen: tuple[bool, bool | None] = (False, None)
+    while True:
+        now = time.monotonic()
+        try:
+            current = await tmux.pane(pane_id)
+        except TmuxUnreachable as exc:
+            return await fail("window", f"tmux unreachable during verification: {exc}", None, pid, start, checks)
+        if current is None:
+            checks["window"] = False
+            return await fail("window", "the window vanished", None, pid, start, checks)
+        alive = not current.dead and start is not None and await asyncio.to_thread(_alive, reader, pid, start)
+        checks["process_alive"] = alive
+        if not alive:
+            status = current.dead_status
+            if current.dead and status is None:
+                await asyncio.sleep(POLL_S)  # tmux may report the exit status a moment later
+                again = await tmux.pane(pane_id)
+                status = again.dead_status if again is not None else None
+            how = f"exited with status {status}" if status is not None else "exited"
+            return await fail("process_alive", f"process {pid} {how} {now - started:.2f}s after spawn",
+                              pane_id, pid, start, checks)
+        uptime_ok = now - started >= sup.min_uptime_s
+        checks["min_uptime"] = uptime_ok
+        port_ok = True
+        if agent.port is not None:
+            port_seen = await asyncio.to_thread(_port_state, reader, probe, pid, agent.port)
+            port_ok = port_seen[0] and port_seen[1] is not False
+            checks["port_listening"] = port_ok
+        if uptime_ok and port_ok:
+            break
+        if now >= deadline:
+            if not uptime_ok:
+                return await fail("min_uptime", f"not verified within {sup.spawn_verify_s:g}s", pane_id, pid,
+                                  start, checks)
+            why = "never listened" if not port_seen[0] else "is held by a process outside the agent"
+            return await fail("port_listening",
+                              f"port {agent.port} {why} within {sup.spawn_verify_s:g}s", pane_id, pid, start, checks)
+        await asyncio.sleep(POLL_S)
+
+    elapsed = time.monotonic() - started
+    await asyncio.to_thread(registry.event, "spawned", agent=agent.name, spawn_id=spawn_id, by=by, pid=pid,
+                            start=start, pane=pane_id, port=agent.port, session_id=plan.session_id,
+                            resumed=plan.resumed, elapsed_s=round(elapsed, 3))
+    return SpawnResult(True, agent.name, spawn_id, plan.argv, plan.session_id, pane_id, pid, start, agent.port,
+                       None, f"verified in {elapsed:.2f}s", None, elapsed, checks)
+
+
+def _alive(reader: ProcessReader, pid: int, start: int) -> bool:
+    proc = reader.read(pid)
+    return proc is not None and proc.start == start and not proc.zombie
+
+
+def _port_state(reader: ProcessReader, probe: PortProbe, pid: int, port: int) -> tuple[bool, bool | None]:
+    probe.scan()
+    if not probe.listening(port):
+        return (False, False)
+    tree = reader.tree([pid])
+    return (True, probe.owner_ok(port, tree.descendants(pid)))

@@ -1,0 +1,195 @@
+"""The ``cockpit`` command line. Every TUI action is also a plain command with JSON output.
+
+Bad input gets one line naming the file, the key and what was expected; exit 3 for
+``check`` (monitoring: could not check), 2 elsewhere. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from cockpit import __version__
+from cockpit.config import Config, ConfigError, find_config_path, load_config
+from cockpit.fsutil import StateDirError
+from cockpit.locks import LockTimeout
+
+
+class UsageError(Exception):
+    """A bad command line: one line for the operator."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + traceback-like noise
+        raise UsageError(f"{self.prog}: {message} (see {self.prog.split()[0]} --help)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="cockpit", description="A terminal cockpit for fleets of CLI coding agents in tmux.")
+    parser.add_argument("--version", action="version", version=f"cockpit {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="config file (default: $COCKPIT_CONFIG, "
+                        "else $XDG_CONFIG_HOME/cockpit/cockpit.toml)")
+    parser.add_argument("--read-only", action="store_true", help="refuse every mutating action")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
+        return p
+
+    p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
+    p.add_argument("--json", action="store_true", help="print the JSON report")
+    p = add("supervise", "run the supervisor headless (for a systemd unit or a background window)")
+    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help="observe and report only")
+    p = add("respawn", "respawn an agent through the verified spawn path")
+    p.add_argument("name", help="agent name")
+    p.add_argument("--force", action="store_true", help="restart the agent even if it is running")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Config:
+    return load_config(find_config_path(getattr(args, "config", None)))
+
+
+def _err(message: str) -> None:
+    print(f"cockpit: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    command = args.command
+    bad_input_code = 3 if command == "check" else 2
+    handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
+        "check": cmd_check,
+        "supervise": cmd_supervise,
+        "respawn": cmd_respawn,
+    }
+    handler = handlers.get(command)
+    if handler is None:
+        parser.print_help()
+        return 0
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        _err(str(exc))
+        return bad_input_code
+    except StateDirError as exc:
+        _err(exc.strerror or str(exc))
+        return bad_input_code
+    except LockTimeout as exc:
+        _err(str(exc))
+        return bad_input_code
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from cockpit.supervisor import check_once
+
+    config = _load(args)
+    report = asyncio.run(check_once(config))
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(render_report(report))
+    return report.exit_code
+
+
+def render_report(report: Any) -> str:
+    lines = []
+    width = max([len(a.name) for a in report.agents] + [5])
+    lines.append(f"{'AGENT':<{width}}  {'STATUS':<11} {'PID':>7}  {'PANE':<5} {'PORT':>5}  RESTARTS")
+    for a in report.agents:
+        port = "" if a.port is None else (f"{a.port}" + ("" if a.port_listening else "!"))
+        lines.append(f"{a.name:<{width}}  {a.status:<11} {a.pid or '-':>7}  {a.pane or '-':<5} {port:>5}  {a.restarts}")
+    if report.findings:
+        lines.append("")
+        for f in report.findings:
+            who = f" {f.agent}" if f.agent else ""
+            lines.append(f"{f.severity.value.upper():<8} {f.kind}{who}: {f.summary}")
+    else:
+        lines.append("")
+        lines.append("OK: nothing wrong")
+    return "\n".join(lines)
+
+
+def cmd_supervise(args: argparse.Namespace) -> int:
+    from cockpit.supervisor import Supervisor
+
+    config = _load(args)
+    read_only = bool(getattr(args, "read_only", False))
+
+    async def run() -> None:
+        sup = Supervisor(config, read_only=read_only, actor="supervise")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+
+        def log(report: Any) -> None:
+            for f in report.new_findings:
+                print(f"{f.severity.value.upper():<8} {f.kind} {f.agent or ''}: {f.summary}", flush=True)
+            for f in report.resolved:
+                print(f"RESOLVED {f.kind} {f.agent or ''}", flush=True)
+
+        try:
+            await sup.start()
+            role = "leader" if sup.leader else "follower (another cockpit holds the leader lock)"
+            print(f"cockpit supervise: {len(config.agents)} agents, tick {config.supervisor.tick_s:g}s, {role}",
+                  flush=True)
+            await sup.run(stop, on_report=log)
+        finally:
+            await sup.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_respawn(args: argparse.Namespace) -> int:
+    from cockpit.act.actions import ReadOnlyError
+    from cockpit.supervisor import Supervisor
+
+    config = _load(args)
+    config.agent(args.name)  # unknown names are a one-line config error
+
+    async def run() -> Any:
+        sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
+        try:
+            await sup.start()
+            return await sup.respawn(args.name, force=args.force)
+        finally:
+            await sup.close()
+
+    try:
+        result = asyncio.run(run())
+    except ReadOnlyError as exc:
+        _err(str(exc))
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.summary)
+        if result.spawn is not None and not result.spawn.ok and result.spawn.screen:
+            print("--- last screen ---")
+            print(result.spawn.screen.rstrip())
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

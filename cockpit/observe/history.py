@@ -1,0 +1,98 @@
+"""What the registry says, kept current from its tail: lifecycles, bound sessions, open spawns.
+
+The registry on disk is the truth about lifecycles; this view is rebuilt from it
+whenever the file is replaced (a prune) and otherwise fed only the new rows, so a
+tick costs what was appended, not the file's size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from cockpit.judge.registry import OrphanWatch
+from cockpit.lifecycle import Lifecycle, LifecycleBook, RestartPolicy
+
+CLOSING_EVENTS = ("exit", "reaped", "spawn_failed")
+
+
+@dataclass
+class RegistryView:
+    policies: Mapping[str, RestartPolicy]
+    book: LifecycleBook = field(init=False)
+    last_spawned: dict[str, dict[str, Any]] = field(default_factory=dict)   # agent -> newest `spawned` row
+    last_failed: dict[str, dict[str, Any]] = field(default_factory=dict)    # agent -> newest `spawn_failed` row
+    last_exit: dict[str, dict[str, Any]] = field(default_factory=dict)      # agent -> newest `exit`/`reaped` row
+    bound_sessions: dict[str, list[str]] = field(default_factory=dict)      # agent -> session ids it was spawned with
+    closed: set[str] = field(default_factory=set)                          # spawn ids whose lifecycle ended
+    orphans: OrphanWatch = field(default_factory=OrphanWatch)
+    rows_seen: int = 0
+    bad_lines: int = 0
+
+    def __post_init__(self) -> None:
+        self.book = LifecycleBook(self.policies)
+
+    def reset(self) -> None:
+        self.book.reset()
+        self.last_spawned.clear()
+        self.last_failed.clear()
+        self.last_exit.clear()
+        self.bound_sessions.clear()
+        self.closed.clear()
+        self.rows_seen = 0
+        self.bad_lines = 0
+
+    def feed(self, result: Any) -> list[dict[str, Any]]:
+        """Take a tail read (``rows``, ``bad_lines``, ``reset``); returns the rows applied."""
+        if getattr(result, "reset", False):
+            self.reset()
+        self.orphans.feed(result)
+        self.bad_lines += getattr(result, "bad_lines", 0)
+        rows = list(getattr(result, "rows", []))
+        self.feed_rows(rows)
+        return rows
+
+    def feed_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self.rows_seen += 1
+            agent = row.get("agent")
+            event = row.get("event")
+            if not isinstance(agent, str):
+                continue
+            if event == "spawned":
+                self.last_spawned[agent] = dict(row)
+                sid = row.get("session_id")
+                if isinstance(sid, str) and sid:
+                    bound = self.bound_sessions.setdefault(agent, [])
+                    if sid in bound:
+                        bound.remove(sid)
+                    bound.append(sid)
+            elif event == "spawn_failed":
+                self.last_failed[agent] = dict(row)
+            elif event in ("exit", "reaped"):
+                self.last_exit[agent] = dict(row)
+            elif event == "repointed":
+                sid = row.get("session_id")
+                if isinstance(sid, str) and sid:
+                    bound = self.bound_sessions.setdefault(agent, [])
+                    if sid in bound:
+                        bound.remove(sid)
+                    bound.append(sid)
+            spawn_id = row.get("spawn_id")
+            if event in CLOSING_EVENTS and isinstance(spawn_id, str):
+                self.closed.add(spawn_id)
+            self.book.feed([row])
+
+    def lifecycle(self, agent: str) -> Lifecycle:
+        return self.book.get(agent)
+
+    def open_spawn(self, agent: str) -> dict[str, Any] | None:
+        """The agent's newest verified spawn that has no exit row yet."""
+        row = self.last_spawned.get(agent)
+        if row is None or row.get("spawn_id") in self.closed:
+            return None
+        return row
+
+    def bound_session(self, agent: str) -> str | None:
+        bound = self.bound_sessions.get(agent)
+        return bound[-1] if bound else None

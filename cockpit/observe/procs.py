@@ -1,0 +1,518 @@
+"""The process table, read straight from /proc: cheap per tick, honest about pid reuse.
+
+A process is identified by ``(pid, start)``: ``start`` is field 22 of ``/proc/PID/stat``
+(clock ticks since boot, the number Claude Code writes as ``procStart``). A pid alone is
+not an identity: the kernel hands it to the next process once the old one is reaped, so
+every liveness check and every signal here compares both (SPEC §6, seed #9).
+
+Everything is blocking file I/O for a worker thread. ``ProcessReader`` keeps the only
+state (the command-line cache); ``ProcessTable`` is an immutable snapshot.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = [
+    "Proc",
+    "ProcessReader",
+    "ProcessTable",
+    "boot_time",
+    "clock_ticks",
+    "parse_stat",
+    "signal_verified",
+    "start_to_epoch",
+]
+
+_PF_KTHREAD = 0x00200000  # task flag: a kernel thread (no cmdline, ever)
+_O_READ = os.O_RDONLY | os.O_CLOEXEC
+_SHORT_READ = 3072  # below this a /proc read ended at EOF, not at the end of a page
+
+
+@dataclass(frozen=True, slots=True)
+class Proc:
+    pid: int
+    ppid: int
+    start: int  # clock ticks since boot (stat field 22) = Claude Code's procStart
+    state: str  # R, S, D, Z, T, ...
+    pgid: int
+    cmdline: tuple[str, ...]  # () for kernel threads and zombies
+    comm: str = ""  # the kernel's 15-char name, shown when there is no cmdline
+
+    @property
+    def command(self) -> str:
+        """The command line joined for display; ``[comm]`` like ps when there is none."""
+        if self.cmdline:
+            return " ".join(self.cmdline)
+        return f"[{self.comm}]" if self.comm else ""
+
+    @property
+    def zombie(self) -> bool:
+        return self.state in ("Z", "X", "x")
+
+
+class StatFields(NamedTuple):
+    """The fields of /proc/PID/stat the cockpit uses."""
+
+    pid: int
+    comm: str
+    state: str
+    ppid: int
+    pgid: int
+    flags: int
+    num_threads: int
+    start: int
+
+
+def parse_stat(data: bytes | str) -> StatFields | None:
+    """Parse one /proc/PID/stat line; None when it is not one.
+
+    comm may hold spaces and ')' (a process names itself), so the fixed fields start
+    after the LAST ')'.
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8", "surrogateescape")
+    open_ = data.find(b"(")
+    close = data.rfind(b")")
+    if open_ < 1 or close < open_:
+        return None
+    rest = data[close + 1 :].split()
+    if len(rest) < 20:
+        return None
+    try:
+        return StatFields(
+            int(data[:open_]),  # pid
+            data[open_ + 1 : close].decode("utf-8", "replace"),  # comm
+            rest[0].decode("ascii", "replace"),  # field 3: state
+            int(rest[1]),  # field 4: ppid
+            int(rest[2]),  # field 5: pgrp
+            int(rest[6]),  # field 9: flags
+            int(rest[17]),  # field 20: num_threads
+            int(rest[19]),  # field 22: starttime
+        )
+    except ValueError:
+        return None
+
+
+def _read(path: str, limit: int = 1 << 20) -> bytes | None:
+    """The whole file, or None if it (or its process) is gone or unreadable."""
+    try:
+        fd = os.open(path, _O_READ)
+    except OSError:
+        return None
+    try:
+        chunk = os.read(fd, 65536)
+        # /proc serves at most a page per read: a short first read is the whole file,
+        # which spares the second (EOF) read on every stat and children file
+        if len(chunk) < _SHORT_READ:
+            return chunk
+        chunks = [chunk]
+        size = len(chunk)
+        while size < limit:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)
+    except OSError:  # ESRCH: the process went away between open and read
+        return None
+    finally:
+        os.close(fd)
+
+
+def _split_cmdline(raw: bytes) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    if raw.endswith(b"\0"):
+        raw = raw[:-1]
+    return tuple(arg.decode("utf-8", "replace") for arg in raw.split(b"\0"))
+
+
+def clock_ticks() -> int:
+    """Clock ticks per second (the unit of ``Proc.start``)."""
+    return _clock_ticks()
+
+
+@cache
+def _clock_ticks() -> int:
+    try:
+        return int(os.sysconf("SC_CLK_TCK")) or 100
+    except (OSError, ValueError):
+        return 100
+
+
+@cache
+def _boot_time(root: str) -> float:
+    raw = _read(f"{root}/stat") or b""
+    for line in raw.splitlines():
+        if line.startswith(b"btime "):
+            try:
+                return float(line.split()[1])
+            except (IndexError, ValueError):
+                break
+    return time.time() - time.clock_gettime(time.CLOCK_BOOTTIME)
+
+
+def boot_time(proc_root: Path = Path("/proc")) -> float:
+    """Boot time as a Unix epoch (``btime`` of /proc/stat), read once per proc root."""
+    return _boot_time(str(proc_root))
+
+
+def start_to_epoch(start_ticks: int, proc_root: Path = Path("/proc")) -> float:
+    """A ``Proc.start`` (ticks since boot) as a Unix epoch; whole-second precise (btime)."""
+    return boot_time(proc_root) + start_ticks / clock_ticks()
+
+
+class ProcessTable:
+    """An immutable snapshot of some processes, indexed by pid and by parent."""
+
+    __slots__ = ("_procs", "_children")
+
+    def __init__(self, procs: Iterable[Proc]) -> None:
+        self._procs: dict[int, Proc] = {p.pid: p for p in procs}
+        children: dict[int, list[int]] = {}
+        for p in self._procs.values():
+            if p.ppid != p.pid and p.ppid in self._procs:
+                children.setdefault(p.ppid, []).append(p.pid)
+        for kids in children.values():
+            kids.sort(key=lambda pid: (self._procs[pid].start, pid))
+        self._children = {ppid: tuple(kids) for ppid, kids in children.items()}
+
+    def get(self, pid: int) -> Proc | None:
+        return self._procs.get(pid)
+
+    def __contains__(self, pid: object) -> bool:
+        return pid in self._procs
+
+    def __iter__(self) -> Iterator[Proc]:
+        return iter(self._procs.values())
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def __repr__(self) -> str:
+        return f"ProcessTable({len(self._procs)} processes)"
+
+    def children(self, pid: int) -> list[Proc]:
+        """Direct children, oldest first."""
+        return [self._procs[c] for c in self._children.get(pid, ())]
+
+    def descendants(self, pid: int) -> list[Proc]:
+        """``pid`` itself first, then its descendants depth-first; [] if it is not here."""
+        if pid not in self._procs:
+            return []
+        out: list[Proc] = []
+        seen: set[int] = set()
+        stack = [pid]
+        while stack:
+            cur = stack.pop()
+            if cur in seen:  # a hostile or racy table must not loop forever
+                continue
+            seen.add(cur)
+            out.append(self._procs[cur])
+            stack.extend(reversed(self._children.get(cur, ())))
+        return out
+
+    def alive(self, pid: int, start: int) -> bool:
+        """The recorded process still runs: same pid AND same start, and not a zombie.
+
+        A reused pid (another start) is another process: seed #9.
+        """
+        p = self._procs.get(pid)
+        return p is not None and p.start == start and not p.zombie
+
+    def matching(self, regex: str | re.Pattern[str]) -> list[Proc]:
+        """Processes whose command line matches ``regex`` (re.search), by pid."""
+        pattern = re.compile(regex) if isinstance(regex, str) else regex
+        return sorted(
+            (p for p in self._procs.values() if p.cmdline and pattern.search(" ".join(p.cmdline))),
+            key=lambda p: p.pid,
+        )
+
+
+class ProcessReader:
+    """Reads processes from ``proc_root``; caches command lines by (pid, start).
+
+    ``tree()`` picks, per call, the cheaper of two exact ways to find descendants: walking
+    the children files (cost follows the fleet's processes *and threads*: a child belongs
+    to the thread that forked it, so a 12-thread node agent costs 12 reads) or one pass
+    over every /proc/PID/stat (cost follows the host). ``last_method`` says which ran.
+
+    Thread-safe: the caches are the only shared state and are swapped under a lock.
+    """
+
+    _SWEEP_EVERY = 64  # calls between sweeps of the command-line cache
+    _MIN_CACHE_AGE_S = 0.5  # a younger process may not have exec'd yet: do not cache it
+    # measured costs relative to one stat read + parse (~17 us): seed #8, pick the cheaper
+    _CHILDREN_READ_COST = 0.4
+    _TASK_LISTDIR_COST = 0.7
+
+    def __init__(self, proc_root: Path = Path("/proc")) -> None:
+        self.proc_root = Path(proc_root)
+        self._root = str(self.proc_root)
+        self._lock = threading.Lock()
+        # (pid, start) -> (comm, cmdline, generation last used)
+        self._cmdlines: dict[tuple[int, int], tuple[str, tuple[str, ...], int]] = {}
+        self._generation = 0
+        self._children_files: bool | None = None  # None: not known yet
+        self._walk_cost: float | None = None  # of the last tree, in stat reads
+        self.last_method = ""  # "walk" or "scan": how the last tree() was found
+        self.cmdline_reads = 0  # counters for the benchmark and tests (racy, advisory)
+        self.stat_reads = 0
+
+    # -- single reads -------------------------------------------------------------
+
+    def _stat(self, pid: int) -> StatFields | None:
+        self.stat_reads += 1
+        raw = _read(f"{self._root}/{pid}/stat", 8192)
+        if raw is None:
+            return None
+        st = parse_stat(raw)
+        return st if st is not None and st.pid == pid else None
+
+    def _now_ticks(self) -> float:
+        if self._root != "/proc":
+            return float("inf")  # a fake tree has no clock of its own: everything is old
+        return time.clock_gettime(time.CLOCK_BOOTTIME) * clock_ticks()
+
+    def _proc(self, st: StatFields, gen: int, now_ticks: float) -> Proc | None:
+        key = (st.pid, st.start)
+        hit = self._cmdlines.get(key)
+        # exec keeps (pid, start) but renames comm: a changed comm means a new cmdline
+        if hit is not None and hit[0] == st.comm:
+            cmdline = hit[1]
+            if hit[2] != gen:
+                self._cmdlines[key] = (hit[0], cmdline, gen)
+        else:
+            no_cmdline = bool(st.flags & _PF_KTHREAD) or st.state in ("Z", "X", "x")
+            if no_cmdline:
+                raw = b""
+            else:
+                self.cmdline_reads += 1
+                raw = _read(f"{self._root}/{st.pid}/cmdline")
+                if raw is None:
+                    return None  # it vanished between the two reads
+            cmdline = _split_cmdline(raw)
+            # a just-forked child still shows its parent's cmdline until it execs
+            young = now_ticks - st.start < self._MIN_CACHE_AGE_S * clock_ticks()
+            if (cmdline or no_cmdline) and not young:
+                with self._lock:
+                    self._cmdlines[key] = (st.comm, cmdline, gen)
+        return Proc(st.pid, st.ppid, st.start, st.state, st.pgid, cmdline, st.comm)
+
+    def read(self, pid: int) -> Proc | None:
+        """The process as it is now, or None if it is gone."""
+        st = self._stat(pid)
+        if st is None:
+            return None
+        return self._proc(st, self._generation, self._now_ticks())
+
+    # -- batches ------------------------------------------------------------------
+
+    def _next_generation(self) -> int:
+        with self._lock:
+            self._generation += 1
+            gen = self._generation
+            if gen % self._SWEEP_EVERY == 0:
+                oldest = gen - self._SWEEP_EVERY
+                self._cmdlines = {k: v for k, v in self._cmdlines.items() if v[2] >= oldest}
+            return gen
+
+    def _pid_names(self) -> list[str]:
+        try:
+            return [name for name in os.listdir(self._root) if name.isdigit()]
+        except OSError:
+            return []
+
+    def _all_stats(self, names: list[str] | None = None) -> dict[int, StatFields]:
+        stats: dict[int, StatFields] = {}
+        for name in self._pid_names() if names is None else names:
+            st = self._stat(int(name))
+            if st is not None:
+                stats[st.pid] = st
+        return stats
+
+    def _children(self, st: StatFields) -> list[int] | None:
+        """Children of every thread of ``st``; None if this kernel has no children files."""
+        base = f"{self._root}/{st.pid}/task"
+        if st.num_threads <= 1:
+            tids: Iterable[str] = (str(st.pid),)
+        else:
+            try:
+                tids = os.listdir(base)
+            except OSError:
+                return []
+        kids: list[int] = []
+        for tid in tids:
+            raw = _read(f"{base}/{tid}/children")
+            if raw is None:
+                if self._children_files is None and tid == str(st.pid):
+                    # missing while its task still exists: not a race, CONFIG_PROC_CHILDREN off
+                    if os.path.exists(f"{base}/{tid}/stat"):
+                        self._children_files = False
+                        return None
+                continue
+            self._children_files = True
+            for word in raw.split():
+                try:
+                    kids.append(int(word))
+                except ValueError:
+                    continue
+        return kids
+
+    def _walk(self, roots: list[int]) -> dict[int, StatFields] | None:
+        stats: dict[int, StatFields] = {}
+        stack = list(reversed(roots))
+        while stack:
+            pid = stack.pop()
+            if pid in stats:
+                continue
+            st = self._stat(pid)
+            if st is None:
+                continue
+            kids = self._children(st)
+            if kids is None:
+                return None
+            stats[pid] = st
+            stack.extend(reversed(kids))
+        return stats
+
+    def _select(self, roots: list[int], stats: dict[int, StatFields]) -> dict[int, StatFields]:
+        kids: dict[int, list[int]] = {}
+        for st in stats.values():
+            kids.setdefault(st.ppid, []).append(st.pid)
+        picked: dict[int, StatFields] = {}
+        stack = [r for r in roots if r in stats]
+        while stack:
+            pid = stack.pop()
+            if pid not in picked:
+                picked[pid] = stats[pid]
+                stack.extend(kids.get(pid, ()))
+        return picked
+
+    def tree(self, root_pids: Iterable[int], *, method: str = "auto") -> ProcessTable:
+        """The given pids and all their descendants (roots that are gone are left out).
+
+        ``method``: "walk" (children files), "scan" (every stat) or "auto" (the cheaper,
+        judged by the last tree's processes and threads against the host's process count).
+        """
+        if method not in ("auto", "walk", "scan"):
+            raise ValueError(f"method must be auto, walk or scan, not {method!r}")
+        roots = list(dict.fromkeys(int(p) for p in root_pids))
+        gen = self._next_generation()
+        now = self._now_ticks()
+        names: list[str] | None = None
+        if self._children_files is False:
+            method = "scan"
+        elif method == "auto":
+            names = self._pid_names()  # one getdents; reused by the scan if it wins
+            walk_cost = self._walk_cost
+            method = "walk" if walk_cost is not None and walk_cost <= len(names) else "scan"
+        stats = self._walk(roots) if method == "walk" else None
+        if stats is None:
+            method = "scan"
+            stats = self._select(roots, self._all_stats(names))
+        self.last_method = method
+        self._walk_cost = sum(
+            1.0
+            + self._CHILDREN_READ_COST * max(st.num_threads, 1)
+            + (self._TASK_LISTDIR_COST if st.num_threads > 1 else 0.0)
+            for st in stats.values()
+        )
+        procs = (self._proc(st, gen, now) for st in stats.values())
+        return ProcessTable(p for p in procs if p is not None)
+
+    def scan_all(self) -> ProcessTable:
+        """The whole process table (wrapper discovery by command-line regex)."""
+        gen = self._next_generation()
+        now = self._now_ticks()
+        procs = [self._proc(st, gen, now) for st in self._all_stats().values()]
+        table = ProcessTable(p for p in procs if p is not None)
+        with self._lock:  # everything not seen now is dead: drop it
+            self._cmdlines = {
+                k: v for k, v in self._cmdlines.items() if (p := table.get(k[0])) and p.start == k[1]
+            }
+        return table
+
+
+def _pidfd_open(pid: int) -> int | None:
+    """A pidfd for ``pid``; None when the platform has none; raises ProcessLookupError."""
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None or not hasattr(signal, "pidfd_send_signal"):
+        return None
+    try:
+        return opener(pid)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EINVAL):
+            return None
+        raise
+
+
+_PIDFD_SIGNAL_PROCESS_GROUP = 4  # Linux 6.9+: signal the pidfd's process group
+
+
+def signal_verified(
+    pid: int,
+    start: int,
+    sig: int,
+    *,
+    group: bool = False,
+    reader: ProcessReader | None = None,
+) -> bool:
+    """Send ``sig`` to the recorded process ``(pid, start)``; True if it was sent.
+
+    Nothing is sent when the pid is gone or now belongs to a process with another start
+    time (seed #9, SPEC §6). With ``group`` the signal goes to the process's group,
+    never to group 0/1 nor the cockpit's own. The pidfd is opened before the start time
+    is checked, so the signal reaches the process that was checked, not a successor.
+    """
+    if pid <= 1 or pid == os.getpid():
+        return False
+    reader = reader or ProcessReader()
+    try:
+        pidfd = _pidfd_open(pid)
+    except OSError:  # ProcessLookupError: already gone
+        return False
+    try:
+        st = reader._stat(pid)
+        if st is None or st.start != start:
+            return False
+        if group:
+            if st.pgid <= 1 or st.pgid == os.getpgrp():
+                return False
+            if pidfd is not None:
+                try:
+                    signal.pidfd_send_signal(pidfd, sig, None, _PIDFD_SIGNAL_PROCESS_GROUP)
+                    return True
+                except ProcessLookupError:
+                    return False
+                except OSError as exc:
+                    if exc.errno != errno.EINVAL:  # EINVAL: kernel older than 6.9
+                        return False
+            try:
+                os.killpg(st.pgid, sig)
+                return True
+            except OSError:
+                return False
+        try:
+            if pidfd is not None:
+                signal.pidfd_send_signal(pidfd, sig)
+            else:
+                os.kill(pid, sig)
+            return True
+        except OSError:
+            return False
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)

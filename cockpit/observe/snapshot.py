@@ -1,0 +1,135 @@
+"""One snapshot per tick, gathered cheaply and in batch.
+
+Panes come from one ``list-panes -a`` on the supervisor's control connection; the
+process tree of every agent, the listening ports (read once for all agents) and the
+registry's new rows are read in one worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from cockpit.config import AgentConfig, Config
+from cockpit.observe.ports import PortProbe
+from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
+from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
+
+
+@dataclass(frozen=True)
+class PortState:
+    port: int
+    listening: bool
+    owned: bool | None  # one of the agent's processes holds it (None: cannot tell)
+
+    @property
+    def ok(self) -> bool:
+        return self.listening and self.owned is not False
+
+
+@dataclass(frozen=True)
+class AgentObservation:
+    name: str
+    pane: Pane | None           # the agent's pane (alive preferred), None if it has no window
+    proc: Proc | None           # the pane's process if alive
+    tree: tuple[Proc, ...]      # the pane's process tree
+    port: PortState | None
+
+
+@dataclass(frozen=True)
+class TickCost:
+    wall_ms: float
+    tmux_processes: int
+    tmux_commands: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    at: float
+    tmux_ok: bool
+    tmux_error: str | None
+    panes: tuple[Pane, ...]
+    procs: ProcessTable
+    agents: Mapping[str, AgentObservation]
+    registry: Any = None        # the registry tail's read result for this tick (rows, bad_lines, reset)
+    cost: TickCost = field(default_factory=lambda: TickCost(0.0, 0, 0))
+
+
+def agent_panes(panes: list[Pane] | tuple[Pane, ...], session: str) -> dict[str, Pane]:
+    """Each agent's pane, by the tag cockpit sets at spawn; a live pane wins over a dead one."""
+    chosen: dict[str, Pane] = {}
+    for pane in panes:
+        if pane.agent is None or pane.session != session:
+            continue
+        current = chosen.get(pane.agent)
+        if current is None or (current.dead and not pane.dead) or (
+            current.dead == pane.dead and _pane_number(pane) > _pane_number(current)
+        ):
+            chosen[pane.agent] = pane
+    return chosen
+
+
+def _pane_number(pane: Pane) -> int:
+    try:
+        return int(pane.pane_id.lstrip("%"))
+    except ValueError:
+        return -1
+
+
+class Observer:
+    """Gathers snapshots for one config through one tmux client."""
+
+    def __init__(self, config: Config, tmux: TmuxClient, *, registry_tail: Any = None,
+                 reader: ProcessReader | None = None, probe: PortProbe | None = None,
+                 clock=time.time) -> None:
+        self.config = config
+        self.tmux = tmux
+        self.registry_tail = registry_tail
+        self.reader = reader or ProcessReader()
+        self.probe = probe or PortProbe()
+        self.clock = clock
+
+    async def observe(self) -> Snapshot:
+        started = time.perf_counter()
+        procs_before, cmds_before = self.tmux.processes_started, self.tmux.commands_sent
+        tmux_ok, error = True, None
+        try:
+            panes = tuple(await self.tmux.list_panes())
+        except TmuxUnreachable as exc:
+            tmux_ok, error, panes = False, str(exc), ()
+        by_agent = agent_panes(panes, self.config.tmux.session)
+        procs, agents, tail = await asyncio.to_thread(self._read_system, by_agent)
+        cost = TickCost(
+            wall_ms=(time.perf_counter() - started) * 1000.0,
+            tmux_processes=self.tmux.processes_started - procs_before,
+            tmux_commands=self.tmux.commands_sent - cmds_before,
+        )
+        return Snapshot(at=self.clock(), tmux_ok=tmux_ok, tmux_error=error, panes=panes, procs=procs,
+                        agents=agents, registry=tail, cost=cost)
+
+    def _read_system(self, by_agent: dict[str, Pane]) -> tuple[ProcessTable, dict[str, AgentObservation], Any]:
+        live_pids = [p.pid for p in by_agent.values() if not p.dead and p.pid > 0]
+        procs = self.reader.tree(live_pids)
+        need_ports = any(a.port for a in self.config.agents if a.name in by_agent)
+        if need_ports:
+            self.probe.scan()
+        agents: dict[str, AgentObservation] = {}
+        for agent in self.config.agents:
+            agents[agent.name] = self._observe_agent(agent, by_agent.get(agent.name), procs)
+        tail = self.registry_tail.read_new() if self.registry_tail is not None else None
+        return procs, agents, tail
+
+    def _observe_agent(self, agent: AgentConfig, pane: Pane | None, procs: ProcessTable) -> AgentObservation:
+        proc = procs.get(pane.pid) if pane is not None and not pane.dead else None
+        tree = tuple(procs.descendants(proc.pid)) if proc is not None else ()
+        port = None
+        if agent.port is not None:
+            if proc is None:
+                port = PortState(agent.port, False, None)
+            else:
+                listening = self.probe.listening(agent.port)
+                owned = self.probe.owner_ok(agent.port, tree) if listening else False
+                port = PortState(agent.port, listening, owned)
+        return AgentObservation(name=agent.name, pane=pane, proc=proc, tree=tree, port=port)

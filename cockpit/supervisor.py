@@ -1,0 +1,295 @@
+"""The supervisor: observe → judge → act → verify, once per tick.
+
+Ticks never pile up: the loop runs one tick at a time and a tick that starts
+late skips the missed slots instead of queueing them (seed #8, no fork storm
+after a stall). Only the holder of the leader lock takes automatic actions;
+operator actions from any cockpit go through the same per-agent locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from cockpit.act.actions import ActionLayer, ActionResult
+from cockpit.config import AgentConfig, Config
+from cockpit.findings import Finding, Severity, exit_code
+from cockpit.fsutil import ensure_private_dir
+from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.lifecycle import AgentState
+from cockpit.locks import LeaderLock
+from cockpit.observe.ports import PortProbe
+from cockpit.observe.procs import ProcessReader
+from cockpit.observe.snapshot import Observer, Snapshot, TickCost
+from cockpit.registry import Journal, Registry
+from cockpit.tmux import TmuxClient, TmuxUnreachable
+
+SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class Report:
+    """What one tick saw and decided: the JSON of ``cockpit check`` and what the TUI renders."""
+    at: float
+    agents: tuple[AgentStatus, ...]
+    findings: tuple[Finding, ...]
+    new_findings: tuple[Finding, ...] = ()
+    resolved: tuple[Finding, ...] = ()
+    cost: TickCost = field(default_factory=lambda: TickCost(0.0, 0, 0))
+    tmux_ok: bool = True
+    leader: bool = False
+    read_only: bool = False
+    tick: int = 0
+    skipped_ticks: int = 0
+    actions: tuple[ActionResult, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return 3 if not self.tmux_ok else exit_code(list(self.findings))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "at": iso(self.at),
+            "agents": [a.to_json() for a in self.agents],
+            "findings": [f.to_json() for f in self.findings],
+            "wrappers": [],
+            "reminders": [],
+            "blocks": [],
+        }
+
+
+class Supervisor:
+    def __init__(self, config: Config, *, read_only: bool = False, clock: Callable[[], float] = time.time,
+                 actor: str = "cockpit", tmux: TmuxClient | None = None) -> None:
+        self.config = config
+        self.read_only = read_only
+        self.clock = clock
+        ensure_private_dir(config.state.dir)
+        self.tmux = tmux or TmuxClient(config.tmux.server_args())
+        self.registry = Registry(config.state.registry)
+        self.journal = Journal(config.state.journal)
+        self.reader = ProcessReader()
+        self.probe = PortProbe()
+        self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
+                                   reader=self.reader, probe=self.probe, read_only=read_only,
+                                   resume_for=self.resume_for, actor=actor)
+        self.view = self.actions.view
+        self.observer = Observer(config, self.tmux, registry_tail=None, reader=self.reader, probe=self.probe,
+                                 clock=clock)
+        self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
+        self.findings: dict[tuple[str, str | None], Finding] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.tick_no = 0
+        self.skipped_ticks = 0
+        self.last_report: Report | None = None
+        self.started = False
+        self.invocations: dict[str, int] = {}  # module -> times invoked (seed #10: tests assert each ran)
+
+    def _count(self, name: str) -> None:
+        self.invocations[name] = self.invocations.get(name, 0) + 1
+
+    @property
+    def leader(self) -> bool:
+        return self.leader_lock.held
+
+    def resume_for(self, agent: AgentConfig) -> str | None:
+        """The session a respawn resumes: the id cockpit bound at spawn, if its transcript is on disk."""
+        return self.view.bound_session(agent.name)
+
+    # --- life ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        if not self.read_only:
+            await asyncio.to_thread(self.leader_lock.try_acquire)
+        await self.actions.sync()
+        # History replays do not alert again: only a transition into FATAL seen live alerts.
+        for name, lc in list(self.view.book.states.items()):
+            self.view.book.states[name] = replace(lc, alert_due=False)
+        try:
+            await self.tmux.connect(start_server=self.leader and bool(self.config.agents) and
+                                    self.config.supervisor.auto_respawn)
+        except TmuxUnreachable:
+            pass  # reported by the first tick
+        if self.read_only:
+            return
+        await asyncio.to_thread(self.journal.record, "info", actor="cockpit",
+                                summary=f"supervisor started ({'leader' if self.leader else 'follower'}"
+                                        f"{', read-only' if self.read_only else ''})")
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.tmux.close()
+        await asyncio.to_thread(self.leader_lock.release)
+
+    async def run(self, stop: asyncio.Event, on_report: Callable[[Report], Any] | None = None) -> None:
+        """Tick every ``tick_s`` until ``stop`` is set; a late tick skips missed slots."""
+        await self.start()
+        period = self.config.supervisor.tick_s
+        origin = time.monotonic()
+        slot = 0
+        while not stop.is_set():
+            report = await self.tick()
+            if on_report is not None:
+                result = on_report(report)
+                if asyncio.iscoroutine(result):
+                    await result
+            slot += 1
+            due = origin + slot * period
+            now = time.monotonic()
+            if now > due:
+                missed = int((now - due) // period) + 1
+                self.skipped_ticks += missed
+                slot += missed
+                due = origin + slot * period
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - time.monotonic()))
+            except asyncio.TimeoutError:
+                pass
+
+    # --- one tick -----------------------------------------------------------------------
+
+    async def tick(self) -> Report:
+        if not self.started:
+            await self.start()
+        self.tick_no += 1
+        self._count("observe")
+        if not self.leader and not self.read_only:
+            await asyncio.to_thread(self.leader_lock.try_acquire)
+        snapshot = await self.observer.observe()
+        await self.actions.sync()
+        acted: list[ActionResult] = []
+        throttled: list[Finding] = []
+        if self.leader and not self.read_only and snapshot.tmux_ok:
+            self._count("act")
+            throttled = await self._act(snapshot)
+        self._count("judge")
+        report = self._judge(snapshot, extra=throttled)
+        await self._journal_changes(report)
+        await self._alert_fatal(report)
+        self.last_report = report
+        return replace(report, actions=tuple(acted))
+
+    async def _act(self, snapshot: Snapshot) -> list[Finding]:
+        """Automatic actions of the leader: close dead lifecycles, start and respawn due agents."""
+        throttled: list[Finding] = []
+        now = self.clock()
+        for agent in self.config.agents:
+            name = agent.name
+            if name in self.actions.in_flight:
+                continue
+            obs = snapshot.agents.get(name)
+            if obs is None or obs.proc is not None:
+                continue
+            if self.view.open_spawn(name) is not None:
+                await self.actions.record_exit(name, obs.pane)
+            lc = self.view.lifecycle(name)
+            if not self.config.supervisor.auto_respawn:
+                continue
+            if lc.state is AgentState.UNKNOWN:
+                by = "start"
+            elif lc.due(now):
+                by = "auto"
+            else:
+                continue
+            # seed #8: the cure must never cost more than the disease.
+            if not self.actions.bucket.take():
+                throttled.append(Finding(
+                    kind="cleanup_throttled", severity=Severity.WARNING, agent=name, action="respawn",
+                    summary=(f"{name}: automatic respawn held back by the rate limit "
+                             f"({self.config.supervisor.max_actions_per_minute}/min); next token in "
+                             f"{self.actions.bucket.wait_s():.0f}s"),
+                    evidence={"max_actions_per_minute": self.config.supervisor.max_actions_per_minute},
+                ))
+                continue
+            self._count("spawn")
+            self._spawn_in_background(name, by)
+        return throttled
+
+    def _spawn_in_background(self, name: str, by: str) -> None:
+        task = asyncio.create_task(self.actions.respawn(name, by=by), name=f"spawn-{name}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _judge(self, snapshot: Snapshot, extra: list[Finding]) -> Report:
+        findings: list[Finding] = []
+        statuses: list[AgentStatus] = []
+        tmux_issue = tmux_finding(snapshot, " ".join(self.config.tmux.server_args()))
+        if tmux_issue is not None:
+            findings.append(tmux_issue)
+        sup = self.config.supervisor
+        for agent in self.config.agents:
+            obs = snapshot.agents.get(agent.name) if snapshot.tmux_ok else None
+            lc = self.view.lifecycle(agent.name)
+            starting = agent.name in self.actions.in_flight
+            statuses.append(agent_status(agent, obs, lc, tmux_ok=snapshot.tmux_ok, starting=starting,
+                                         disk_session=self.view.bound_session(agent.name)))
+            findings.extend(judge_agent(agent, obs, lc, last_failed=self.view.last_failed.get(agent.name),
+                                        last_exit=self.view.last_exit.get(agent.name),
+                                        max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s,
+                                        starting=starting))
+        findings.extend(self.view.orphans.findings())
+        findings.extend(extra)
+        findings.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
+        current = {f.key: f for f in findings}
+        new = tuple(f for k, f in current.items() if k not in self.findings)
+        resolved = tuple(f for k, f in self.findings.items() if k not in current)
+        self.findings = current
+        return Report(at=snapshot.at, agents=tuple(statuses), findings=tuple(findings), new_findings=new,
+                      resolved=resolved, cost=snapshot.cost, tmux_ok=snapshot.tmux_ok, leader=self.leader,
+                      read_only=self.read_only, tick=self.tick_no, skipped_ticks=self.skipped_ticks)
+
+    async def _journal_changes(self, report: Report) -> None:
+        if self.read_only or not (report.new_findings or report.resolved):
+            return
+
+        def write() -> None:
+            for f in report.new_findings:
+                self.journal.record("finding", agent=f.agent, action=f.action, summary=f.summary,
+                                    evidence={"kind": f.kind, "severity": f.severity.value, **dict(f.evidence)})
+            for f in report.resolved:
+                self.journal.record("resolved", agent=f.agent, summary=f"resolved: {f.summary}",
+                                    evidence={"kind": f.kind})
+
+        await asyncio.to_thread(write)
+
+    async def _alert_fatal(self, report: Report) -> None:
+        """On the first irrecoverable failure: the alert, once (seed #2)."""
+        for name, lc in list(self.view.book.states.items()):
+            if not lc.alert_due:
+                continue
+            self.view.book.states[name] = replace(lc, alert_due=False)
+            if not self.leader or self.read_only:
+                continue
+            finding = next((f for f in report.findings if f.agent == name and f.kind == "respawn_exhausted"), None)
+            if finding is None:
+                finding = Finding(kind="respawn_exhausted", severity=Severity.CRITICAL, agent=name,
+                                  action="respawn", summary=f"{name}: restart budget spent")
+            self._count("alert")
+            await self.actions.alert(finding)
+
+    # --- operator actions -----------------------------------------------------------------
+
+    async def respawn(self, name: str, *, force: bool = False) -> ActionResult:
+        self._count("operator_respawn")
+        result = await self.actions.respawn(name, by="operator", force=force)
+        await self.actions.sync()
+        return result
+
+
+async def check_once(config: Config) -> Report:
+    """``cockpit check``: one scan, no action, no leadership, nothing written but what a scan must."""
+    sup = Supervisor(config, read_only=True)
+    try:
+        await sup.start()
+        return await sup.tick()
+    finally:
+        await sup.close()

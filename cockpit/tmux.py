@@ -1,0 +1,443 @@
+"""One tmux client per tmux server, for the whole process.
+
+Every command goes through a persistent control-mode connection (``tmux -C``), so
+a tick costs no new tmux process however many agents there are (seed #8: twenty
+synchronous ``capture-pane`` shell-outs per pass became the load). Commands are
+quoted for tmux's own parser, never for a shell; typed text uses literal
+``send-keys -l``.
+
+If the server dies, every pending and later call raises ``TmuxUnreachable`` and
+the next call tries to reconnect; the connection never starts a server unless
+asked to (``start_server=True``, done by spawn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+# Control mode lines of a command's reply: "%begin TIME NUMBER FLAGS" ... "%end|%error TIME NUMBER FLAGS".
+_GUARD_RE = re.compile(r"^%(begin|end|error) (\d+) (\d+) (\d+)$")
+_SAFE_RE = re.compile(r"^[A-Za-z0-9_@%:./=+,-]+$")
+_PLACEHOLDER = ("sleep", "2147483647")
+_FIELD_SEP = "\x1f"
+
+PANE_FIELDS = (
+    "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "session_name", "window_id",
+    "window_index", "pane_width", "pane_height", "window_activity", "history_size",
+    "cursor_x", "cursor_y", "@cockpit_agent", "pane_current_command", "window_name",
+)
+PANE_FORMAT = _FIELD_SEP.join("#{%s}" % name for name in PANE_FIELDS)
+
+
+class TmuxError(Exception):
+    """A tmux command answered with an error."""
+
+
+class TmuxUnreachable(TmuxError):
+    """The tmux server is not running or the connection to it was lost."""
+
+
+def quote(arg: str) -> str:
+    """Quote one argument for tmux's command parser (not a shell).
+
+    Printable runs go in single quotes (no ``$``, ``~`` or escape processing);
+    a quote or control character goes in its own double-quoted escape. tmux joins
+    adjacent quoted parts into one argument.
+    """
+    if arg and _SAFE_RE.match(arg) and (not arg.startswith("%") or arg[1:].isdigit()):
+        return arg
+    if not arg:
+        return "''"
+    parts: list[str] = []
+    run: list[str] = []
+    for ch in arg:
+        code = ord(ch)
+        if ch == "'" or code < 0x20 or code == 0x7F:
+            if run:
+                parts.append("'" + "".join(run) + "'")
+                run = []
+            escapes = {"'": "'", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+            parts.append('"' + (escapes.get(ch) or "\\%03o" % code) + '"')
+        else:
+            run.append(ch)
+    if run:
+        parts.append("'" + "".join(run) + "'")
+    return "".join(parts)
+
+
+def format_literal(text: str) -> str:
+    """Escape ``#`` for arguments tmux expands as formats (such as ``-c``)."""
+    return text.replace("#", "##")
+
+
+def command_line(args: Sequence[str]) -> str:
+    return " ".join(quote(a) for a in args)
+
+
+@dataclass(frozen=True, slots=True)
+class Pane:
+    pane_id: str
+    pid: int
+    dead: bool
+    dead_status: int | None
+    session: str
+    window_id: str
+    window_index: int
+    width: int
+    height: int
+    activity: int
+    history_size: int
+    cursor: tuple[int, int]
+    agent: str | None
+    current_command: str
+    window_name: str
+
+    @property
+    def change_mark(self) -> tuple[int, int, tuple[int, int], bool]:
+        """What changes when the pane's screen changes (for capture-only-when-changed)."""
+        return (self.activity, self.history_size, self.cursor, self.dead)
+
+
+def parse_pane_line(line: str) -> Pane | None:
+    parts = line.split(_FIELD_SEP, len(PANE_FIELDS) - 1)
+    if len(parts) != len(PANE_FIELDS):
+        return None
+    (pane_id, pid, dead, status, session, window_id, window_index, width, height, activity,
+     history, cx, cy, agent, current, window_name) = parts
+
+    def num(text: str, default: int = 0) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            return default
+
+    return Pane(
+        pane_id=pane_id, pid=num(pid), dead=dead == "1",
+        dead_status=int(status) if status.lstrip("-").isdigit() else None,
+        session=session, window_id=window_id, window_index=num(window_index),
+        width=num(width), height=num(height), activity=num(activity), history_size=num(history),
+        cursor=(num(cx), num(cy)), agent=agent or None, current_command=current, window_name=window_name,
+    )
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[list[str]]
+    line: str
+
+
+class TmuxClient:
+    """An asyncio client holding one control-mode connection to one tmux server."""
+
+    def __init__(self, server_args: Sequence[str], *, tmux_bin: str = "tmux", env: dict[str, str] | None = None) -> None:
+        self.server_args = tuple(server_args)
+        self.tmux_bin = tmux_bin
+        self.env = env
+        self.processes_started = 0  # tmux processes this client has forked: the per-tick budget counts them
+        self.commands_sent = 0
+        self.control_session: str | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: deque[_Pending] = deque()
+        self._connect_lock = asyncio.Lock()
+        self._write_lock = asyncio.Lock()
+        self._closing = False
+        self._ready: asyncio.Event | None = None
+        self.last_error: str | None = None
+
+    # --- connection ----------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None and self._reader is not None and not self._reader.done()
+
+    async def _oneshot(self, *args: str) -> tuple[int, str, str]:
+        self.processes_started += 1
+        proc = await asyncio.create_subprocess_exec(
+            self.tmux_bin, *self.server_args, *args,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env=self.env,
+        )
+        out, err = await proc.communicate()
+        return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+
+    async def server_running(self) -> bool:
+        code, _, _ = await self._oneshot("list-sessions", "-F", "#{session_name}")
+        return code == 0
+
+    async def connect(self, *, start_server: bool = False) -> None:
+        async with self._connect_lock:
+            if self.connected:
+                return
+            await self._teardown()
+            if not start_server and not await self.server_running():
+                self.last_error = "no tmux server running on " + " ".join(self.server_args)
+                raise TmuxUnreachable(self.last_error)
+            name = f"cockpit-ctl-{os.getpid()}-{secrets.token_hex(3)}"
+            self.processes_started += 1
+            proc = await asyncio.create_subprocess_exec(
+                self.tmux_bin, *self.server_args, "-C", "new-session", "-s", name, "-x", "80", "-y", "24",
+                *_PLACEHOLDER,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+                env=self.env, limit=16 * 1024 * 1024,
+            )
+            self._proc = proc
+            self.control_session = name
+            self._ready = asyncio.Event()
+            self._reader = asyncio.create_task(self._read_loop(proc), name="tmux-control-reader")
+            try:
+                # The client's own session must exist before commands target it.
+                await asyncio.wait_for(self._wait_ready(), timeout=10)
+                # The control client needs no pane output, must not size windows, and its session
+                # must vanish with it (a kill -9 of the cockpit leaves nothing behind).
+                await self._command_locked(
+                    ["refresh-client", "-f", "no-output,ignore-size"],
+                    ["set-option", "-t", f"={name}:", "destroy-unattached", "on"],
+                )
+            except (TmuxError, asyncio.TimeoutError) as exc:
+                await self._teardown()
+                raise TmuxUnreachable(f"tmux control connection failed: {exc}") from None
+            self.last_error = None
+
+    async def _wait_ready(self) -> None:
+        assert self._ready is not None
+        ready = asyncio.create_task(self._ready.wait())
+        reader = self._reader
+        assert reader is not None
+        done, _ = await asyncio.wait({ready, reader}, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            raise TmuxUnreachable(self.last_error or "tmux control client exited at start")
+
+    async def _read_loop(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        block: list[str] | None = None
+        block_id: tuple[str, str] | None = None
+        ours = False
+        try:
+            while True:
+                raw = await proc.stdout.readline()
+                if not raw:
+                    break
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if line.endswith("\r"):
+                    line = line[:-1]
+                if block is not None:
+                    match = _GUARD_RE.match(line)
+                    if match and match.group(1) != "begin" and (match.group(2), match.group(3)) == block_id:
+                        if not ours and self._ready is not None:
+                            self._ready.set()
+                        if ours and self._pending:
+                            pending = self._pending.popleft()
+                            if not pending.future.done():
+                                if match.group(1) == "end":
+                                    pending.future.set_result(block)
+                                else:
+                                    pending.future.set_exception(TmuxError(" ".join(block) or "tmux error"))
+                        block, block_id = None, None
+                        continue
+                    block.append(line)
+                    continue
+                match = _GUARD_RE.match(line)
+                if match and match.group(1) == "begin":
+                    block, block_id = [], (match.group(2), match.group(3))
+                    # flags 0: the reply to the command line that started the client, not ours.
+                    ours = match.group(4) != "0"
+                    continue
+                if line.startswith("%exit"):
+                    break
+                # Other notifications (%window-add, %sessions-changed, ...) are not needed.
+        except (asyncio.CancelledError, ConnectionError):
+            pass
+        finally:
+            reason = "tmux server connection lost (" + " ".join(self.server_args) + ")"
+            self.last_error = reason
+            while self._pending:
+                pending = self._pending.popleft()
+                if not pending.future.done():
+                    pending.future.set_exception(TmuxUnreachable(reason))
+
+    async def _teardown(self) -> None:
+        proc, reader = self._proc, self._reader
+        self._proc, self._reader = None, None
+        if proc is not None and proc.returncode is None:
+            try:
+                if proc.stdin is not None:
+                    proc.stdin.close()
+                proc.terminate()
+            except ProcessLookupError:
+                pass
+            try:
+                await asyncio.wait_for(proc.wait(), 2)
+            except asyncio.TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if reader is not None:
+            reader.cancel()
+            try:
+                await reader
+            except asyncio.CancelledError:
+                pass
+        while self._pending:
+            pending = self._pending.popleft()
+            if not pending.future.done():
+                pending.future.set_exception(TmuxUnreachable("tmux connection closed"))
+
+    async def close(self) -> None:
+        self._closing = True
+        await self._teardown()
+
+    # --- commands ------------------------------------------------------------------------
+
+    async def _command_locked(self, *commands: Sequence[str]) -> list[list[str] | BaseException]:
+        proc = self._proc
+        if proc is None or proc.stdin is None or proc.returncode is not None:
+            raise TmuxUnreachable(self.last_error or "tmux not connected")
+        loop = asyncio.get_running_loop()
+        batch: list[_Pending] = []
+        for args in commands:
+            batch.append(_Pending(loop.create_future(), command_line(args)))
+        async with self._write_lock:
+            self._pending.extend(batch)
+            payload = "".join(p.line + "\n" for p in batch).encode("utf-8")
+            try:
+                proc.stdin.write(payload)
+                await proc.stdin.drain()
+            except (ConnectionError, BrokenPipeError) as exc:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(TmuxUnreachable(f"tmux connection lost: {exc}"))
+            self.commands_sent += len(batch)
+        return list(await asyncio.gather(*(p.future for p in batch), return_exceptions=True))
+
+    async def run_many(self, commands: Iterable[Sequence[str]]) -> list[list[str] | BaseException]:
+        """Send many commands in one write; each result is its output lines or its exception."""
+        commands = list(commands)
+        if not commands:
+            return []
+        if not self.connected:
+            await self.connect()
+        results = await self._command_locked(*commands)
+        if any(isinstance(r, TmuxUnreachable) for r in results):
+            raise next(r for r in results if isinstance(r, TmuxUnreachable))
+        return results
+
+    async def run(self, *args: str) -> list[str]:
+        (result,) = await self.run_many([args])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    # --- reads ---------------------------------------------------------------------------
+
+    async def list_panes(self) -> list[Pane]:
+        """Every pane of the server in one command: id, pid, dead flag, activity, agent tag."""
+        lines = await self.run("list-panes", "-a", "-F", PANE_FORMAT)
+        panes = []
+        for line in lines:
+            pane = parse_pane_line(line)
+            if pane is not None and pane.session != self.control_session:
+                panes.append(pane)
+        return panes
+
+    async def capture_many(self, pane_ids: Sequence[str], *, history: int = 0, escapes: bool = False) -> dict[str, str | None]:
+        """Capture several panes in one write; a pane that vanished maps to None."""
+        args = ["capture-pane", "-p", "-J"]
+        if escapes:
+            args.append("-e")
+        if history:
+            args += ["-S", f"-{history}"]
+        results = await self.run_many([[*args, "-t", pane_id] for pane_id in pane_ids])
+        out: dict[str, str | None] = {}
+        for pane_id, result in zip(pane_ids, results):
+            out[pane_id] = None if isinstance(result, BaseException) else "\n".join(result).rstrip("\n")
+        return out
+
+    async def capture(self, pane_id: str, *, history: int = 0, escapes: bool = False) -> str | None:
+        return (await self.capture_many([pane_id], history=history, escapes=escapes))[pane_id]
+
+    async def pane(self, pane_id: str) -> Pane | None:
+        try:
+            lines = await self.run("list-panes", "-t", pane_id, "-F", PANE_FORMAT)
+        except TmuxUnreachable:
+            raise
+        except TmuxError:
+            return None
+        for line in lines:
+            pane = parse_pane_line(line)
+            if pane is not None and pane.pane_id == pane_id:
+                return pane
+        return None
+
+    # --- writes --------------------------------------------------------------------------
+
+    async def spawn_window(
+        self, session: str, name: str, argv: Sequence[str], *, cwd: str, env: dict[str, str] | None = None,
+        agent_tag: str | None = None,
+    ) -> Pane:
+        """Create a window running ``argv`` (no shell), with remain-on-exit set before the child starts.
+
+        The window starts on a placeholder so remain-on-exit is on before the real
+        child runs: a child that dies 50 ms after fork still leaves its last screen.
+        """
+        if not self.connected:
+            await self.connect(start_server=True)
+        fmt = "#{pane_id}"
+        results = await self.run_many([
+            ["new-window", "-d", "-P", "-F", fmt, "-t", f"={session}:", "-n", name, *_PLACEHOLDER],
+        ])
+        result = results[0]
+        if isinstance(result, BaseException):
+            result = await self.run("new-session", "-d", "-P", "-F", fmt, "-s", session, "-n", name,
+                                    "-x", "200", "-y", "50", *_PLACEHOLDER)
+        pane_id = result[0].strip()
+        respawn = ["respawn-pane", "-k", "-t", pane_id, "-c", format_literal(cwd)]
+        for key, value in (env or {}).items():
+            respawn += ["-e", f"{key}={value}"]
+        commands: list[Sequence[str]] = [
+            ["set-option", "-w", "-t", pane_id, "remain-on-exit", "on"],
+            ["set-option", "-p", "-t", pane_id, "@cockpit_agent", agent_tag or name],
+            [*respawn, "--", *argv],
+        ]
+        results = await self.run_many(commands)
+        for args, res in zip(commands, results):
+            if isinstance(res, BaseException):
+                await self.kill_pane_window(pane_id)
+                raise TmuxError(f"{args[0]} failed: {res}")
+        pane = await self.pane(pane_id)
+        if pane is None:
+            raise TmuxError(f"window for {name} vanished right after creation")
+        return pane
+
+    async def kill_pane_window(self, pane_id: str) -> bool:
+        try:
+            await self.run("kill-window", "-t", pane_id)
+            return True
+        except TmuxUnreachable:
+            raise
+        except TmuxError:
+            return False
+
+    async def send_literal(self, pane_id: str, text: str, *, enter: bool = True) -> None:
+        """Type ``text`` into a pane literally (never interpreted as keys or commands)."""
+        commands: list[Sequence[str]] = []
+        if text:
+            commands.append(["send-keys", "-l", "-t", pane_id, "--", text])
+        if enter:
+            commands.append(["send-keys", "-t", pane_id, "Enter"])
+        for res in await self.run_many(commands):
+            if isinstance(res, BaseException):
+                raise res
+
+    async def kill_server(self) -> None:
+        try:
+            await self.run("kill-server")
+        except TmuxError:
+            pass
+        await self._teardown()

@@ -1,0 +1,132 @@
+"""The one tmux client: control mode, tmux quoting, batching, a server killed under it."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cockpit.tmux import TmuxClient, TmuxUnreachable, quote
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_reads_never_start_a_server(tmux_socket):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        with pytest.raises(TmuxUnreachable):
+            await client.list_panes()
+        await client.close()
+
+    run(go())
+    assert subprocess.run(["tmux", "-L", tmux_socket, "has-session"], capture_output=True).returncode != 0
+
+
+def test_argv_runs_without_a_shell_and_a_fast_death_keeps_its_last_screen(tmux_socket, tmp_path):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        try:
+            pane = await client.spawn_window(
+                "agents", "fast", ["sh", "-c", 'echo "said: $1 $FOO"; exit 3', "sh", "a;b $(id)"],
+                cwd=str(tmp_path), env={"FOO": "x'y"})
+            for _ in range(100):
+                current = await client.pane(pane.pane_id)
+                if current is not None and current.dead:
+                    break
+                await asyncio.sleep(0.02)
+            assert current is not None and current.dead and current.agent == "fast"
+            screen = await client.capture(pane.pane_id, history=100)
+            return screen
+        finally:
+            await client.kill_server()
+
+    screen = run(go())
+    assert "said: a;b $(id) x'y" in screen
+
+
+def test_a_tick_costs_no_tmux_process_whatever_the_fleet_size(tmux_socket, tmp_path):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        try:
+            panes = [await client.spawn_window("agents", f"a{i}", ["sleep", "60"], cwd=str(tmp_path))
+                     for i in range(12)]
+            before = client.processes_started
+            for _ in range(5):
+                listed = await client.list_panes()
+                shots = await client.capture_many([p.pane_id for p in panes])
+            assert len([p for p in listed if p.agent]) == 12
+            assert set(shots) == {p.pane_id for p in panes}
+            return client.processes_started - before
+        finally:
+            await client.kill_server()
+
+    assert run(go()) == 0
+
+
+def test_killed_server_is_reported_then_recovered(tmux_socket, tmp_path):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        try:
+            await client.spawn_window("agents", "one", ["sleep", "60"], cwd=str(tmp_path))
+            assert len(await client.list_panes()) == 1
+            subprocess.run(["tmux", "-L", tmux_socket, "kill-server"], check=True)
+            with pytest.raises(TmuxUnreachable):
+                for _ in range(50):
+                    await client.list_panes()
+                    await asyncio.sleep(0.02)
+            # The old server may still be exiting: start the new one as an operator would, retrying.
+            for _ in range(50):
+                if subprocess.run(["tmux", "-L", tmux_socket, "new-session", "-d", "-s", "back", "sleep 60"],
+                                  capture_output=True).returncode == 0:
+                    break
+                await asyncio.sleep(0.05)
+            panes = await client.list_panes()
+            assert [p.session for p in panes] == ["back"]
+            assert client.connected
+        finally:
+            await client.kill_server()
+
+    run(go())
+
+
+def test_the_control_session_vanishes_with_the_client(tmux_socket, tmp_path):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        await client.spawn_window("agents", "one", ["sleep", "60"], cwd=str(tmp_path))
+        name = client.control_session
+        await client.close()
+        return name
+
+    name = run(go())
+    sessions = subprocess.run(["tmux", "-L", tmux_socket, "list-sessions", "-F", "#{session_name}"],
+                              capture_output=True, text=True).stdout.split()
+    assert name not in sessions and "agents" in sessions
+
+
+@pytest.fixture(scope="module")
+def shared_server():
+    import secrets
+    name = f"cockpit-test-{secrets.token_hex(4)}"
+    subprocess.run(["tmux", "-L", name, "-f", "/dev/null", "new-session", "-d", "-s", "q", "sleep 600"], check=True)
+    yield name
+    subprocess.run(["tmux", "-L", name, "kill-server"], capture_output=True)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=60))
+def test_any_text_survives_tmux_quoting_unchanged(shared_server, text):
+    async def go():
+        client = TmuxClient(["-L", shared_server])
+        try:
+            await client.run("set-option", "-g", "@cockpit_quote", text)
+            return "\n".join(await client.run("show-options", "-gv", "@cockpit_quote"))
+        finally:
+            await client.close()
+
+    assert run(go()) == text
+    assert "\n" not in quote(text)
