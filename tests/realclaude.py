@@ -132,3 +132,128 @@ def claude_env(home: str | os.PathLike[str], config_dir: str | os.PathLike[str],
     }
     env.update(extra)
     return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Driving CLIs in a private tmux server (also used by tests/test_sim.py)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05,
+             message: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; return it, or raise AssertionError."""
+    deadline = time.monotonic() + timeout
+    last_exc: BaseException | None = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (OSError, ValueError) as exc:  # a file mid-rename, a JSON being written...
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {message}"
+                                 + (f" (last error: {last_exc})" if last_exc else ""))
+        time.sleep(interval)
+
+
+class PrivateTmux:
+    """A private tmux server ``tmux -L cockpit-test-<hex> -f /dev/null`` (never the default one).
+
+    Every tmux call runs with ``base_env`` (a temp HOME, no TMUX), so the server's global
+    environment, which panes inherit, holds nothing of the real user's. ``remain-on-exit`` is on
+    globally, so a pane whose program died keeps its last screen and ``#{pane_dead_status}``.
+    Use as a context manager, or call :meth:`kill` in teardown.
+    """
+
+    def __init__(self, base_env: dict[str, str], width: int = 200, height: int = 50) -> None:
+        import secrets
+
+        self.name = f"cockpit-test-{secrets.token_hex(6)}"
+        self.base_env = {k: v for k, v in base_env.items() if k not in ("TMUX", "TMUX_PANE")}
+        self.base_env.setdefault("SHELL", "/bin/sh")
+        self.tmux(
+            "new-session", "-d", "-s", "main", "-n", "hold", "-x", str(width), "-y", str(height),
+            ";", "set-option", "-g", "remain-on-exit", "on",
+            ";", "set-option", "-g", "history-limit", "5000",
+        )
+
+    def tmux(self, *args: str, check: bool = True, timeout: float = 10.0) -> str:
+        proc = subprocess.run(["tmux", "-L", self.name, "-f", "/dev/null", *args], env=self.base_env,
+                              capture_output=True, text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"tmux {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc.stdout
+
+    def spawn(self, argv: list[str], cwd: str | os.PathLike[str], env: dict[str, str] | None = None,
+              name: str = "agent") -> str:
+        """Run ``argv`` (exec'd, so the pane's pid IS the program's pid) in a new window; return the pane id."""
+        import shlex
+
+        cmd = "exec " + " ".join(shlex.quote(str(a)) for a in argv)
+        env_args: list[str] = []
+        for key, value in (env or {}).items():
+            env_args += ["-e", f"{key}={value}"]
+        out = self.tmux("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "main:", "-n", name,
+                        "-c", str(cwd), *env_args, cmd)
+        return out.strip()
+
+    def display(self, pane: str, fmt: str) -> str:
+        return self.tmux("display-message", "-p", "-t", pane, fmt).rstrip("\n")
+
+    def pane_pid(self, pane: str) -> int:
+        return int(self.display(pane, "#{pane_pid}"))
+
+    def dead_status(self, pane: str) -> int | None:
+        """None while the pane's program runs; its exit status once it is dead."""
+        dead, _, status = self.display(pane, "#{pane_dead} #{pane_dead_status}").partition(" ")
+        if dead != "1":
+            return None
+        return int(status) if status.strip().lstrip("-").isdigit() else -1
+
+    def capture(self, pane: str) -> str:
+        return self.tmux("capture-pane", "-p", "-J", "-t", pane)
+
+    def send_line(self, pane: str, text: str) -> None:
+        """Type ``text`` literally, then Enter (how the cockpit wakes an agent)."""
+        if text:
+            self.tmux("send-keys", "-t", pane, "-l", text)
+        self.tmux("send-keys", "-t", pane, "Enter")
+
+    def kill_window(self, pane: str) -> None:
+        self.tmux("kill-pane", "-t", pane, check=False)
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "-L", self.name, "-f", "/dev/null", "kill-server"], env=self.base_env,
+                       capture_output=True, timeout=10)
+
+    def __enter__(self) -> "PrivateTmux":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.kill()
+
+
+def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Records of a JSONL file; undecodable lines are skipped."""
+    out: list[dict[str, Any]] = []
+    try:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                try:
+                    rec = json.loads(raw)
+                except ValueError:
+                    continue
+                if isinstance(rec, dict):
+                    out.append(rec)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def read_json(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as fh:
+            value = json.load(fh)
+    except (FileNotFoundError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import stat
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.locks import LeaderLock, LockTimeout, agent_lock_path, hold
+from cockpit.locks import LeaderLock, LockTimeout, agent_lock_path, ahold, hold
 
 CHILD_LEADER = """
 import sys, time
@@ -109,9 +110,8 @@ def test_hold_times_out_with_a_message_naming_the_lock_file(tmp_path: Path) -> N
     blocker = LeaderLock(path)
     assert blocker.try_acquire()
     started = time.monotonic()
-    with pytest.raises(LockTimeout) as caught:
-        with hold(path, timeout=0.3):
-            pytest.fail("took a lock another holder has")
+    with pytest.raises(LockTimeout) as caught, hold(path, timeout=0.3):
+        pytest.fail("took a lock another holder has")
     waited = time.monotonic() - started
     blocker.release()
     assert 0.3 <= waited < 2.0
@@ -138,9 +138,8 @@ def test_hold_excludes_other_processes_until_they_release(tmp_path: Path) -> Non
     child = start_child(CHILD_HOLD, path, 30)
     try:
         assert first_line(child) == "held"
-        with pytest.raises(LockTimeout):
-            with hold(path, timeout=0.1):
-                pass
+        with pytest.raises(LockTimeout), hold(path, timeout=0.1):
+            pass
     finally:
         child.kill()
         child.wait()
@@ -176,10 +175,8 @@ def test_hold_excludes_threads_of_one_process(tmp_path: Path) -> None:
 def test_nested_hold_of_the_same_lock_fails_fast_instead_of_waiting_for_itself(tmp_path: Path) -> None:
     path = tmp_path / "x.lock"
     started = time.monotonic()
-    with hold(path):
-        with pytest.raises(RuntimeError, match="already held by this thread"):
-            with hold(path):
-                pass
+    with hold(path), pytest.raises(RuntimeError, match="already held by this thread"), hold(path):
+        pass
     assert time.monotonic() - started < 1
     with hold(path, timeout=1):
         pass
@@ -213,3 +210,65 @@ def test_agent_lock_path_lives_in_a_private_locks_dir(tmp_path: Path) -> None:
 def test_agent_lock_path_refuses_names_that_leave_the_locks_dir(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError):
         agent_lock_path(tmp_path, name)
+
+
+def test_async_hold_waits_without_blocking_the_event_loop(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+    child = start_child(CHILD_HOLD, path, 30)
+    try:
+        assert first_line(child) == "held"
+
+        async def scenario() -> int:
+            ticks = 0
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            running = asyncio.create_task(ticker())
+            with pytest.raises(LockTimeout, match="x.lock"):
+                async with ahold(path, timeout=0.3):
+                    pytest.fail("took a lock another process holds")
+            running.cancel()
+            return ticks
+
+        assert asyncio.run(scenario()) >= 10
+    finally:
+        child.kill()
+        child.wait()
+
+    async def after() -> None:
+        async with ahold(path, timeout=5):
+            with pytest.raises(LockTimeout):
+                with hold(path, timeout=0.1):
+                    pass
+
+    asyncio.run(after())
+
+
+def test_cancelled_async_hold_leaves_the_lock_free(tmp_path: Path) -> None:
+    path = tmp_path / "x.lock"
+
+    async def scenario() -> None:
+        entered = asyncio.Event()
+
+        async def holder() -> None:
+            async with ahold(path, timeout=5):
+                entered.set()
+                await asyncio.sleep(60)
+
+        inside = asyncio.create_task(holder())
+        await entered.wait()
+        blocker = LeaderLock(path)
+        waiting = asyncio.create_task(holder())
+        await asyncio.sleep(0.05)
+        inside.cancel()
+        waiting.cancel()
+        await asyncio.gather(inside, waiting, return_exceptions=True)
+        await asyncio.sleep(0.05)
+        assert blocker.try_acquire(), "a cancelled ahold kept the lock"
+        blocker.release()
+
+    asyncio.run(scenario())

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,24 +20,24 @@ from hypothesis import strategies as st
 
 from cockpit.findings import Severity
 from cockpit.judge.registry import OrphanWatch, orphan_exits
-from cockpit.locks import hold
 from cockpit.registry import (
-    JsonlStore,
     Journal,
+    JsonlStore,
     ReadResult,
     Registry,
     latest_by_agent,
+    format_ts,
     new_spawn_id,
     parse_ts,
 )
 
 OLD = "2000-01-01T00:00:00.000Z"
-NOW = datetime(2025, 6, 1, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0
 
 
 def ago(seconds: float) -> str:
-    return datetime.fromtimestamp(NOW - seconds, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_ts(NOW - seconds)
 
 
 def lifecycle(agent: str, spawn_id: str, ts: str, *, closed: bool = True) -> list[dict[str, Any]]:
@@ -96,7 +96,7 @@ print(json.dumps({"prunes": prunes, "rewrites": rewrites, "dropped": dropped}))
 
 
 def expected_survivors(writers: int, lifecycles: int) -> set[tuple[int, int]]:
-    """(writer, n) of every row a final prune must keep: all but old closed lifecycles that are not their agent's newest."""
+    """(writer, n) of the rows a final prune keeps: all but old closed lifecycles that are not their agent's newest."""
     keep: set[tuple[int, int]] = set()
     for writer in range(writers):
         newest = {j % 5: j for j in range(lifecycles)}
@@ -561,7 +561,7 @@ def test_exit_without_a_spawned_row_is_an_orphan() -> None:
 
 
 def test_complete_lifecycles_and_failed_spawns_are_not_orphans() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         *lifecycle("tabs", "a", OLD),
         {"event": "spawn_requested", "agent": "docs", "spawn_id": "b"},
         {"event": "spawn_failed", "agent": "docs", "spawn_id": "b", "check": "port"},

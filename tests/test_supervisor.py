@@ -1,0 +1,257 @@
+"""The supervisor against a real private tmux server and simulated agents (seed #2).
+
+Each test reads like the failure it prevents; each asserts what was observed on
+disk and in tmux, not what was initiated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cockpit.registry import Journal, Registry
+from cockpit.supervisor import Supervisor
+from tests.conftest import SIM, wait_for
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def registry_rows(world, event=None, agent=None):
+    rows = Registry(world.state_dir / "registry.jsonl").read_all().rows
+    return [r for r in rows if (event is None or r["event"] == event) and (agent is None or r.get("agent") == agent)]
+
+
+async def tick_until(sup: Supervisor, predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    report = None
+    while time.monotonic() < deadline:
+        report = await sup.tick()
+        if predicate(report):
+            return report
+        await asyncio.sleep(sup.config.supervisor.tick_s)
+    raise AssertionError(f"timed out; last report: {report and [a.to_json() for a in report.agents]} "
+                         f"{report and [f.to_json() for f in report.findings]}")
+
+
+def test_ghost_spawn_that_dies_50ms_after_fork_is_never_logged_as_spawned(world):
+    config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
+                                supervisor={"max_restarts": 0})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            result = await sup.respawn("ghost")
+            report = await sup.tick()
+            return result, report
+        finally:
+            await sup.close()
+
+    result, report = asyncio.run(go())
+    assert not result.ok and result.spawn.check == "process_alive"
+    failed = registry_rows(world, "spawn_failed", "ghost")
+    assert len(failed) == 1 and failed[0]["check"] == "process_alive"
+    assert "exited" in failed[0]["detail"]
+    # the dying child's last screen was kept by remain-on-exit and captured as evidence
+    assert "simulated startup failure" in failed[0]["screen"]
+    assert registry_rows(world, "spawned", "ghost") == []
+    # the dead window was closed
+    assert "ghost" not in world.tmux("list-windows", "-a", "-F", "#{window_name}").stdout.split()
+    kinds = {f.kind for f in report.findings if f.agent == "ghost"}
+    assert kinds & {"spawn_failed", "respawn_exhausted"}
+
+
+def test_a_port_never_bound_fails_verification(world):
+    port = free_port()
+    config = world.write_config([{"name": "deaf", "command": [*SIM, "--port", str(port), "--no-bind"],
+                                  "port": port}], supervisor={"spawn_verify_s": 1.0, "min_uptime_s": 0.2})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            return await sup.respawn("deaf")
+        finally:
+            await sup.close()
+
+    result = asyncio.run(go())
+    assert not result.ok and result.spawn.check == "port_listening"
+    assert registry_rows(world, "spawned", "deaf") == []
+    [failed] = registry_rows(world, "spawn_failed", "deaf")
+    assert failed["check"] == "port_listening" and str(port) in failed["detail"]
+
+
+def test_a_healthy_agent_is_spawned_verified_and_running(world):
+    port = free_port()
+    config = world.write_config([{"name": "tabs", "kind": "claude-code", "command": [*SIM, "--port", str(port)],
+                                  "port": port}])
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            report = await tick_until(sup, lambda r: r.agents[0].status == "running" and not sup.actions.in_flight)
+            return report, sup.invocations, sup.actions.invocations
+        finally:
+            await sup.close()
+
+    report, invoked, acted = asyncio.run(go())
+    agent = report.agents[0]
+    [spawned] = registry_rows(world, "spawned", "tabs")
+    assert agent.pid == spawned["pid"] and agent.pane == spawned["pane"] and agent.port_listening
+    assert spawned["session_id"] and agent.disk_session == spawned["session_id"]
+    # a claude-code agent got a pre-assigned session id: its own live-session file says so
+    live = json.loads((world.claude_dir / "sessions" / f"{agent.pid}.json").read_text())
+    assert live["sessionId"] == spawned["session_id"] and live["pid"] == agent.pid
+    assert report.findings == ()
+    # seed #10: every module of the tick really ran
+    assert {"observe", "judge", "act", "spawn"} <= set(invoked) and acted.get("respawn", 0) >= 1
+
+
+def test_a_crash_after_a_good_start_is_respawned_and_counted(world):
+    config = world.write_config([{"name": "flaky", "command": [*SIM, "--crash-after-s", "0.8"]}],
+                                supervisor={"max_restarts": 10})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            return await tick_until(sup, lambda r: r.agents[0].restarts >= 2 and r.agents[0].status == "running",
+                                    timeout=25)
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    assert report.agents[0].restarts >= 2
+    exits = registry_rows(world, "exit", "flaky")
+    spawned = registry_rows(world, "spawned", "flaky")
+    assert len(spawned) >= 3 and len(exits) >= 2
+    assert {e["spawn_id"] for e in exits} <= {s["spawn_id"] for s in spawned}
+    assert all(e.get("status") in (1, None) for e in exits)
+
+
+def test_the_budget_stops_respawns_and_alerts_exactly_once(world):
+    alerts = world.root / "alerts.jsonl"
+    alert_cmd = [sys.executable, "-c",
+                 f"import sys; open({str(alerts)!r}, 'a').write(sys.stdin.read().strip() + '\\n')"]
+    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+                                supervisor={"max_restarts": 2, "alert_command": alert_cmd})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            report = await tick_until(sup, lambda r: r.agents[0].status == "fatal", timeout=30)
+            for _ in range(10):  # the budget is spent: no more attempts however long we wait
+                report = await sup.tick()
+                await asyncio.sleep(0.1)
+            return report
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    assert report.agents[0].status == "fatal"
+    assert len(registry_rows(world, "spawn_requested", "doomed")) == 3  # the start + max_restarts
+    assert registry_rows(world, "spawned", "doomed") == []
+    [finding] = [f for f in report.findings if f.agent == "doomed"]
+    assert finding.kind == "respawn_exhausted" and finding.action == "respawn"
+    assert finding.evidence.get("screen") is not None
+    sent = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert len(sent) == 1 and sent[0]["kind"] == "respawn_exhausted" and sent[0]["agent"] == "doomed"
+
+
+def test_an_operator_respawn_after_fatal_resets_the_budget(world):
+    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+                                supervisor={"max_restarts": 1})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            await tick_until(sup, lambda r: r.agents[0].status == "fatal", timeout=20)
+            # the operator fixes the command and respawns by hand: the spawn goes ahead despite FATAL
+            return await sup.respawn("doomed")
+        finally:
+            await sup.close()
+
+    result = asyncio.run(go())
+    assert not result.skipped
+    rows = registry_rows(world, "spawn_requested", "doomed")
+    assert rows[-1]["by"] == "operator"
+
+
+def test_killed_tmux_server_gives_tmux_unreachable_then_recovery(world):
+    config = world.write_config([{"name": "one", "command": [*SIM]}])
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            await tick_until(sup, lambda r: r.agents[0].status == "running")
+            world.tmux("kill-server")
+            down = await tick_until(sup, lambda r: not r.tmux_ok, timeout=5)
+            assert down.exit_code == 3
+            assert [f.kind for f in down.findings] == ["tmux_unreachable"]
+            assert down.agents[0].status == "unknown"
+            for _ in range(50):  # the operator brings tmux back
+                if world.tmux("new-session", "-d", "-s", "ops", "sleep 60").returncode == 0:
+                    break
+                await asyncio.sleep(0.05)
+            return await tick_until(sup, lambda r: r.tmux_ok and r.agents[0].status == "running", timeout=15)
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    assert "tmux_unreachable" not in {f.kind for f in report.findings}
+    journal = [r["kind"] for r in Journal(world.state_dir / "journal.jsonl").read_all().rows]
+    assert "resolved" in journal
+
+
+def test_two_cockpits_and_one_dead_agent_give_exactly_one_respawn(world):
+    config = world.write_config([{"name": "solo", "command": [*SIM]}])
+
+    async def go():
+        a, b = Supervisor(config, actor="a"), Supervisor(config, actor="b")
+        try:
+            await a.start()
+            await b.start()
+            assert a.leader != b.leader
+            await tick_until(a, lambda r: r.agents[0].status == "running")
+            before = len(registry_rows(world, "spawn_requested", "solo"))
+            # both operators press R at once on the dead agent
+            pane = registry_rows(world, "spawned", "solo")[-1]["pane"]
+            world.tmux("kill-window", "-t", pane)
+            ra, rb = await asyncio.gather(a.respawn("solo"), b.respawn("solo"))
+            return before, ra, rb
+        finally:
+            await a.close()
+            await b.close()
+
+    before, ra, rb = asyncio.run(go())
+    after = len(registry_rows(world, "spawn_requested", "solo"))
+    assert after - before == 1
+    assert sorted([ra.skipped, rb.skipped]) == [False, True]
+
+
+def test_a_read_only_cockpit_refuses_at_the_action_layer(world):
+    from cockpit.act.actions import ReadOnlyError
+
+    config = world.write_config([{"name": "solo", "command": [*SIM]}])
+
+    async def go():
+        sup = Supervisor(config, read_only=True)
+        try:
+            with pytest.raises(ReadOnlyError):
+                await sup.actions.respawn("solo")
+            report = await sup.tick()
+            return report
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    assert report.agents[0].status in ("down", "unknown")
+    assert registry_rows(world, "spawn_requested") == []
