@@ -204,11 +204,20 @@ class PrivateTmux:
         return int(self.display(pane, "#{pane_pid}"))
 
     def dead_status(self, pane: str) -> int | None:
-        """None while the pane's program runs; its exit status once it is dead."""
-        dead, _, status = self.display(pane, "#{pane_dead} #{pane_dead_status}").partition(" ")
-        if dead != "1":
+        """None while the pane's program runs; its exit status once it is dead (-N if killed by signal N).
+
+        tmux marks a pane dead when its pty closes, which can be a moment before it has reaped the
+        process: until the status or signal is known this still returns None.
+        """
+        dead, status, sig = (self.display(pane, "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}")
+                             .split("|") + ["", ""])[:3]
+        if dead.strip() != "1":
             return None
-        return int(status) if status.strip().lstrip("-").isdigit() else -1
+        if status.strip().isdigit():
+            return int(status)
+        if sig.strip().isdigit():
+            return -int(sig)
+        return None
 
     def capture(self, pane: str) -> str:
         return self.tmux("capture-pane", "-p", "-J", "-t", pane)

@@ -287,6 +287,23 @@ def test_auto_walks_a_small_tree_on_a_big_host_and_scans_a_threaded_one(tmp_path
     assert reader.last_method == "scan"
 
 
+def test_one_agents_tree_between_ticks_does_not_skew_the_fleets_choice(tmp_path: Path) -> None:
+    agents = range(200, 210)
+    fake_proc(tmp_path, 1, comm="init", ppid=0, children=(*agents, *range(100, 140)))
+    for pid in agents:  # ten node-like agents of 20 threads each
+        fake_proc(tmp_path, pid, ppid=1, threads=20)
+    for pid in range(100, 140):
+        fake_proc(tmp_path, pid, ppid=1)
+    reader = ProcessReader(tmp_path)
+    reader.tree(agents)
+    reader.tree(agents)
+    assert reader.last_method == "scan"  # 10 x 20 children files cost more than 51 stats
+    reader.tree([200])  # a spawn check looks at one agent
+    assert reader.last_method == "walk"
+    reader.tree(agents)
+    assert reader.last_method == "scan"
+
+
 def test_table_survives_a_parent_cycle_from_a_racy_or_hostile_proc(tmp_path: Path) -> None:
     table = ProcessTable([Proc(1, 2, 0, "S", 1, ()), Proc(2, 1, 0, "S", 1, ())])
     assert [p.pid for p in table.descendants(1)] == [1, 2]
@@ -356,6 +373,18 @@ def test_group_signal_kills_a_child_in_the_same_group(spawn) -> None:
     assert wait_for(lambda: not reader.tree([child.pid]).alive(child.pid, child.start))
 
 
+def test_group_signal_reaches_the_children_of_an_exited_wrapper(spawn) -> None:
+    # the wrapper's leader exited (a zombie nobody reaped) while its child lingers on
+    leader = spawn(["sh", "-c", "sleep 611 & exit 0"])
+    reader = ProcessReader()
+    zombie = wait_for(lambda: (z := reader.read(leader.pid)) and z.zombie and z)
+    assert zombie
+    child = wait_for(lambda: next((p for p in reader.scan_all().matching("^sleep 611$")), None))
+    assert child and child.pgid == leader.pid
+    assert signal_verified(leader.pid, zombie.start, signal.SIGTERM, group=True)
+    assert wait_for(lambda: not reader.tree([child.pid]).alive(child.pid, child.start))
+
+
 def test_group_signal_refuses_our_own_group_and_init(spawn) -> None:
     p = spawn(["sleep", "609"], own_group=False)  # shares the test runner's group
     start = started(ProcessReader(), p.pid)
@@ -373,6 +402,18 @@ def test_signal_to_a_gone_pid_is_false(spawn) -> None:
     start = started(ProcessReader(), p.pid) if ProcessReader().read(p.pid) else 0
     p.wait()
     assert signal_verified(p.pid, start, signal.SIGTERM) is False
+
+
+def test_reader_is_safe_to_share_between_worker_threads(spawn) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    roots = [spawn(["sh", "-c", "sleep 612 & wait"]).pid for _ in range(5)]
+    reader = ProcessReader()
+    jobs = [lambda: reader.tree(roots), reader.scan_all, lambda: reader.read(roots[0])] * 40
+    with ThreadPoolExecutor(8) as pool:
+        results = [f.result() for f in [pool.submit(job) for job in jobs]]
+    assert all(r is not None for r in results)
+    assert wait_for(lambda: len(reader.tree(roots)) == 10)
 
 
 # -- whole-table scans and clocks ---------------------------------------------------------

@@ -266,7 +266,9 @@ class ProcessReader:
         self._cmdlines: dict[tuple[int, int], tuple[str, tuple[str, ...], int]] = {}
         self._generation = 0
         self._children_files: bool | None = None  # None: not known yet
-        self._walk_cost: float | None = None  # of the last tree, in stat reads
+        # walk cost of the last tree per root, in stat reads: spawn checks ask for one
+        # agent's tree between fleet-wide ticks, so the estimate scales with the roots
+        self._walk_cost_per_root: float | None = None
         self.last_method = ""  # "walk" or "scan": how the last tree() was found
         self.cmdline_reads = 0  # counters for the benchmark and tests (racy, advisory)
         self.stat_reads = 0
@@ -405,7 +407,8 @@ class ProcessReader:
         """The given pids and all their descendants (roots that are gone are left out).
 
         ``method``: "walk" (children files), "scan" (every stat) or "auto" (the cheaper,
-        judged by the last tree's processes and threads against the host's process count).
+        judged by the last tree's processes and threads per root against the host's process
+        count).
         """
         if method not in ("auto", "walk", "scan"):
             raise ValueError(f"method must be auto, walk or scan, not {method!r}")
@@ -417,19 +420,22 @@ class ProcessReader:
             method = "scan"
         elif method == "auto":
             names = self._pid_names()  # one getdents; reused by the scan if it wins
-            walk_cost = self._walk_cost
-            method = "walk" if walk_cost is not None and walk_cost <= len(names) else "scan"
+            per_root = self._walk_cost_per_root
+            walk_ok = per_root is not None and per_root * len(roots) <= len(names)
+            method = "walk" if walk_ok else "scan"
         stats = self._walk(roots) if method == "walk" else None
         if stats is None:
             method = "scan"
             stats = self._select(roots, self._all_stats(names))
         self.last_method = method
-        self._walk_cost = sum(
-            1.0
-            + self._CHILDREN_READ_COST * max(st.num_threads, 1)
-            + (self._TASK_LISTDIR_COST if st.num_threads > 1 else 0.0)
-            for st in stats.values()
-        )
+        if roots:
+            walk_cost = sum(
+                1.0
+                + self._CHILDREN_READ_COST * max(st.num_threads, 1)
+                + (self._TASK_LISTDIR_COST if st.num_threads > 1 else 0.0)
+                for st in stats.values()
+            )
+            self._walk_cost_per_root = walk_cost / len(roots)
         procs = (self._proc(st, gen, now) for st in stats.values())
         return ProcessTable(p for p in procs if p is not None)
 
@@ -475,7 +481,9 @@ def signal_verified(
     Nothing is sent when the pid is gone or now belongs to a process with another start
     time (seed #9, SPEC §6). With ``group`` the signal goes to the process's group,
     never to group 0/1 nor the cockpit's own. The pidfd is opened before the start time
-    is checked, so the signal reaches the process that was checked, not a successor.
+    is checked, so the signal reaches the process that was checked, not a successor;
+    for a group, Linux 6.9+ signals the pidfd's group itself (before that, killpg of the
+    pgid just read: its number cannot be reused while the checked process still exists).
     """
     if pid <= 1 or pid == os.getpid():
         return False

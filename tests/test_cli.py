@@ -1,0 +1,134 @@
+"""The command line as scripts and cron use it: JSON, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SIM, wait_for
+from tests.test_supervisor import free_port
+
+COCKPIT = [sys.executable, "-m", "cockpit"]
+
+
+def cockpit(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*COCKPIT, *args], capture_output=True, text=True, timeout=timeout,
+                          env=env or dict(os.environ))
+
+
+def test_check_json_on_three_simulated_agents_prints_the_spec_schema(world):
+    port = free_port()
+    world.write_config([
+        {"name": "tabs", "kind": "claude-code", "command": [*SIM, "--port", str(port)], "port": port},
+        {"name": "notes", "kind": "claude-code", "command": [*SIM]},
+        {"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]},
+    ], supervisor={"max_restarts": 0})
+    for name in ("tabs", "notes", "ghost"):
+        cockpit("respawn", name, "--config", str(world.config_path))
+    done = cockpit("check", "--json", "--config", str(world.config_path))
+    report = json.loads(done.stdout)
+    assert set(report) == {"schema", "at", "agents", "findings", "wrappers", "reminders", "blocks"}
+    assert report["schema"] == 1 and report["at"].endswith("Z")
+    by_name = {a["name"]: a for a in report["agents"]}
+    assert set(by_name) == {"tabs", "notes", "ghost"}
+    for agent in report["agents"]:
+        assert set(agent) == {"name", "kind", "status", "pid", "pane", "port", "port_listening",
+                              "route_session", "disk_session", "last_turn_at", "restarts"}
+    assert by_name["tabs"]["status"] == "running" and by_name["tabs"]["port_listening"] is True
+    assert by_name["tabs"]["pane"].startswith("%") and isinstance(by_name["tabs"]["pid"], int)
+    assert by_name["notes"]["disk_session"]
+    assert by_name["ghost"]["status"] == "fatal"
+    [finding] = report["findings"]
+    assert set(finding) == {"kind", "severity", "agent", "summary", "evidence", "action"}
+    assert finding["kind"] == "respawn_exhausted" and finding["severity"] == "critical"
+    assert done.returncode == 2  # something critical
+
+
+def test_check_exit_codes_follow_monitoring_plugins(world):
+    world.write_config([{"name": "calm", "command": [*SIM]}])
+    assert cockpit("respawn", "calm", "--config", str(world.config_path)).returncode == 0
+    ok = cockpit("check", "--config", str(world.config_path))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "calm" in ok.stdout and "running" in ok.stdout and "OK: nothing wrong" in ok.stdout
+    world.tmux("kill-server")
+    gone = cockpit("check", "--json", "--config", str(world.config_path))
+    assert gone.returncode == 3
+    assert json.loads(gone.stdout)["findings"][0]["kind"] == "tmux_unreachable"
+
+
+def test_check_takes_no_action(world):
+    world.write_config([{"name": "idle", "command": [*SIM]}])
+    assert world.tmux("new-session", "-d", "-s", "ops", "sleep 60").returncode == 0
+    done = cockpit("check", "--config", str(world.config_path))
+    assert done.returncode == 2 and "agent_down" in done.stdout
+    registry = world.state_dir / "registry.jsonl"
+    assert not registry.exists() or "spawn" not in registry.read_text()
+    windows = world.tmux("list-windows", "-a", "-F", "#{window_name}").stdout.split()
+    assert "idle" not in windows
+
+
+@pytest.mark.parametrize("body, key", [
+    ("[supervisor]\ntick_sec = 2\n", "supervisor.tick_sec"),
+    ("[supervisor]\ntick_s = \"fast\"\n", "supervisor.tick_s"),
+    ('[[agents]]\nname = "a"\ncommand = "claude --resume x"\n', "agents[0].command"),
+    ('[[agents]]\nname = "a"\ncommand = ["x"]\n[[agents]]\nname = "a"\ncommand = ["y"]\n', "agents[1].name"),
+])
+def test_bad_config_is_one_line_naming_file_and_key(tmp_path, body, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(body)
+    original = path.read_bytes()
+    for args, code in ((["check"], 3), (["supervise"], 2), (["respawn", "a"], 2)):
+        done = cockpit(*args, "--config", str(path))
+        assert done.returncode == code, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and str(path) in lines[0] and key in lines[0], done.stderr
+        assert "Traceback" not in done.stderr
+    assert path.read_bytes() == original
+
+
+def test_missing_config_file_is_one_clear_line(tmp_path):
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "nowhere"))
+    env.pop("COCKPIT_CONFIG", None)
+    done = cockpit("check", env=env)
+    assert done.returncode == 3
+    [line] = done.stderr.strip().splitlines()
+    assert "cockpit.toml" in line and "no such file" in line
+
+
+def test_unknown_agent_and_bad_arguments_are_one_line(world):
+    world.write_config([{"name": "calm", "command": [*SIM]}])
+    done = cockpit("respawn", "nobody", "--config", str(world.config_path))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and "nobody" in done.stderr
+    bad = cockpit("check", "--jsonn")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "--jsonn" in bad.stderr
+
+
+def test_unwritable_state_dir_is_one_line(world, tmp_path):
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    world.state_dir = blocker / "state"
+    world.write_config([{"name": "calm", "command": [*SIM]}])
+    done = cockpit("respawn", "calm", "--config", str(world.config_path))
+    assert done.returncode == 2
+    [line] = done.stderr.strip().splitlines()
+    assert "state dir" in line and str(blocker) in line
+
+
+def test_respawn_prints_the_verified_result_and_the_last_screen_on_failure(world):
+    world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}])
+    done = cockpit("respawn", "ghost", "--config", str(world.config_path))
+    assert done.returncode == 1
+    assert "failed verification (process_alive)" in done.stdout
+    assert "--- last screen ---" in done.stdout and "simulated startup failure" in done.stdout
+    as_json = json.loads(cockpit("respawn", "ghost", "--json", "--config", str(world.config_path)).stdout)
+    assert as_json["ok"] is False and as_json["spawn"]["check"] == "process_alive"
+
+
+def test_version():
+    done = cockpit("--version")
+    assert done.returncode == 0 and done.stdout.startswith("cockpit ")
