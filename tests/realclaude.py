@@ -203,20 +203,41 @@ class PrivateTmux:
     def pane_pid(self, pane: str) -> int:
         return int(self.display(pane, "#{pane_pid}"))
 
-    def dead_status(self, pane: str) -> int | None:
-        """None while the pane's program runs; its exit status once it is dead (-N if killed by signal N).
-
-        tmux marks a pane dead when its pty closes, which can be a moment before it has reaped the
-        process: until the status or signal is known this still returns None.
-        """
+    def _dead_fields(self, pane: str) -> tuple[bool, int | None]:
         dead, status, sig = (self.display(pane, "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}")
                              .split("|") + ["", ""])[:3]
         if dead.strip() != "1":
-            return None
+            return False, None
         if status.strip().isdigit():
-            return int(status)
+            return True, int(status)
         if sig.strip().isdigit():
-            return -int(sig)
+            return True, -int(sig)
+        return True, None
+
+    def dead_status(self, pane: str) -> int | None:
+        """None while the pane's program runs; its exit status once it is dead (-N if killed by signal N).
+
+        tmux 3.3a quirk: a pane can show ``pane_dead=1`` with EMPTY ``pane_dead_status`` for a long
+        time, its process a zombie the server has not reaped (it missed the SIGCHLD; it reaps at the
+        next one). Seen in about 1 of 3 SIGTERM'd panes here. Workaround: make the server fork
+        something (``run-shell true``): its SIGCHLD makes tmux reap every exited child, then ask
+        again. Last resort: the zombie's exit code, field 52 of /proc/PID/stat.
+        """
+        dead, status = self._dead_fields(pane)
+        if not dead or status is not None:
+            return status
+        self.tmux("run-shell", "true", check=False)
+        dead, status = self._dead_fields(pane)
+        if status is not None:
+            return status
+        try:
+            raw = Path(f"/proc/{self.pane_pid(pane)}/stat").read_bytes()
+            fields = raw[raw.rfind(b")") + 1 :].split()
+            if fields and fields[0] == b"Z" and len(fields) >= 50:
+                code = int(fields[49])
+                return -(code & 0x7F) if code & 0x7F else (code >> 8) & 0xFF
+        except (OSError, ValueError):
+            pass
         return None
 
     def capture(self, pane: str) -> str:
