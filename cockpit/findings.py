@@ -35,6 +35,7 @@ class Finding:
     agent: str | None = None
     evidence: Mapping[str, Any] = field(default_factory=dict)
     action: str = "none"
+    subject: str | None = None  # what, besides the agent, the finding is about (a spawn id, a wrapper)
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_KINDS:
@@ -43,9 +44,9 @@ class Finding:
             raise ValueError(f"unknown action {self.action!r}")
 
     @property
-    def key(self) -> tuple[str, str | None]:
+    def key(self) -> tuple[str, str | None, str | None]:
         """Identity across ticks: the same fault seen again is the same finding."""
-        return (self.kind, self.agent)
+        return (self.kind, self.agent, self.subject)
 
     def to_json(self) -> dict[str, Any]:
         return {

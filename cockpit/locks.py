@@ -1,7 +1,7 @@
 """One way to take locks: flock-based file locks shared by processes and threads.
 
-``hold`` is the per-resource lock every writer takes (the registry, the routing
-record, an agent's respawn); ``LeaderLock`` is held for a cockpit's whole life so
+``hold`` (``ahold`` in asyncio code) is the per-resource lock every writer takes
+(the registry, the routing record, an agent's respawn); ``LeaderLock`` is held for a cockpit's whole life so
 that only one of several cockpits on a fleet takes automatic actions. Both are
 kernel ``flock`` locks on a private lock file: a holder that dies, even by
 kill -9, frees them, and each acquisition opens its own descriptor, so two
@@ -15,7 +15,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
@@ -150,6 +150,23 @@ def agent_lock_path(state_dir: Path, name: str) -> Path:
     return locks / f"agent-{name}.lock"
 
 
+def _release_if_won(lock: filelock.FileLock) -> Callable[[asyncio.Future[bool]], None]:
+    def release(attempt: asyncio.Future[bool]) -> None:
+        if not attempt.cancelled() and attempt.exception() is None and attempt.result():
+            lock.release()
+    return release
+
+
+async def _attempt(lock: filelock.FileLock) -> bool:
+    attempt = asyncio.ensure_future(asyncio.to_thread(_try, lock))
+    try:
+        return await asyncio.shield(attempt)
+    except asyncio.CancelledError:
+        # The worker thread may still win the lock after the caller is cancelled: give it back when it does.
+        attempt.add_done_callback(_release_if_won(lock))
+        raise
+
+
 @asynccontextmanager
 async def ahold(lock_path: Path, *, timeout: float = 30.0) -> AsyncIterator[None]:
     """``hold`` for asyncio code: the same flock, polled with backoff without blocking the loop."""
@@ -157,7 +174,7 @@ async def ahold(lock_path: Path, *, timeout: float = 30.0) -> AsyncIterator[None
     lock = _file_lock(lock_path)
     started = time.monotonic()
     delay = _FIRST_POLL_S
-    while not await asyncio.to_thread(_try, lock):
+    while not await _attempt(lock):
         remaining = started + timeout - time.monotonic()
         if remaining <= 0:
             raise LockTimeout(lock_path, time.monotonic() - started)

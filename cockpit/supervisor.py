@@ -27,6 +27,8 @@ from cockpit.registry import Journal, Registry
 from cockpit.tmux import TmuxClient, TmuxUnreachable
 
 SCHEMA = 1
+REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
+PRUNE_EVERY_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,13 @@ class Supervisor:
         self.observer = Observer(config, self.tmux, registry_tail=None, reader=self.reader, probe=self.probe,
                                  clock=clock)
         self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
-        self.findings: dict[tuple[str, str | None], Finding] = {}
+        self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.tick_no = 0
         self.skipped_ticks = 0
         self.last_report: Report | None = None
         self.started = False
+        self.last_prune = 0.0
         self.invocations: dict[str, int] = {}  # module -> times invoked (seed #10: tests assert each ran)
 
     def _count(self, name: str) -> None:
@@ -171,6 +174,8 @@ class Supervisor:
         if self.leader and not self.read_only and snapshot.tmux_ok:
             self._count("act")
             throttled = await self._act(snapshot)
+        if self.leader and not self.read_only and snapshot.at - self.last_prune >= PRUNE_EVERY_S:
+            await self._prune(snapshot.at)
         self._count("judge")
         report = self._judge(snapshot, extra=throttled)
         await self._journal_changes(report)
@@ -213,6 +218,16 @@ class Supervisor:
             self._count("spawn")
             self._spawn_in_background(name, by)
         return throttled
+
+    async def _prune(self, now: float) -> None:
+        """The pruner takes the writers' lock (seed #4); the view is rebuilt from the rewritten file."""
+        self.last_prune = now
+        self._count("prune")
+        result = await asyncio.to_thread(self.registry.prune, now, REGISTRY_RETENTION_S)
+        if result.dropped:
+            await asyncio.to_thread(self.journal.record, "info", actor="cockpit",
+                                    summary=f"registry pruned: {result.dropped} old rows dropped, {result.kept} kept")
+            await self.actions.sync()
 
     def _spawn_in_background(self, name: str, by: str) -> None:
         task = asyncio.create_task(self.actions.respawn(name, by=by), name=f"spawn-{name}")

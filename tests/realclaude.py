@@ -49,16 +49,15 @@ INTERACTIVE_NOTES = ""
 
 
 def claude_bin() -> Path | None:
-    """The real CLI: ``$COCKPIT_CLAUDE_BIN``, else ``<repo>/.ci/claude/node_modules/.bin/claude``.
+    """The real CLI: ``$COCKPIT_CLAUDE_BIN`` if set, else ``<repo>/.ci/claude/node_modules/.bin/claude``.
 
     None when it is not there or not executable.
     """
     env = os.environ.get("COCKPIT_CLAUDE_BIN")
-    candidates = [Path(env).expanduser()] if env else []
-    candidates.append(DEFAULT_BIN)
-    for cand in candidates:
-        if cand.is_file() and os.access(cand, os.X_OK):
-            return cand
+    # When the variable is set it is the only candidate: a typo must not silently test another binary.
+    cand = Path(env).expanduser() if env else DEFAULT_BIN
+    if cand.is_file() and os.access(cand, os.X_OK):
+        return cand
     return None
 
 
@@ -240,8 +239,17 @@ class PrivateTmux:
             pass
         return None
 
-    def capture(self, pane: str) -> str:
-        return self.tmux("capture-pane", "-p", "-J", "-t", pane)
+    def capture(self, pane: str, history: bool = True) -> str:
+        """The pane's text. With ``history`` (default) the scrollback too (``-S -``).
+
+        tmux 3.3a quirk: when a pane dies under ``remain-on-exit``, the "Pane is dead" line is
+        written at the bottom and what the program printed (if it printed little) scrolls into the
+        HISTORY: a plain ``capture-pane -p`` then shows only blank lines and that message.
+        """
+        args = ["capture-pane", "-p", "-J", "-t", pane]
+        if history:
+            args[2:2] = ["-S", "-"]
+        return self.tmux(*args)
 
     def send_line(self, pane: str, text: str) -> None:
         """Type ``text`` literally, then Enter (how the cockpit wakes an agent)."""

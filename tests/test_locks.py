@@ -241,9 +241,8 @@ def test_async_hold_waits_without_blocking_the_event_loop(tmp_path: Path) -> Non
 
     async def after() -> None:
         async with ahold(path, timeout=5):
-            with pytest.raises(LockTimeout):
-                with hold(path, timeout=0.1):
-                    pass
+            with pytest.raises(LockTimeout), hold(path, timeout=0.1):
+                pass
 
     asyncio.run(after())
 
@@ -270,5 +269,17 @@ def test_cancelled_async_hold_leaves_the_lock_free(tmp_path: Path) -> None:
         await asyncio.sleep(0.05)
         assert blocker.try_acquire(), "a cancelled ahold kept the lock"
         blocker.release()
+
+        # Cancelled while its worker thread is taking the lock: the thread's win must be given back.
+        for _ in range(100):
+            racing = asyncio.create_task(holder())
+            await asyncio.sleep(0)
+            racing.cancel()
+            await asyncio.gather(racing, return_exceptions=True)
+            deadline = time.monotonic() + 1
+            while not blocker.try_acquire():
+                assert time.monotonic() < deadline, "a cancelled ahold kept the lock"
+                await asyncio.sleep(0.002)
+            blocker.release()
 
     asyncio.run(scenario())

@@ -25,8 +25,8 @@ from cockpit.registry import (
     JsonlStore,
     ReadResult,
     Registry,
-    latest_by_agent,
     format_ts,
+    latest_by_agent,
     new_spawn_id,
     parse_ts,
 )
@@ -548,7 +548,7 @@ def test_arbitrary_appended_bytes_never_make_a_reader_raise(chunks: list[bytes])
 
 
 def test_exit_without_a_spawned_row_is_an_orphan() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"event": "spawn_requested", "agent": "tabs", "spawn_id": "a"},
         {"event": "exit", "agent": "tabs", "spawn_id": "a", "pid": 7},
     ]

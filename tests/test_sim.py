@@ -488,6 +488,7 @@ def test_print_result_faults(world: dict) -> None:
 
 
 def _read_line(proc: subprocess.Popen, timeout: float = 10.0) -> dict:
+    """The result line, read as soon as it is written (``proc`` must be unbuffered: bufsize=0)."""
     import selectors
 
     sel = selectors.DefaultSelector()
@@ -508,7 +509,7 @@ def test_linger_ignore_term_spawn_child_need_a_group_kill(world: dict) -> None:
     proc = subprocess.Popen([*SIM, "-p", "x", "--output-format", "stream-json", "--reply-delay-s", "0",
                              "--linger-s", "60", "--ignore-term", "--spawn-child"],
                             cwd=world["cwd"], env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+                            start_new_session=True, bufsize=0)
     try:
         assert _read_line(proc)["subtype"] == "success"
         import psutil
@@ -534,7 +535,8 @@ def test_linger_then_exits_and_child_is_reaped(world: dict) -> None:
     t0 = time.monotonic()
     proc = subprocess.Popen([*SIM, "-p", "x", "--output-format", "stream-json", "--reply-delay-s", "0",
                              "--linger-s", "1", "--spawn-child"],
-                            cwd=world["cwd"], env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            cwd=world["cwd"], env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0)
     assert _read_line(proc)["type"] == "result"
     assert proc.poll() is None
     assert proc.wait(timeout=10) == 0

@@ -255,3 +255,75 @@ def test_a_read_only_cockpit_refuses_at_the_action_layer(world):
     report = asyncio.run(go())
     assert report.agents[0].status in ("down", "unknown")
     assert registry_rows(world, "spawn_requested") == []
+
+
+def test_two_supervisors_ticking_on_one_dead_agent_respawn_it_once(world):
+    config = world.write_config([{"name": "solo", "command": [*SIM]}])
+
+    async def go():
+        a, b = Supervisor(config, actor="a"), Supervisor(config, actor="b")
+        try:
+            await a.start()
+            await b.start()
+            leader, follower = (a, b) if a.leader else (b, a)
+            await tick_until(leader, lambda r: r.agents[0].status == "running" and not leader.actions.in_flight)
+            world.tmux("kill-window", "-t", registry_rows(world, "spawned", "solo")[-1]["pane"])
+            for _ in range(15):
+                await asyncio.gather(a.tick(), b.tick())
+                await asyncio.sleep(0.1)
+            await tick_until(leader, lambda r: r.agents[0].status == "running" and not leader.actions.in_flight)
+            return follower.actions.invocations
+        finally:
+            await a.close()
+            await b.close()
+
+    follower_acts = asyncio.run(go())
+    assert len(registry_rows(world, "spawn_requested", "solo")) == 2  # the start and one respawn
+    assert len(registry_rows(world, "exit", "solo")) == 1
+    assert follower_acts.get("respawn", 0) == 0
+
+
+def test_a_restarted_cockpit_keeps_the_restart_budget_from_the_registry(world):
+    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+                                supervisor={"max_restarts": 2})
+
+    async def first():
+        sup = Supervisor(config)
+        try:
+            await tick_until(sup, lambda r: r.agents[0].status == "fatal", timeout=20)
+        finally:
+            await sup.close()
+
+    async def second():
+        sup = Supervisor(config)  # a fresh process would trust nothing but the disk
+        try:
+            reports = [await sup.tick() for _ in range(5)]
+            return reports[-1]
+        finally:
+            await sup.close()
+
+    asyncio.run(first())
+    requested = len(registry_rows(world, "spawn_requested", "doomed"))
+    report = asyncio.run(second())
+    assert report.agents[0].status == "fatal"
+    assert len(registry_rows(world, "spawn_requested", "doomed")) == requested
+
+
+def test_supervise_runs_headless_and_stops_cleanly_on_sigterm(world):
+    import signal as sig
+
+    config = world.write_config([{"name": "calm", "command": [*SIM]}])
+    proc = subprocess.Popen([sys.executable, "-m", "cockpit", "supervise", "--config", str(world.config_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: registry_rows(world, "spawned", "calm"), timeout=20, what="the supervised spawn")
+        proc.send_signal(sig.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "leader" in out and "Traceback" not in err
+    # the agent it spawned keeps running without the supervisor (it is tmux's child, not ours)
+    pane = registry_rows(world, "spawned", "calm")[-1]["pane"]
+    assert world.tmux("display", "-p", "-t", pane, "#{pane_dead}").stdout.strip() == "0"

@@ -30,6 +30,7 @@ def _orphan_finding(row: Mapping[str, Any]) -> Finding:
         agent=agent,
         evidence={"row": dict(row)},
         action="none",
+        subject=str(row.get("spawn_id")),
     )
 
 

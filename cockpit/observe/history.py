@@ -12,8 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from cockpit.judge.registry import OrphanWatch
 from cockpit.lifecycle import Lifecycle, LifecycleBook, RestartPolicy
-
-CLOSING_EVENTS = ("exit", "reaped", "spawn_failed")
+from cockpit.registry import CLOSING_EVENTS
 
 
 @dataclass

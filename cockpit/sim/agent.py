@@ -152,6 +152,20 @@ class _SignalExit(BaseException):
         self.signum = signum
 
 
+class _Exiting:
+    """Set the moment the program decides to exit (EOF, /exit, first signal).
+
+    From then on the signal handlers do nothing, so a second signal (a closed pane delivers EOF
+    and SIGHUP back to back) can never interrupt the cleanup half-way.
+    """
+
+    flag = False
+
+    @classmethod
+    def now(cls) -> None:
+        cls.flag = True
+
+
 # ---------------------------------------------------------------------------------------------
 # the agent's files
 
@@ -639,6 +653,9 @@ def _banner(session_id: str, cwd: str) -> None:
 
 def _install_exit_signals() -> None:
     def handler(signum: int, frame: Any) -> None:
+        if _Exiting.flag:
+            return
+        _Exiting.now()
         raise _SignalExit(signum)
 
     if signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
@@ -696,8 +713,11 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
     sigint_at = [0.0]
 
     def on_sigint(signum: int, frame: Any) -> None:
+        if _Exiting.flag:
+            return
         now = time.monotonic()
         if now - sigint_at[0] < 2.0:
+            _Exiting.now()
             raise _SignalExit(0)
         sigint_at[0] = now
         _out("\n  Press Ctrl-C again to exit")
@@ -733,6 +753,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
                 while True:
                     answer = inp.readline()
                     if answer is None:
+                        _Exiting.now()
                         raise EOFError
                     a = answer.strip().lower()
                     if a in ("1", "y", "yes", ""):
@@ -799,9 +820,11 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             _out("> ", end="")
             line = inp.readline()
             if line is None:
+                _Exiting.now()
                 break  # EOF: clean exit
             text = line.strip()
             if text in ("/exit", "/quit"):
+                _Exiting.now()
                 break
             if not text or args.ignore_input:
                 continue
@@ -813,8 +836,8 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
     except KeyboardInterrupt:
         exit_code = 0
     finally:
+        _Exiting.now()  # from here on, signals cannot interrupt the cleanup
         stop_event.set()
-        # Cleanup must not be interrupted by a second signal.
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             try:
                 if signal.getsignal(sig) is not signal.SIG_IGN:
@@ -938,6 +961,7 @@ def _print_mode(args: argparse.Namespace, config_dir: Path, cwd: str, session_id
     except KeyboardInterrupt:
         exit_code = 130
     finally:
+        _Exiting.now()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             try:
                 if signal.getsignal(sig) is not signal.SIG_IGN:
