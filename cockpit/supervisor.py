@@ -251,7 +251,7 @@ class Supervisor:
                                         last_exit=self.view.last_exit.get(agent.name),
                                         max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s,
                                         starting=starting))
-        findings.extend(self.view.orphans.findings())
+        findings.extend(self.actions.orphans.findings())
         findings.extend(extra)
         findings.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
         current = {f.key: f for f in findings}

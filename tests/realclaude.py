@@ -175,6 +175,7 @@ class PrivateTmux:
             ";", "set-option", "-g", "remain-on-exit", "on",
             ";", "set-option", "-g", "history-limit", "5000",
         )
+        self.socket_path = self.tmux("display-message", "-p", "#{socket_path}").strip()
 
     def tmux(self, *args: str, check: bool = True, timeout: float = 10.0) -> str:
         proc = subprocess.run(["tmux", "-L", self.name, "-f", "/dev/null", *args], env=self.base_env,
@@ -261,8 +262,14 @@ class PrivateTmux:
         self.tmux("kill-pane", "-t", pane, check=False)
 
     def kill(self) -> None:
+        """Kill this private server and remove its socket file (tmux 3.3a leaves it behind)."""
         subprocess.run(["tmux", "-L", self.name, "-f", "/dev/null", "kill-server"], env=self.base_env,
                        capture_output=True, timeout=10)
+        if self.socket_path and Path(self.socket_path).name == self.name:
+            try:
+                os.unlink(self.socket_path)
+            except OSError:
+                pass
 
     def __enter__(self) -> "PrivateTmux":
         return self

@@ -327,3 +327,21 @@ def test_supervise_runs_headless_and_stops_cleanly_on_sigterm(world):
     # the agent it spawned keeps running without the supervisor (it is tmux's child, not ours)
     pane = registry_rows(world, "spawned", "calm")[-1]["pane"]
     assert world.tmux("display", "-p", "-t", pane, "#{pane_dead}").stdout.strip() == "0"
+
+
+def test_an_exit_row_whose_spawn_row_was_lost_is_reported(world):
+    config = world.write_config([{"name": "calm", "command": [*SIM]}])
+    world.state_dir.mkdir(mode=0o700)
+    # a writer elsewhere (a wrapper, a helper) logged an exit whose spawn row a racing pruner dropped
+    Registry(world.state_dir / "registry.jsonl").event("exit", agent="calm", spawn_id="lost-spawn-1", pid=4242)
+
+    async def go():
+        sup = Supervisor(config, read_only=True)
+        try:
+            return await sup.tick()
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    [orphan] = [f for f in report.findings if f.kind == "registry_orphan_exit"]
+    assert orphan.agent == "calm" and orphan.evidence["row"]["spawn_id"] == "lost-spawn-1"

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from cockpit.act.spawn import SpawnResult, verified_spawn
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding
+from cockpit.judge.registry import OrphanWatch
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
@@ -97,11 +98,14 @@ class ActionLayer:
         self.bucket = TokenBucket(config.supervisor.max_actions_per_minute)
         self.tail = registry.tail()
         self.view = RegistryView(policies_for(config))
+        self.orphans = OrphanWatch()
         self.in_flight: set[str] = set()
         self.invocations: dict[str, int] = {}  # act -> times invoked (integration tests assert each ran)
 
     def _sync_now(self) -> None:
-        self.view.feed(self.tail.read_new())
+        result = self.tail.read_new()
+        self.view.feed(result)
+        self.orphans.feed(result)
 
     async def sync(self) -> None:
         """Bring the registry view up to date with the disk (new rows only)."""

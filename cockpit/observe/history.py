@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from cockpit.judge.registry import OrphanWatch
 from cockpit.lifecycle import Lifecycle, LifecycleBook, RestartPolicy
 from cockpit.registry import CLOSING_EVENTS
 
@@ -24,7 +23,6 @@ class RegistryView:
     last_exit: dict[str, dict[str, Any]] = field(default_factory=dict)      # agent -> newest `exit`/`reaped` row
     bound_sessions: dict[str, list[str]] = field(default_factory=dict)      # agent -> session ids it was spawned with
     closed: set[str] = field(default_factory=set)                          # spawn ids whose lifecycle ended
-    orphans: OrphanWatch = field(default_factory=OrphanWatch)
     rows_seen: int = 0
     bad_lines: int = 0
 
@@ -45,7 +43,6 @@ class RegistryView:
         """Take a tail read (``rows``, ``bad_lines``, ``reset``); returns the rows applied."""
         if getattr(result, "reset", False):
             self.reset()
-        self.orphans.feed(result)
         self.bad_lines += getattr(result, "bad_lines", 0)
         rows = list(getattr(result, "rows", []))
         self.feed_rows(rows)
