@@ -2,7 +2,7 @@
 # Install the real Claude Code CLI (npm package @anthropic-ai/claude-code), pinned, into a
 # project-local prefix, for the `realclaude` tests (tests/test_real_claude_boot.py).
 #
-#   bash .ci/install-claude.sh [PREFIX]      # PREFIX defaults to .ci/claude (git-ignored)
+#   bash .ci/install-claude.sh [PREFIX]      # PREFIX defaults to <repo>/.ci/claude (git-ignored)
 #
 # Idempotent: when PREFIX already holds the pinned version it does nothing but print it.
 # Needs nothing but npm (and the node it runs on). Never touches ~/.claude: the version check
@@ -11,7 +11,8 @@ set -euo pipefail
 
 VERSION="${CLAUDE_CODE_VERSION:-2.1.197}"
 PKG="@anthropic-ai/claude-code"
-PREFIX="${1:-.ci/claude}"
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PREFIX="${1:-$REPO/.ci/claude}"
 
 if ! command -v npm >/dev/null 2>&1; then
     echo "install-claude: npm not found on PATH" >&2
@@ -34,7 +35,8 @@ if [ "$(installed_version)" != "$VERSION" ] || [ ! -x "$BIN" ]; then
     if [ ! -f "$PREFIX/package.json" ]; then
         printf '{\n  "name": "cockpit-ci-claude",\n  "private": true\n}\n' >"$PREFIX/package.json"
     fi
-    npm install --prefix "$PREFIX" --no-audit --no-fund --no-save --save-exact \
+    # The CLI is a native binary shipped in a per-platform OPTIONAL dependency: never omit those.
+    npm install --prefix "$PREFIX" --no-audit --no-fund --no-save --include=optional \
         --loglevel=error "$PKG@$VERSION" >&2
 fi
 

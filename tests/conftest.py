@@ -25,6 +25,27 @@ SIM = [sys.executable, "-m", "cockpit.sim"]
 
 def kill_tmux(socket: str) -> None:
     subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    # tmux leaves its socket file behind; a test leaves nothing.
+    socket_dir = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}"
+    try:
+        (socket_dir / socket).unlink()
+    except OSError:
+        pass
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _never_the_real_home(tmp_path_factory: pytest.TempPathFactory):
+    """Every test, even one without the world fixture, sees a throw-away HOME and agent dirs."""
+    base = tmp_path_factory.mktemp("session-home")
+    saved = {k: os.environ.get(k) for k in ("HOME", "CLAUDE_CONFIG_DIR", "CODEX_HOME", "XDG_CONFIG_HOME")}
+    os.environ.update(HOME=str(base), CLAUDE_CONFIG_DIR=str(base / ".claude"), CODEX_HOME=str(base / ".codex"),
+                      XDG_CONFIG_HOME=str(base / ".config"))
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture

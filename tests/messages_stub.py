@@ -74,20 +74,6 @@ def request_text(req: StubRequest) -> str:
     return "\n".join(parts)
 
 
-def _last_user_text(req: StubRequest) -> str:
-    if not isinstance(req.body, dict):
-        return ""
-    for msg in reversed(req.body.get("messages") or []):
-        if isinstance(msg, dict) and msg.get("role") == "user":
-            content = msg.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                texts = [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
-                return "\n".join(t for t in texts if t)
-    return ""
-
-
 class _Handler(BaseHTTPRequestHandler):
     server_version = "MessagesStub/1.0"
     protocol_version = "HTTP/1.1"

@@ -2,37 +2,94 @@
 
 Install it with ``bash .ci/install-claude.sh`` (into ``.ci/claude``, git-ignored) or point
 ``COCKPIT_CLAUDE_BIN`` at a binary. Always run it with a temp ``HOME`` and ``CLAUDE_CONFIG_DIR``
-(:func:`claude_env`) and against :class:`tests.messages_stub.MessagesStub`.
+(:func:`claude_env`) and against :class:`tests.messages_stub.MessagesStub`. Also here: a private
+tmux server (:class:`PrivateTmux`, used by tests/test_sim.py too), :func:`wait_for`, JSON readers.
 
-Quirks of 2.1.197 seen on this machine (documented here, asserted in
-tests/test_real_claude_boot.py where it matters):
+Quirks of 2.1.197 seen on this machine (asserted in tests/test_real_claude_boot.py):
 
-- The npm package ships a native ELF binary: ``node_modules/.bin/claude`` is a symlink to
-  ``@anthropic-ai/claude-code/bin/claude.exe`` (the process's comm is ``claude.exe``, not
-  ``claude``, and its argv[0] is the symlink path you ran). ~235 MB installed.
-- ``-p`` mode against the stub: exits 0 in ~0.8 s. stdout is stream-json: ``system/init``
-  (with ``session_id``, ``cwd``, ``model``, ``claude_code_version``...), one ``assistant`` line,
-  a final ``result`` line (``subtype: "success"``, ``is_error: false``, ``num_turns: 1``,
-  ``result`` = the stub's text, ``total_cost_usd`` non-zero since it prices the default model).
-  Requests it makes: ``HEAD /`` (a reachability probe) then ``POST /v1/messages?beta=true``
-  (note the query string) with ``"stream": true``.
-  The transcript (``entrypoint: "sdk-cli"``, ``promptSource: "sdk"``) holds ``queue-operation``
-  enqueue/dequeue lines (no uuid), ``user``, ``attachment`` lines, ``assistant``, and a
-  ``last-prompt`` line WITHOUT timestamp at the end; NO ``system/turn_duration`` in -p mode.
-  ``gitBranch`` is ``"HEAD"`` outside a git repository.
+Install / process
+- The npm package ships a native ELF binary (~235 MB with its platform package):
+  ``node_modules/.bin/claude`` -> ``@anthropic-ai/claude-code/bin/claude.exe``. The running
+  process's comm is ``claude``; argv[0] is the path you ran. ``--version`` prints
+  ``2.1.197 (Claude Code)``.
 - First run writes ``$CLAUDE_CONFIG_DIR/.claude.json`` (``firstStartTime``, ``userID``,
-  ``machineID``, migration flags) and ``$CLAUDE_CONFIG_DIR/backups/``; with CLAUDE_CONFIG_DIR
-  set, ``.claude.json`` lives INSIDE the config dir, not in ``$HOME``.
-- Interactive: see :data:`PROMPT_MARKERS` and the module-level notes filled in below
-  (``INTERACTIVE_NOTES``).
+  ``machineID``, migration flags), ``backups/``, ``plugins/`` and a ``settings.json`` holding
+  ``{"env": {"DISABLE_AUTOUPDATER": "1"}}``. With CLAUDE_CONFIG_DIR set, ``.claude.json`` lives
+  INSIDE the config dir, not in ``$HOME``. Transcripts are written 0600.
+
+Print mode (``-p``) against the stub
+- Exits 0 in ~0.7 s. stdout is stream-json: ``system/init`` (``session_id``, ``cwd``, ``model``,
+  ``claude_code_version``...), one ``assistant`` line, the ``result`` line (``subtype:"success"``,
+  ``is_error:false``, ``num_turns:1``, ``result`` = the stub's text, ``total_cost_usd`` > 0 as it
+  prices the default model).
+- HTTP: ``HEAD /`` (a reachability probe), then ``POST /v1/messages?beta=true`` (note the query
+  string) with ``"stream": true``. Interactive turns ALSO send a side request with a
+  ``claude-haiku-*`` model to title the session; its messages hold the prompt too. A request's
+  ``messages`` may contain an entry with ``role: "system"`` after the user message.
+- Transcript: ``queue-operation`` enqueue/dequeue (timestamp, no uuid), ``user`` (``entrypoint:
+  "sdk-cli"``, ``promptSource: "sdk"``), ``attachment`` lines, ``assistant``, then a
+  ``last-prompt`` line WITHOUT timestamp. No ``system/turn_duration`` in -p mode.
+  ``gitBranch`` is ``"HEAD"`` outside a git repository.
+- It registers a live-session file too while it runs: ``kind: "interactive"`` (sic),
+  ``entrypoint: "sdk-cli"``, NO ``status``; removed at exit.
+- ``--session-id X`` when X's transcript exists: ``Error: Session ID X is already in use.``, exit 1.
+  ``--session-id`` + ``--resume``: ``Error: --session-id can only be used with --continue or
+  --resume if --fork-session is also specified.``, exit 1. ``--session-id notauuid``:
+  ``Error: Invalid session ID. Must be a valid UUID.``, exit 1. ``--resume`` of an unknown id (or of
+  an id whose transcript sits in ANOTHER project folder): stderr ``No conversation found with
+  session ID: X``, exit 1 (-p stream-json also prints a ``result`` line with
+  ``subtype:"error_during_execution"``, ``is_error:true``, ``errors:[that message]``).
+  ``--resume X`` keeps X and appends to the same file.
+
+Interactive, in a tmux pane (with :func:`seed_claude_config`)
+- No first-run screen at all; boots to its prompt in ~0.7-1 s. The screen at the prompt::
+
+       ▐▛███▜▌   Claude Code v2.1.197
+      ▝▜█████▛▘  Opus 4.8 (1M context) · API Usage Billing
+        ▘▘ ▝▝    /the/cwd
+      ──────────────────────────────────────────────
+      ❯
+      ──────────────────────────────────────────────
+        ? for shortcuts · ← for agents                      ● high · /effort
+
+  (under tmux without ``focus-events on`` the footer later adds ``tmux focus-events off · add
+  'set -g focus-events on' to ~/.tmux.conf ...``). Typing ``/`` opens a command menu; ``/exit`` +
+  Enter still exits (status 0) and prints ``Resume this session with:`` / ``claude --resume ID``.
+- ``sessions/<pid>.json`` appears at boot: ``{pid, sessionId, cwd, startedAt, procStart (string,
+  = /proc field 22), version, peerProtocol: 1, kind: "interactive", entrypoint: "cli", name:
+  "<basename>-<2 hex>", nameSource: "derived", status: "idle", updatedAt, statusUpdatedAt}``.
+  NO ``tmux`` field in 2.1.197 (even with TMUX/TMUX_PANE set); written in place (not atomically).
+- Status per turn: ``idle`` -> ``busy`` (from Enter until the reply is done; ~150 ms against an
+  instant stub, so tests slow the stub with ``delay_s``) -> ``idle``. At a tool permission prompt:
+  ``status: "waiting"`` + ``waitingFor: "permission prompt"`` (other values in the bundle:
+  ``"worker request"``, ``"sandbox request"``, ``"dialog open"``, ``"input needed"``);
+  ``waitingFor`` is dropped when it leaves waiting. The bundle also knows a ``"shell"`` status.
+- The transcript is created at the FIRST prompt, not at boot: ``mode`` and ``permission-mode``
+  lines (no timestamp), ``file-history-snapshot``, ``user`` (``promptSource: "typed"``,
+  ``origin: {"kind": "human"}``), ``attachment`` x2, ``assistant``, ``system/turn_duration``
+  (``durationMs``, ``messageCount``); ``last-prompt`` (no timestamp) appended at exit.
+- The permission prompt on screen::
+
+       Bash command
+         touch created-by-tool
+         Create a file
+       Do you want to proceed?
+       ❯ 1. Yes
+         2. Yes, and always allow access to proj.dir_x/ from this project
+         3. No
+       Esc to cancel · Tab to amend · ctrl+e to explain
+
+- SIGTERM: exits 143 after removing its live-session file and appending ``last-prompt``.
+
+tmux 3.3a quirks (see :class:`PrivateTmux`): a dead pane may show an empty
+``pane_dead_status`` until the server reaps it at its next SIGCHLD; a short-lived program's
+output scrolls into the history when "Pane is dead" is written, so capture with ``-S -``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -43,9 +100,10 @@ CLAUDE_VERSION = "2.1.197"
 DEFAULT_BIN = REPO / ".ci" / "claude" / "node_modules" / ".bin" / "claude"
 TEST_API_KEY = "sk-ant-api03-cockpit-test-key-0123456789abcdefghijklmnopqrstuvwxyz-AAAAAA"
 
-# What the interactive CLI shows once it is ready for input (tmux capture-pane -p text).
+# What the interactive CLI's footer shows once it is ready for input (tmux capture-pane -p text).
+# The input line itself is "❯ " between two horizontal rules.
 PROMPT_MARKERS = ("? for shortcuts",)
-INTERACTIVE_NOTES = ""
+BOOT_TIMEOUT_S = 60.0  # seen: ~0.7-1 s; generous for loaded CI machines
 
 
 def claude_bin() -> Path | None:

@@ -20,13 +20,13 @@ import pytest
 from cockpit.claude_paths import live_session_path, proc_start_ticks, transcript_path
 
 try:
-    from messages_stub import MessagesStub
-    from realclaude import (PROMPT_MARKERS, PrivateTmux, claude_bin, claude_env, read_json, read_jsonl,
-                            seed_claude_config, wait_for)
-except ImportError:  # tests/ imported as a package
     from tests.messages_stub import MessagesStub
     from tests.realclaude import (PROMPT_MARKERS, PrivateTmux, claude_bin, claude_env, read_json, read_jsonl,
                                   seed_claude_config, wait_for)
+except ImportError:  # tests/ is not importable as a package: it is on sys.path itself
+    from messages_stub import MessagesStub
+    from realclaude import (PROMPT_MARKERS, PrivateTmux, claude_bin, claude_env, read_json, read_jsonl,
+                            seed_claude_config, wait_for)
 
 pytestmark = [pytest.mark.realclaude, pytest.mark.timeout(180)]
 

@@ -29,9 +29,9 @@ from cockpit.claude_paths import (
 )
 
 try:
-    from realclaude import PrivateTmux, read_json, read_jsonl, wait_for
-except ImportError:  # tests/ imported as a package
     from tests.realclaude import PrivateTmux, read_json, read_jsonl, wait_for
+except ImportError:  # tests/ is not importable as a package: it is on sys.path itself
+    from realclaude import PrivateTmux, read_json, read_jsonl, wait_for
 
 SIM = [sys.executable, "-m", "cockpit.sim"]
 ISO_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
@@ -45,7 +45,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> dict:
+def simenv(tmp_path: Path) -> dict:
     home = tmp_path / "home"
     cfg = tmp_path / "claude-config"
     cwd = tmp_path / "work dir" / "my.proj_x"  # spaces and dots: the slug must handle them
@@ -63,8 +63,8 @@ def world(tmp_path: Path) -> dict:
 
 
 @pytest.fixture
-def tmux(world: dict):
-    server = PrivateTmux({"PATH": world["env"]["PATH"], "HOME": str(world["home"]), "TERM": "xterm-256color",
+def tmux(simenv: dict):
+    server = PrivateTmux({"PATH": simenv["env"]["PATH"], "HOME": str(simenv["home"]), "TERM": "xterm-256color",
                           "LANG": "C.UTF-8"})
     try:
         yield server
@@ -72,18 +72,18 @@ def tmux(world: dict):
         server.kill()
 
 
-def _spawn(tmux: PrivateTmux, world: dict, *args: str) -> tuple[str, int]:
-    pane = tmux.spawn([*SIM, *args], cwd=world["cwd"], env=world["env"])
+def _spawn(tmux: PrivateTmux, simenv: dict, *args: str) -> tuple[str, int]:
+    pane = tmux.spawn([*SIM, *args], cwd=simenv["cwd"], env=simenv["env"])
     return pane, tmux.pane_pid(pane)
 
 
-def _live(world: dict, pid: int) -> dict | None:
-    return read_json(live_session_path(world["cfg"], pid))
+def _live(simenv: dict, pid: int) -> dict | None:
+    return read_json(live_session_path(simenv["cfg"], pid))
 
 
-def _wait_live(world: dict, pid: int, timeout: float = 10.0, **match) -> dict:
+def _wait_live(simenv: dict, pid: int, timeout: float = 10.0, **match) -> dict:
     def ok():
-        data = _live(world, pid)
+        data = _live(simenv, pid)
         if data and all(data.get(k) == v for k, v in match.items()):
             return data
         return None
@@ -91,8 +91,8 @@ def _wait_live(world: dict, pid: int, timeout: float = 10.0, **match) -> dict:
     return wait_for(ok, timeout, message=f"live-session file of {pid} with {match}")
 
 
-def _run(world: dict, *args: str, input: bytes | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
-    return subprocess.run([*SIM, *args], cwd=world["cwd"], env=world["env"], input=input,
+def _run(simenv: dict, *args: str, input: bytes | None = None, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([*SIM, *args], cwd=simenv["cwd"], env=simenv["env"], input=input,
                           capture_output=True, timeout=timeout)
 
 
@@ -208,25 +208,25 @@ def test_proc_start_ticks_with_parens_and_spaces_in_comm(tmp_path: Path) -> None
 # interactive, in a private tmux pane
 
 
-def test_typed_line_makes_a_real_format_turn(tmux: PrivateTmux, world: dict) -> None:
+def test_typed_line_makes_a_real_format_turn(tmux: PrivateTmux, simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    pane, pid = _spawn(tmux, world, "--session-id", sid, "--name", "alpha", "--reply-delay-s", "1.0")
-    live = _wait_live(world, pid, status="idle")
+    pane, pid = _spawn(tmux, simenv, "--session-id", sid, "--name", "alpha", "--reply-delay-s", "1.0")
+    live = _wait_live(simenv, pid, status="idle")
     assert live["pid"] == pid
     assert live["procStart"] == str(proc_start_ticks(pid))
     assert live["sessionId"] == sid
-    assert live["cwd"] == world["cwd"]
+    assert live["cwd"] == simenv["cwd"]
     assert live["kind"] == "interactive" and live["entrypoint"] == "cli"
     assert live["tmux"] == pane
     assert live["name"] == "alpha"
     assert isinstance(live["startedAt"], int) and isinstance(live["updatedAt"], int)
     wait_for(lambda: "> " in tmux.capture(pane), message="the prompt")
-    transcript = transcript_path(world["cfg"], world["cwd"], sid)
+    transcript = transcript_path(simenv["cfg"], simenv["cwd"], sid)
     assert not transcript.exists()  # like the real CLI: created at the first turn
 
     tmux.send_line(pane, "fix the tests please")
-    _wait_live(world, pid, timeout=5, status="busy")
-    _wait_live(world, pid, timeout=5, status="idle")
+    _wait_live(simenv, pid, timeout=5, status="busy")
+    _wait_live(simenv, pid, timeout=5, status="idle")
     screen = wait_for(lambda: (s := tmux.capture(pane)) and "You said: fix the tests please" in s and s,
                       message="the reply on screen")
     assert "● (sim) You said: fix the tests please" in screen
@@ -237,7 +237,7 @@ def test_typed_line_makes_a_real_format_turn(tmux: PrivateTmux, world: dict) -> 
                                                                ("system", "turn_duration")]
     user, assistant, duration = turns
     for rec in turns:
-        _assert_real_format(rec, sid, world["cwd"])
+        _assert_real_format(rec, sid, simenv["cwd"])
     assert user["parentUuid"] is None
     assert assistant["parentUuid"] == user["uuid"] and duration["parentUuid"] == assistant["uuid"]
     assert user["message"] == {"role": "user", "content": "fix the tests please"}
@@ -252,17 +252,17 @@ def test_typed_line_makes_a_real_format_turn(tmux: PrivateTmux, world: dict) -> 
     tmux.send_line(pane, "/exit")
     wait_for(lambda: tmux.dead_status(pane) is not None, message="clean exit")
     assert tmux.dead_status(pane) == 0
-    assert _live(world, pid) is None
-    assert not live_session_path(world["cfg"], pid).exists()
+    assert _live(simenv, pid) is None
+    assert not live_session_path(simenv["cfg"], pid).exists()
     last = read_jsonl(transcript)[-1]
     assert last["type"] == "last-prompt" and "timestamp" not in last and last["sessionId"] == sid
     assert f"--resume {sid}" in tmux.capture(pane)
 
 
 @pytest.mark.parametrize("how, status", [("SIGTERM", 143), ("SIGHUP", 129), ("EOF", 0)])
-def test_clean_exit_removes_live_file(tmux: PrivateTmux, world: dict, how: str, status: int) -> None:
-    pane, pid = _spawn(tmux, world)
-    _wait_live(world, pid, status="idle")
+def test_clean_exit_removes_live_file(tmux: PrivateTmux, simenv: dict, how: str, status: int) -> None:
+    pane, pid = _spawn(tmux, simenv)
+    _wait_live(simenv, pid, status="idle")
     if how == "EOF":
         wait_for(lambda: "> " in tmux.capture(pane), message="the prompt")
         tmux.tmux("send-keys", "-t", pane, "C-d")
@@ -270,23 +270,23 @@ def test_clean_exit_removes_live_file(tmux: PrivateTmux, world: dict, how: str, 
         os.kill(pid, getattr(signal, how))
     wait_for(lambda: tmux.dead_status(pane) is not None, message="exit")
     assert tmux.dead_status(pane) == status
-    assert not live_session_path(world["cfg"], pid).exists()
-    assert list((world["cfg"] / "sessions").iterdir()) == []  # no temp files left behind
+    assert not live_session_path(simenv["cfg"], pid).exists()
+    assert list((simenv["cfg"] / "sessions").iterdir()) == []  # no temp files left behind
 
 
-def test_kill_window_hangs_up_and_cleans(tmux: PrivateTmux, world: dict) -> None:
-    pane, pid = _spawn(tmux, world)
-    _wait_live(world, pid)
+def test_kill_window_hangs_up_and_cleans(tmux: PrivateTmux, simenv: dict) -> None:
+    pane, pid = _spawn(tmux, simenv)
+    _wait_live(simenv, pid)
     tmux.kill_window(pane)
-    wait_for(lambda: not live_session_path(world["cfg"], pid).exists(), message="live file removed on SIGHUP")
+    wait_for(lambda: not live_session_path(simenv["cfg"], pid).exists(), message="live file removed on SIGHUP")
 
 
-def test_resume_appends_to_the_same_transcript(tmux: PrivateTmux, world: dict) -> None:
+def test_resume_appends_to_the_same_transcript(tmux: PrivateTmux, simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    pane, pid = _spawn(tmux, world, "--session-id", sid, "--reply-delay-s", "0")
-    _wait_live(world, pid)
+    pane, pid = _spawn(tmux, simenv, "--session-id", sid, "--reply-delay-s", "0")
+    _wait_live(simenv, pid)
     tmux.send_line(pane, "first prompt")
-    transcript = transcript_path(world["cfg"], world["cwd"], sid)
+    transcript = transcript_path(simenv["cfg"], simenv["cwd"], sid)
     wait_for(lambda: any(r.get("subtype") == "turn_duration" for r in read_jsonl(transcript)), message="turn 1")
     tmux.send_line(pane, "/exit")
     wait_for(lambda: tmux.dead_status(pane) == 0, message="exit 0")
@@ -294,11 +294,11 @@ def test_resume_appends_to_the_same_transcript(tmux: PrivateTmux, world: dict) -
     last_uuid = [r for r in first if "uuid" in r][-1]["uuid"]
 
     # --session-id of an id whose transcript exists is refused, as by the real CLI
-    refused = _run(world, "--session-id", sid)
+    refused = _run(simenv, "--session-id", sid)
     assert refused.returncode == 1 and f"Session ID {sid} is already in use" in refused.stderr.decode()
 
-    pane2, pid2 = _spawn(tmux, world, "--resume", sid, "--reply-delay-s", "0")
-    live = _wait_live(world, pid2)
+    pane2, pid2 = _spawn(tmux, simenv, "--resume", sid, "--reply-delay-s", "0")
+    live = _wait_live(simenv, pid2)
     assert live["sessionId"] == sid
     tmux.send_line(pane2, "second prompt")
     wait_for(lambda: sum(r.get("subtype") == "turn_duration" for r in read_jsonl(transcript)) == 2, message="turn 2")
@@ -314,93 +314,93 @@ def test_resume_appends_to_the_same_transcript(tmux: PrivateTmux, world: dict) -
     assert sorted(p.name for p in transcript.parent.glob("*.jsonl")) == [f"{sid}.jsonl"]
 
 
-def test_resume_unknown_id_prints_the_real_message(tmux: PrivateTmux, world: dict) -> None:
+def test_resume_unknown_id_prints_the_real_message(tmux: PrivateTmux, simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    pane = tmux.spawn([*SIM, "--resume", sid], cwd=world["cwd"], env=world["env"])
+    pane = tmux.spawn([*SIM, "--resume", sid], cwd=simenv["cwd"], env=simenv["env"])
     wait_for(lambda: tmux.dead_status(pane) is not None, message="exit")
     assert tmux.dead_status(pane) == 1
     assert f"No conversation found with session ID: {sid}" in tmux.capture(pane)
-    assert not (world["cfg"] / "sessions").exists() or not list((world["cfg"] / "sessions").iterdir())
+    assert not (simenv["cfg"] / "sessions").exists() or not list((simenv["cfg"] / "sessions").iterdir())
     # A transcript of that id in ANOTHER project folder does not count (the real CLI agrees).
-    other = transcript_path(world["cfg"], "/somewhere/else", sid)
+    other = transcript_path(simenv["cfg"], "/somewhere/else", sid)
     other.parent.mkdir(parents=True)
     other.write_text('{"type":"user","sessionId":"%s"}\n' % sid)
-    res = _run(world, "--resume", sid)
+    res = _run(simenv, "--resume", sid)
     assert res.returncode == 1 and f"No conversation found with session ID: {sid}" in res.stderr.decode()
 
 
-def test_session_id_rules(world: dict) -> None:
-    res = _run(world, "--session-id", str(uuid.uuid4()), "--resume", str(uuid.uuid4()))
+def test_session_id_rules(simenv: dict) -> None:
+    res = _run(simenv, "--session-id", str(uuid.uuid4()), "--resume", str(uuid.uuid4()))
     assert res.returncode == 1
     assert "--session-id can only be used with --continue or --resume" in res.stderr.decode()
-    res = _run(world, "--session-id", "not-a-uuid")
+    res = _run(simenv, "--session-id", "not-a-uuid")
     assert res.returncode == 1 and "Invalid session ID. Must be a valid UUID." in res.stderr.decode()
-    res = _run(world, "--no-such-flag")
+    res = _run(simenv, "--no-such-flag")
     assert res.returncode == 1 and "error:" in res.stderr.decode()
-    assert _run(world, "--version").stdout.decode().startswith("2.1.197-sim")
+    assert _run(simenv, "--version").stdout.decode().startswith("2.1.197-sim")
 
 
-def test_die_after_ms_exits_nonzero_without_binding(tmux: PrivateTmux, world: dict) -> None:
+def test_die_after_ms_exits_nonzero_without_binding(tmux: PrivateTmux, simenv: dict) -> None:
     port = _free_port()
     t0 = time.monotonic()
-    pane, pid = _spawn(tmux, world, "--die-after-ms", "400", "--port", str(port))
+    pane, pid = _spawn(tmux, simenv, "--die-after-ms", "400", "--port", str(port))
     wait_for(lambda: tmux.dead_status(pane) is not None, message="death")
     assert time.monotonic() - t0 >= 0.35
     assert tmux.dead_status(pane) == 1
     assert "simulated startup failure" in tmux.capture(pane)
     assert not _port_open(port)
-    assert not live_session_path(world["cfg"], pid).exists()
+    assert not live_session_path(simenv["cfg"], pid).exists()
 
 
-def test_port_binds_and_no_bind_does_not(tmux: PrivateTmux, world: dict) -> None:
+def test_port_binds_and_no_bind_does_not(tmux: PrivateTmux, simenv: dict) -> None:
     port = _free_port()
-    pane, pid = _spawn(tmux, world, "--port", str(port))
+    pane, pid = _spawn(tmux, simenv, "--port", str(port))
     wait_for(lambda: _port_open(port), message=f"port {port} listening")
     port2 = _free_port()
-    pane2, pid2 = _spawn(tmux, world, "--port", str(port2), "--no-bind")
-    _wait_live(world, pid2)
+    pane2, pid2 = _spawn(tmux, simenv, "--port", str(port2), "--no-bind")
+    _wait_live(simenv, pid2)
     time.sleep(0.5)
     assert tmux.dead_status(pane2) is None  # alive...
     assert not _port_open(port2)  # ...but not listening
     assert _port_open(port)
 
 
-def test_crash_after_s_runs_healthy_then_dies(tmux: PrivateTmux, world: dict) -> None:
+def test_crash_after_s_runs_healthy_then_dies(tmux: PrivateTmux, simenv: dict) -> None:
     port = _free_port()
-    pane, pid = _spawn(tmux, world, "--port", str(port), "--crash-after-s", "1.2")
+    pane, pid = _spawn(tmux, simenv, "--port", str(port), "--crash-after-s", "1.2")
     wait_for(lambda: _port_open(port), message="healthy first")
     assert tmux.dead_status(pane) is None
     wait_for(lambda: tmux.dead_status(pane) is not None, timeout=10, message="the crash")
     assert tmux.dead_status(pane) == 1
     assert not _port_open(port)
     # A crash does not clean up: the live-session file stays behind, stale, like after kill -9.
-    stale = _live(world, pid)
+    stale = _live(simenv, pid)
     assert stale is not None and stale["pid"] == pid
     assert proc_start_ticks(pid) is None
 
 
-def test_ignore_input_never_records(tmux: PrivateTmux, world: dict) -> None:
+def test_ignore_input_never_records(tmux: PrivateTmux, simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    pane, pid = _spawn(tmux, world, "--session-id", sid, "--ignore-input", "--reply-delay-s", "0")
-    _wait_live(world, pid)
+    pane, pid = _spawn(tmux, simenv, "--session-id", sid, "--ignore-input", "--reply-delay-s", "0")
+    _wait_live(simenv, pid)
     tmux.send_line(pane, "wake up and check the build")
     time.sleep(1.0)
-    assert _live(world, pid)["status"] == "idle"
-    assert not transcript_path(world["cfg"], world["cwd"], sid).exists()
+    assert _live(simenv, pid)["status"] == "idle"
+    assert not transcript_path(simenv["cfg"], simenv["cwd"], sid).exists()
     assert tmux.dead_status(pane) is None
 
 
-def test_prompt_permission_waits(tmux: PrivateTmux, world: dict) -> None:
+def test_prompt_permission_waits(tmux: PrivateTmux, simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    pane, pid = _spawn(tmux, world, "--session-id", sid, "--prompt-permission", "--reply-delay-s", "0")
-    live = _wait_live(world, pid, status="waiting")
+    pane, pid = _spawn(tmux, simenv, "--session-id", sid, "--prompt-permission", "--reply-delay-s", "0")
+    live = _wait_live(simenv, pid, status="waiting")
     assert live["waitingFor"] == "permission prompt"
     screen = wait_for(lambda: (s := tmux.capture(pane)) and "Do you want to proceed?" in s and s, message="prompt")
     assert "1. Yes" in screen and "2. No" in screen
     tmux.send_line(pane, "1")
-    live = _wait_live(world, pid, status="idle")
+    live = _wait_live(simenv, pid, status="idle")
     assert "waitingFor" not in live
-    recs = read_jsonl(transcript_path(world["cfg"], world["cwd"], sid))
+    recs = read_jsonl(transcript_path(simenv["cfg"], simenv["cwd"], sid))
     kinds = []
     for r in recs:
         content = (r.get("message") or {}).get("content")
@@ -410,42 +410,42 @@ def test_prompt_permission_waits(tmux: PrivateTmux, world: dict) -> None:
     assert recs[-1].get("subtype") == "turn_duration"
     # the next typed turn asks again
     tmux.send_line(pane, "and again")
-    _wait_live(world, pid, status="waiting")
+    _wait_live(simenv, pid, status="waiting")
     tmux.send_line(pane, "2")
-    _wait_live(world, pid, status="idle")
+    _wait_live(simenv, pid, status="idle")
 
 
-def test_chat_every_s_makes_turns_by_itself(tmux: PrivateTmux, world: dict) -> None:
+def test_chat_every_s_makes_turns_by_itself(tmux: PrivateTmux, simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    pane, pid = _spawn(tmux, world, "--session-id", sid, "--chat-every-s", "0.4", "--reply-delay-s", "0.05")
-    transcript = transcript_path(world["cfg"], world["cwd"], sid)
+    pane, pid = _spawn(tmux, simenv, "--session-id", sid, "--chat-every-s", "0.4", "--reply-delay-s", "0.05")
+    transcript = transcript_path(simenv["cfg"], simenv["cwd"], sid)
     wait_for(lambda: sum(r.get("subtype") == "turn_duration" for r in read_jsonl(transcript)) >= 3,
              timeout=10, message="three automatic turns")
     stamps = [r["timestamp"] for r in read_jsonl(transcript) if "timestamp" in r]
     assert stamps == sorted(stamps)
 
 
-def test_odd_input_never_crashes(world: dict) -> None:
+def test_odd_input_never_crashes(simenv: dict) -> None:
     sid = str(uuid.uuid4())
     long_line = b"x" * 300_000
     data = b"\xff\xfe\x80 not utf-8 \xc3\n" + long_line + b"\n" + b"\x1b[31mred\x00nul\n" + b"\n" + b"/exit\n"
-    res = _run(world, "--session-id", sid, "--reply-delay-s", "0", input=data)
+    res = _run(simenv, "--session-id", sid, "--reply-delay-s", "0", input=data)
     assert res.returncode == 0, res.stderr
-    recs = read_jsonl(transcript_path(world["cfg"], world["cwd"], sid))
+    recs = read_jsonl(transcript_path(simenv["cfg"], simenv["cwd"], sid))
     users = [r["message"]["content"] for r in recs if r.get("type") == "user"]
     assert len(users) == 3
     assert users[0].startswith("\ufffd") and "not utf-8" in users[0]
     assert users[1] == "x" * 300_000
     assert "\x1b" not in res.stdout.decode("utf-8", "replace")  # escape sequences are not echoed raw
-    assert not any((world["cfg"] / "sessions").iterdir())
+    assert not any((simenv["cfg"] / "sessions").iterdir())
 
 
-def test_unwritable_config_dir_does_not_crash(world: dict, tmp_path: Path) -> None:
+def test_unwritable_config_dir_does_not_crash(simenv: dict, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where a directory should be")
-    env = dict(world["env"], CLAUDE_CONFIG_DIR=str(blocker))
+    env = dict(simenv["env"], CLAUDE_CONFIG_DIR=str(blocker))
     res = subprocess.run([*SIM, "-p", "hi", "--output-format", "stream-json", "--reply-delay-s", "0"],
-                         cwd=world["cwd"], env=env, capture_output=True, timeout=20)
+                         cwd=simenv["cwd"], env=env, capture_output=True, timeout=20)
     assert res.returncode == 0
     assert json.loads(res.stdout.decode().splitlines()[-1])["subtype"] == "success"
     assert "cannot write" in res.stderr.decode()
@@ -455,9 +455,9 @@ def test_unwritable_config_dir_does_not_crash(world: dict, tmp_path: Path) -> No
 # print mode
 
 
-def test_print_stream_json_ends_with_a_result_line(world: dict) -> None:
+def test_print_stream_json_ends_with_a_result_line(simenv: dict) -> None:
     sid = str(uuid.uuid4())
-    res = _run(world, "-p", "summarise the repo", "--output-format", "stream-json", "--verbose",
+    res = _run(simenv, "-p", "summarise the repo", "--output-format", "stream-json", "--verbose",
                "--session-id", sid, "--reply-delay-s", "0.1")
     assert res.returncode == 0, res.stderr
     lines = [json.loads(line) for line in res.stdout.decode().splitlines()]
@@ -467,23 +467,23 @@ def test_print_stream_json_ends_with_a_result_line(world: dict) -> None:
     assert result["type"] == "result" and result["subtype"] == "success" and result["is_error"] is False
     assert result["num_turns"] == 1 and result["session_id"] == sid and result["total_cost_usd"] == 0
     assert isinstance(result["duration_ms"], int) and "summarise the repo" in result["result"]
-    recs = read_jsonl(transcript_path(world["cfg"], world["cwd"], sid))
+    recs = read_jsonl(transcript_path(simenv["cfg"], simenv["cwd"], sid))
     users = [r for r in recs if r.get("type") == "user"]
     assert users and users[0]["message"]["content"] == "summarise the repo"
     assert users[0]["entrypoint"] == "sdk-cli"
-    assert not any((world["cfg"] / "sessions").iterdir())  # its live file is gone once it exited
+    assert not any((simenv["cfg"] / "sessions").iterdir())  # its live file is gone once it exited
 
 
-def test_print_result_faults(world: dict) -> None:
-    res = _run(world, "-p", "x", "--output-format", "stream-json", "--result-subtype", "error_max_turns",
+def test_print_result_faults(simenv: dict) -> None:
+    res = _run(simenv, "-p", "x", "--output-format", "stream-json", "--result-subtype", "error_max_turns",
                "--result-is-error", "--reply-delay-s", "0")
     result = json.loads(res.stdout.decode().splitlines()[-1])
     assert (result["subtype"], result["is_error"]) == ("error_max_turns", True)
     assert res.returncode == 1
-    res = _run(world, "-p", "x", "--output-format", "stream-json", "--result-is-error", "--reply-delay-s", "0")
+    res = _run(simenv, "-p", "x", "--output-format", "stream-json", "--result-is-error", "--reply-delay-s", "0")
     result = json.loads(res.stdout.decode().splitlines()[-1])
     assert (result["subtype"], result["is_error"]) == ("success", True)  # a failure dressed as success
-    res = _run(world, "-p", "plain", "--reply-delay-s", "0")
+    res = _run(simenv, "-p", "plain", "--reply-delay-s", "0")
     assert res.stdout.decode().strip() == "(sim) You said: plain"
 
 
@@ -505,10 +505,10 @@ def _read_line(proc: subprocess.Popen, timeout: float = 10.0) -> dict:
     raise AssertionError("no result line")
 
 
-def test_linger_ignore_term_spawn_child_need_a_group_kill(world: dict) -> None:
+def test_linger_ignore_term_spawn_child_need_a_group_kill(simenv: dict) -> None:
     proc = subprocess.Popen([*SIM, "-p", "x", "--output-format", "stream-json", "--reply-delay-s", "0",
                              "--linger-s", "60", "--ignore-term", "--spawn-child"],
-                            cwd=world["cwd"], env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=simenv["cwd"], env=simenv["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True, bufsize=0)
     try:
         assert _read_line(proc)["subtype"] == "success"
@@ -531,11 +531,11 @@ def test_linger_ignore_term_spawn_child_need_a_group_kill(world: dict) -> None:
         proc.wait(timeout=5)
 
 
-def test_linger_then_exits_and_child_is_reaped(world: dict) -> None:
+def test_linger_then_exits_and_child_is_reaped(simenv: dict) -> None:
     t0 = time.monotonic()
     proc = subprocess.Popen([*SIM, "-p", "x", "--output-format", "stream-json", "--reply-delay-s", "0",
                              "--linger-s", "1", "--spawn-child"],
-                            cwd=world["cwd"], env=world["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=simenv["cwd"], env=simenv["env"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             bufsize=0)
     assert _read_line(proc)["type"] == "result"
     assert proc.poll() is None

@@ -499,6 +499,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
+        allow_abbrev=False,
         description="Simulated Claude Code agent: writes transcripts and live-session files like the real CLI "
         "(into $CLAUDE_CONFIG_DIR, default ~/.claude).",
     )
@@ -516,7 +517,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--reply", metavar="TEXT", default=None,
                    help="reply text; {prompt} is replaced by the typed line (default: an echo)")
     g.add_argument("--model", default=MODEL, help="model name written in assistant records")
-    g = p.add_argument_group("interactive faults")
+    g = p.add_argument_group("faults (interactive; --port, --die-after-ms and --crash-after-s in print mode too)")
     g.add_argument("--port", type=int, metavar="N", help="listen on 127.0.0.1:N (a trivial TCP server)")
     g.add_argument("--no-bind", action="store_true", help="accept --port but never bind it")
     g.add_argument("--die-after-ms", type=int, metavar="N",
@@ -543,7 +544,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("any mode")
     g.add_argument("--ignore-term", action="store_true", help="ignore SIGTERM (the child too)")
     g.add_argument("--spawn-child", action="store_true",
-                   help="start a child process in our process group that lives as long as we do")
+                   help="start a child in our process group: a clean exit takes it along, a KILL of "
+                        "this process alone leaves it behind (only a group kill reaps both)")
     g = p.add_argument_group("accepted and ignored (flags of the real CLI)")
     g.add_argument("--dangerously-skip-permissions", action="store_true")
     g.add_argument("--permission-mode")
@@ -756,6 +758,9 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
                         _Exiting.now()
                         raise EOFError
                     a = answer.strip().lower()
+                    if a in ("/exit", "/quit"):
+                        _Exiting.now()
+                        raise EOFError
                     if a in ("1", "y", "yes", ""):
                         granted = True
                         break

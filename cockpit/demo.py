@@ -1,0 +1,870 @@
+"""``cockpit demo``: a throw-away world of simulated agents, one of each fault, and the TUI on it.
+
+The world lives in one temp directory: a fake Claude config dir, a home, a state dir, a work dir
+per agent (two agents share one), a routing record, a gateway log and the config (also written as
+``cockpit.toml``, so ``cockpit check --config <world>/cockpit.toml`` works against it). The agents
+run on a private tmux socket ``cockpit-demo-<hex>``. The demo never forks an agent itself: the
+supervisor spawns every one of them on its first ticks, through the real verified spawn path.
+
+Quitting tears the world down (SPEC §4: no tmux server or process is left behind): kill the tmux
+server, end every process that still carries the world's marker (SIGTERM, then SIGKILL; each one
+signalled only after its pid and start time match, SPEC §6), remove the socket and the directory.
+
+Nothing here imports Textual; ``run_demo`` imports the TUI lazily.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, TextIO
+
+from cockpit.claude_paths import transcript_path
+from cockpit.config import Config, parse_config
+from cockpit.fsutil import atomic_write, atomic_write_json, ensure_private_dir
+from cockpit.observe.procs import ProcessReader, signal_verified
+
+__all__ = [
+    "DEFAULT_AGENTS",
+    "DemoAgent",
+    "DemoError",
+    "DemoInterrupted",
+    "DemoWorld",
+    "demo_agents",
+    "lag_probe",
+    "run_demo",
+]
+
+DEFAULT_AGENTS = 8
+MAX_AGENTS = 1000
+SOCKET_PREFIX = "cockpit-demo-"
+SESSION = "agents"
+MARKER_ENV = "COCKPIT_DEMO"  # every process of the world carries COCKPIT_DEMO=<world dir>
+SIM = (sys.executable, "-m", "cockpit.sim")
+
+# The demo's supervisor settings. Chosen so the faults show what they should, for as long as the
+# demo runs (seed #2):
+# - ghost dies 50 ms after each start; backoff 1 s, 2 s, 2 s: its 4 failures fall within ~9 s,
+#   more than max_restarts (3) inside restart_window_s (12 s) -> fatal + respawn_exhausted + alert.
+# - deaf never binds its port: each attempt fails after spawn_verify_s (4 s), so 4 failures span
+#   at least (1+4)+(2+4)+(2+4) = 17 s > 12 s: it keeps failing verification (spawn_failed), never fatal.
+# - flaky crashes ~20 s after each good start: one failure per window, restarts count up forever.
+DEMO_SUPERVISOR: Mapping[str, Any] = {
+    "tick_s": 1.0,
+    "spawn_verify_s": 4.0,
+    "min_uptime_s": 1.0,
+    "max_restarts": 3,
+    "restart_window_s": 12.0,
+    "backoff_max_s": 2.0,
+    "max_actions_per_minute": 120,
+}
+
+TEARDOWN_GRACE_S = 2.0  # after kill-server: time for the panes' processes to exit on their SIGHUP
+TERM_WAIT_S = 2.0       # after SIGTERM, before SIGKILL
+SIGNAL_ESCALATE_S = 5.0  # SIGTERM/SIGHUP: the app gets this long to quit cleanly, then we stop it hard
+
+
+class DemoError(Exception):
+    """The world could not be built (tmux missing, no temp dir...): one line for the operator."""
+
+
+class DemoInterrupted(SystemExit):
+    """SIGTERM/SIGHUP arrived: unwind (a SystemExit passes through asyncio and Textual), then tear down."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+# --- the agents ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DemoAgent:
+    """One simulated agent of the demo: how it is configured and what it shows the operator."""
+    name: str
+    kind: str                   # claude-code | generic
+    flags: tuple[str, ...]      # cockpit-sim switches ("{port}" is replaced by the agent's port)
+    cwd: str                    # work dir name under <world>/work (shared by two agents)
+    shows: str                  # what the operator should see, in one line
+    port: bool = False          # gets a free TCP port as its `port`
+
+
+# The eight of the demo, in display order; ``rank`` picks the most telling ones when fewer are asked.
+_CAST: tuple[tuple[int, DemoAgent], ...] = (
+    (0, DemoAgent("tabs", "claude-code", ("--chat-every-s", "3"), "shop",
+                  "healthy; chats every 3 s; shares its cwd with scribe")),
+    (7, DemoAgent("scribe", "claude-code", ("--chat-every-s", "5"), "shop",
+                  "healthy; chats every 5 s; its routing record points at an old session (stale route)")),
+    (5, DemoAgent("api", "claude-code", ("--port", "{port}", "--chat-every-s", "7"), "api",
+                  "healthy; serves its port; chats every 7 s", port=True)),
+    (6, DemoAgent("relay", "generic", ("--session-id", "{session_id}", "--chat-every-s", "8"), "relay",
+                  "healthy generic agent; chats every 8 s")),
+    (1, DemoAgent("ghost", "claude-code", ("--die-after-ms", "50"), "ghost",
+                  "dies 50 ms after every start: restart budget spent -> fatal")),
+    (2, DemoAgent("deaf", "claude-code", ("--port", "{port}", "--no-bind"), "deaf",
+                  "never binds its port: every spawn fails verification", port=True)),
+    (3, DemoAgent("flaky", "claude-code", ("--crash-after-s", "20", "--chat-every-s", "6"), "flaky",
+                  "crashes ~20 s after each good start: respawned, restarts count up")),
+    (4, DemoAgent("asker", "claude-code", ("--prompt-permission",), "asker",
+                  "waits at a permission prompt (type 1 or 2 in its pane)")),
+)
+_EXTRA_CHAT_S = (4, 5, 6, 7, 8)
+
+
+def demo_agents(n: int = DEFAULT_AGENTS, *, faults: bool = True,
+                chat_every_s: tuple[float, float] | None = None) -> list[DemoAgent]:
+    """The demo's agents: the eight of the cast (the most telling first when n < 8), then plain
+    chatting claude-code agents ``worker-09``... With ``faults=False`` every agent is a plain,
+    healthy chatter, chatting every ``chat_every_s`` (a range spread over the fleet)."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_AGENTS:
+        raise DemoError(f"--agents: expected an integer from 1 to {MAX_AGENTS}, got {n!r}")
+    if not faults:
+        low, high = chat_every_s or (20.0, 40.0)
+        width = len(str(n))
+        out = []
+        for i in range(n):
+            every = low if n == 1 else low + (high - low) * i / (n - 1)
+            out.append(DemoAgent(f"sim-{i + 1:0{width}d}", "claude-code", ("--chat-every-s", f"{every:g}"),
+                                 f"sim-{i + 1:0{width}d}", f"healthy; chats every {every:g} s"))
+        return out
+    if n <= len(_CAST):
+        keep = {agent.name for rank, agent in _CAST if rank < n}
+        agents = [agent for _, agent in _CAST if agent.name in keep]
+    else:
+        agents = [agent for _, agent in _CAST]
+    for i in range(len(agents), n):
+        name = f"worker-{i + 1:02d}"
+        every = _EXTRA_CHAT_S[i % len(_EXTRA_CHAT_S)]
+        if chat_every_s is not None:
+            every = chat_every_s[0]
+        agents.append(DemoAgent(name, "claude-code", ("--chat-every-s", f"{every:g}"), name,
+                                f"healthy; chats every {every:g} s"))
+    return agents
+
+
+# --- small helpers --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _toml_str(text: str) -> str:
+    # JSON's escapes are a subset of TOML's; DEL is the one control character JSON leaves raw.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+        return repr(value)
+    if isinstance(value, (str, Path)):
+        return _toml_str(str(value))
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
+
+
+def to_toml(data: Mapping[str, Any], header: str = "") -> str:
+    """A config dict (tables of scalars, and arrays of tables) as TOML text."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    for name, value in data.items():
+        if isinstance(value, Mapping):
+            lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in value.items()]
+        elif isinstance(value, (list, tuple)) and all(isinstance(v, Mapping) for v in value):
+            for table in value:
+                lines += ["", f"[[{name}]]"] + [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+        else:
+            lines.append(f"{name} = {_toml_value(value)}")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _iso(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def _ancestors(pid: int, reader: ProcessReader) -> set[int]:
+    out: set[int] = set()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        proc = reader.read(pid)
+        if proc is None:
+            break
+        pid = proc.ppid
+    return out
+
+
+def _read_proc_file(pid: int, name: str) -> bytes:
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as fh:
+            return fh.read(1 << 20)
+    except OSError:
+        return b""
+
+
+def world_processes(root: Path, socket_name: str, *, exclude: Iterable[int] = (),
+                    reader: ProcessReader | None = None) -> dict[int, int]:
+    """Processes of a demo world, as ``{pid: start}``: their environment carries the world's marker
+    (``COCKPIT_DEMO=<root>``, or HOME / CLAUDE_CONFIG_DIR inside it), or their command line names
+    the world dir or its tmux socket. Zombies are left out (nothing to signal); so are ``exclude``.
+
+    Environment entries are matched whole, not as substrings: an operator's shell that merely
+    ``cd``-ed into the world (PWD=...) is not the demo's.
+    """
+    reader = reader or ProcessReader()
+    root_b = str(root).rstrip("/").encode()
+    sock_b = socket_name.encode()
+    marks = {f"{MARKER_ENV}=".encode() + root_b}
+    prefixes = tuple(f"{var}=".encode() + root_b + b"/" for var in ("HOME", "CLAUDE_CONFIG_DIR"))
+    skip = set(exclude) | {os.getpid()}
+    found: dict[int, int] = {}
+    try:
+        names = [n for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return found
+    for name in names:
+        pid = int(name)
+        if pid in skip:
+            continue
+        cmdline = _read_proc_file(pid, "cmdline")
+        args = cmdline.split(b"\0")
+        hit = root_b + b"/" in cmdline or any(
+            a == root_b or a == sock_b or a == b"-L" + sock_b or a.endswith(b"/" + sock_b) for a in args)
+        if not hit:
+            env = _read_proc_file(pid, "environ").split(b"\0")
+            hit = any(e in marks or e.startswith(prefixes) for e in env)
+        if hit:
+            proc = reader.read(pid)
+            if proc is not None and not proc.zombie:
+                found[pid] = proc.start
+    return found
+
+
+def _alive(procs: Mapping[int, int], reader: ProcessReader) -> dict[int, int]:
+    out = {}
+    for pid, start in procs.items():
+        proc = reader.read(pid)
+        if proc is not None and proc.start == start and not proc.zombie:
+            out[pid] = start
+    return out
+
+
+def _wait_gone(procs: Mapping[int, int], reader: ProcessReader, timeout: float) -> dict[int, int]:
+    deadline = time.monotonic() + timeout
+    left = _alive(procs, reader)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.05)
+        left = _alive(left, reader)
+    return left
+
+
+# --- the world ------------------------------------------------------------------------------------
+
+
+class DemoWorld:
+    """A throw-away world of simulated agents on a private tmux server.
+
+    ``with DemoWorld() as world:`` builds it (``open()``) and tears it down on exit (``close()``).
+    The tmux server is started empty (``-f /dev/null``, hermetic environment); the agents are
+    spawned by whoever runs a supervisor on ``world.config``. With ``keep=True``, ``close()``
+    leaves everything running and returns a text saying where it is and how to clean up.
+    """
+
+    def __init__(self, agents: int = DEFAULT_AGENTS, *, keep: bool = False, faults: bool = True,
+                 chat_every_s: tuple[float, float] | None = None,
+                 supervisor: Mapping[str, Any] | None = None, base_dir: str | os.PathLike[str] | None = None,
+                 tmux_bin: str = "tmux") -> None:
+        self.agents = demo_agents(agents, faults=faults, chat_every_s=chat_every_s)
+        self.keep = keep
+        self.faults = faults
+        self.base_dir = base_dir
+        self.tmux_bin = tmux_bin
+        sup = dict(DEMO_SUPERVISOR)
+        sup["max_actions_per_minute"] = max(int(sup["max_actions_per_minute"]), 4 * len(self.agents))
+        sup.update(supervisor or {})
+        self.supervisor_settings = sup
+        self.socket = SOCKET_PREFIX + secrets.token_hex(4)
+        self.root: Path | None = None
+        self.socket_path: Path | None = None
+        self.server_pid: int | None = None
+        self.server_start: int | None = None
+        self.ports: dict[str, int] = {}
+        self.stale_session: str | None = None
+        self.config: Config | None = None
+        self._opened = False
+        self._torn_down = False
+
+    # paths of the world (valid once open)
+    @property
+    def config_path(self) -> Path:
+        return self._root / "cockpit.toml"
+
+    @property
+    def home(self) -> Path:
+        return self._root / "home"
+
+    @property
+    def claude_dir(self) -> Path:
+        return self._root / "claude"
+
+    @property
+    def codex_dir(self) -> Path:
+        return self._root / "codex"
+
+    @property
+    def state_dir(self) -> Path:
+        return self._root / "state"
+
+    @property
+    def work_dir(self) -> Path:
+        return self._root / "work"
+
+    @property
+    def routes_file(self) -> Path:
+        return self._root / "gateway" / "routes.json"
+
+    @property
+    def gateway_log(self) -> Path:
+        return self._root / "gateway" / "gateway.log"
+
+    @property
+    def alerts_file(self) -> Path:
+        return self._root / "alerts.jsonl"
+
+    @property
+    def _root(self) -> Path:
+        if self.root is None:
+            raise RuntimeError("the demo world is not built yet (call open() or use it as a context manager)")
+        return self.root
+
+    def agent_env(self) -> dict[str, str]:
+        """The environment every agent gets on top of the tmux server's: the world, not the operator's."""
+        return {"HOME": str(self.home), "CLAUDE_CONFIG_DIR": str(self.claude_dir),
+                "CODEX_HOME": str(self.codex_dir), MARKER_ENV: str(self._root)}
+
+    def server_env(self) -> dict[str, str]:
+        """The tmux server's environment (its panes inherit it): the operator's PATH and locale,
+        the world's home and config dirs, no $TMUX of an enclosing session."""
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("TMUX", "TMUX_PANE") and not k.startswith("XDG_") and k != "COCKPIT_CONFIG"}
+        env.update(self.agent_env())
+        env["XDG_CONFIG_HOME"] = str(self.home / ".config")
+        env["XDG_STATE_HOME"] = str(self.home / ".local" / "state")
+        env["XDG_CACHE_HOME"] = str(self.home / ".cache")
+        env["COCKPIT_CONFIG"] = str(self.config_path)  # `cockpit check` in a demo window just works
+        return env
+
+    # --- building ---------------------------------------------------------------------------
+
+    def __enter__(self) -> DemoWorld:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> DemoWorld:
+        if self._opened:
+            return self
+        if shutil.which(self.tmux_bin) is None:
+            raise DemoError(f"{self.tmux_bin} not found on PATH: the demo runs its agents in tmux")
+        try:
+            # the dir is named after the socket: `ls /tmp/cockpit-demo-*` pairs them
+            self.root = Path(tempfile.mkdtemp(prefix=f"{self.socket}-", dir=self.base_dir))
+        except OSError as exc:
+            raise DemoError(f"cannot create the demo's temp dir: {exc.strerror or exc}") from None
+        self._opened = True
+        try:
+            self._build()
+            self._start_tmux()
+        except BaseException:
+            self.close(keep=False)
+            raise
+        return self
+
+    def _build(self) -> None:
+        root = self._root
+        for d in (self.home, self.claude_dir, self.codex_dir, self.work_dir, self.routes_file.parent):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ensure_private_dir(self.state_dir)
+        for agent in self.agents:
+            (self.work_dir / agent.cwd).mkdir(exist_ok=True)
+            if agent.port:
+                self.ports[agent.name] = self._unused_port()
+        routes: dict[str, str] = {}
+        if self.faults and any(a.name == "scribe" for a in self.agents):
+            # seed #3: the gateway's record points scribe at yesterday's session; disk says otherwise.
+            self.stale_session = self._seed_old_session(self.work_dir / "shop")
+            routes["scribe"] = self.stale_session
+        atomic_write_json(self.routes_file, routes)
+        self._seed_gateway_log()
+        data = self.config_data()
+        atomic_write(self.config_path, to_toml(data, header=self._config_header()))
+        try:
+            self.config = parse_config(data, path=self.config_path, env=os.environ)
+        except Exception as exc:  # a path with "$" in it, say: the config must be loadable as written
+            raise DemoError(f"the demo's config does not load: {exc}") from None
+        atomic_write(root / "README.txt", self.describe(kept=False) + "\n")
+
+    def _unused_port(self) -> int:
+        used = set(self.ports.values())
+        for _ in range(50):
+            port = _free_port()
+            if port not in used:
+                return port
+        raise DemoError("no free TCP port on 127.0.0.1")
+
+    def _seed_old_session(self, cwd: Path) -> str:
+        """An old transcript (yesterday) in cwd's project folder, as a resumed-then-abandoned session leaves."""
+        session_id = str(uuid.uuid4())
+        path = transcript_path(self.claude_dir, str(cwd), session_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        at = datetime.now(timezone.utc) - timedelta(days=1)
+        common = {"userType": "external", "entrypoint": "cli", "cwd": str(cwd), "sessionId": session_id,
+                  "version": "2.1.197-sim", "gitBranch": "HEAD", "isSidechain": False}
+        first = str(uuid.uuid4())
+        rows = [
+            {"parentUuid": None, "type": "user", "uuid": first, "timestamp": _iso(at),
+             "message": {"role": "user", "content": "summarise yesterday's changes"}, **common},
+            {"parentUuid": first, "type": "assistant", "uuid": str(uuid.uuid4()),
+             "timestamp": _iso(at + timedelta(seconds=2)),
+             "message": {"id": f"msg_sim_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
+                         "model": "claude-sim", "content": [{"type": "text", "text": "(sim) done yesterday"}],
+                         "stop_reason": "end_turn", "stop_sequence": None,
+                         "usage": {"input_tokens": 5, "output_tokens": 5}}, **common},
+        ]
+        atomic_write(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
+        return session_id
+
+    def _seed_gateway_log(self) -> None:
+        now = datetime.now(timezone.utc)
+        lines = []
+        if self.faults:
+            lines = [
+                f"{_iso(now - timedelta(minutes=3))} [gateway] routing {len(self.agents)} agents",
+                f"{_iso(now - timedelta(minutes=2))} [event-loop-block] tick took 1855ms - routes.reload",
+                f"{_iso(now - timedelta(minutes=1))} [gateway] delivered 12 messages",
+            ]
+        atomic_write(self.gateway_log, "".join(line + "\n" for line in lines))
+
+    def config_data(self) -> dict[str, Any]:
+        """The demo's config as a dict (what ``cockpit.toml`` holds)."""
+        agents = []
+        for agent in self.agents:
+            command = [*SIM, *(f.replace("{port}", str(self.ports.get(agent.name, 0))) for f in agent.flags)]
+            table: dict[str, Any] = {"name": agent.name, "kind": agent.kind, "cwd": str(self.work_dir / agent.cwd),
+                                     "command": command, "env": self.agent_env()}
+            if agent.name in self.ports:
+                table["port"] = self.ports[agent.name]
+            agents.append(table)
+        alert = [sys.executable, "-c",
+                 "import sys; open(sys.argv[1], 'a').write(sys.stdin.read().strip() + '\\n')",
+                 str(self.alerts_file)]
+        data: dict[str, Any] = {
+            "tmux": {"socket": self.socket, "session": SESSION},
+            "state": {"dir": str(self.state_dir)},
+            "supervisor": {**self.supervisor_settings, "alert_command": alert},
+            "claude": {"config_dir": str(self.claude_dir)},
+            "codex": {"home": str(self.codex_dir)},
+            "routes": {"file": str(self.routes_file)},
+            "agents": agents,
+        }
+        if self.faults:
+            data["logs"] = [{"name": "gateway", "path": str(self.gateway_log)}]
+        return data
+
+    def _config_header(self) -> str:
+        return (f"cockpit demo world (throw-away): {self._root}\n"
+                f"Written by `cockpit demo`; quitting the demo removes this directory.\n"
+                f"Check it by hand: cockpit check --config {shlex.quote(str(self.config_path))}\n"
+                f"Agents:\n" + "".join(f"  {a.name:<8} {a.shows}\n" for a in self.agents))
+
+    def _tmux(self, *args: str, timeout: float = 10.0, env: Mapping[str, str] | None = None
+              ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([self.tmux_bin, "-L", self.socket, *args], capture_output=True, text=True,
+                              timeout=timeout, env=dict(env) if env is not None else None,
+                              stdin=subprocess.DEVNULL)
+
+    def _start_tmux(self) -> None:
+        """Start the world's tmux server, empty and hermetic: no user tmux.conf, the world's HOME
+        and CLAUDE_CONFIG_DIR in its environment (its panes inherit them)."""
+        done = subprocess.run(
+            [self.tmux_bin, "-L", self.socket, "-f", "/dev/null", "start-server", ";",
+             "set-option", "-g", "exit-empty", "off", ";",
+             "display-message", "-p", "#{pid}\t#{socket_path}"],
+            capture_output=True, text=True, timeout=10, env=self.server_env(), stdin=subprocess.DEVNULL,
+            cwd=str(self.home))
+        if done.returncode != 0:
+            raise DemoError(f"cannot start tmux -L {self.socket}: {(done.stderr or done.stdout).strip()}")
+        pid, _, path = done.stdout.strip().partition("\t")
+        try:
+            self.server_pid = int(pid)
+        except ValueError:
+            self.server_pid = None
+        proc = ProcessReader().read(self.server_pid) if self.server_pid else None
+        self.server_start = proc.start if proc is not None else None
+        self.socket_path = Path(path) if path else None
+
+    # --- reading it ------------------------------------------------------------------------------
+
+    def server_running(self) -> bool:
+        try:
+            return self._tmux("list-sessions", timeout=5).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+
+    def processes(self) -> dict[int, int]:
+        """The world's live processes ``{pid: start}`` (the tmux server, the agents, their children)."""
+        reader = ProcessReader()
+        found = world_processes(self._root, self.socket, exclude=_ancestors(os.getpid(), reader), reader=reader)
+        server = reader.read(self.server_pid) if self.server_pid else None
+        if server is not None and server.start == self.server_start:  # not a successor of a killed server
+            for proc in reader.tree([server.pid]):
+                if not proc.zombie:
+                    found.setdefault(proc.pid, proc.start)
+        return found
+
+    def describe(self, *, kept: bool = True) -> str:
+        root = shlex.quote(str(self._root))
+        sock = self.socket
+        lines = [
+            f"cockpit demo world {'kept ' if kept else ''}at {self._root}",
+            f"  tmux socket: {sock}   attach: tmux -L {sock} attach -t {SESSION}",
+            f"  config:      {self.config_path}",
+            f"               cockpit --config {shlex.quote(str(self.config_path))}   "
+            f"(or: cockpit check --config ...)",
+            f"  clean up:    tmux -L {sock} kill-server; rm -rf {root}",
+        ]
+        return "\n".join(lines)
+
+    # --- tearing down ------------------------------------------------------------------------------
+
+    def close(self, *, keep: bool | None = None) -> str | None:
+        """Tear the world down, or, when kept (``keep``, default ``self.keep``), leave it running
+        and return a text saying where it is and how to clean up.
+
+        Kill the tmux server, then end every process still carrying the world's marker: SIGTERM,
+        SIGKILL after ``TERM_WAIT_S``, each signalled only if its pid and start time still match
+        (SPEC §6). Then remove the stale socket and the directory. Safe to call again.
+        """
+        if self._torn_down or not self._opened or self.root is None:
+            return None
+        if self.keep if keep is None else keep:
+            return self.describe(kept=True)
+        self._torn_down = True
+        reader = ProcessReader()
+        me = _ancestors(os.getpid(), reader)
+        # Who belongs to the world, seen before the server goes (after, its children are reparented).
+        before = self.processes()
+        try:
+            self._tmux("kill-server", timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        if self.server_pid is not None and self.server_pid in before:
+            _wait_gone({self.server_pid: before[self.server_pid]}, reader, TEARDOWN_GRACE_S)
+        left = _wait_gone(before, reader, TEARDOWN_GRACE_S)
+        left.update(world_processes(self._root, self.socket, exclude=me, reader=reader))
+        for sig, wait in ((signal.SIGTERM, TERM_WAIT_S), (signal.SIGKILL, 1.0)):
+            left = _alive(left, reader)
+            if not left:
+                break
+            for pid, start in left.items():
+                signal_verified(pid, start, sig, reader=reader)
+            left = _wait_gone(left, reader, wait)
+        if self.socket_path is not None and not self.server_running():
+            try:
+                if self.socket_path.is_socket():
+                    self.socket_path.unlink()
+            except OSError:
+                pass
+        for attempt in range(5):  # a dying agent may still write its last transcript line
+            shutil.rmtree(self._root, ignore_errors=True)
+            if not self._root.exists():
+                break
+            time.sleep(0.1 * (attempt + 1))
+        return None
+
+
+# --- running it -----------------------------------------------------------------------------------
+
+
+class _AppHolder:
+    app: Any = None
+
+
+def _tui_runner(holder: _AppHolder) -> Callable[[Config], int]:
+    def run(config: Config) -> int:
+        try:
+            from cockpit.tui.app import TuiSettings, create_app
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("cockpit.tui"):
+                raise DemoError("the TUI (cockpit.tui.app) is not available in this installation") from None
+            raise
+        app = create_app(TuiSettings(config=config, read_only=False, demo=True))
+        holder.app = app
+        try:
+            app.run()
+        finally:
+            holder.app = None
+        code = getattr(app, "return_code", 0)
+        return code if isinstance(code, int) else 0
+    return run
+
+
+def _say(out: TextIO, text: str) -> None:
+    try:
+        print(text, file=out, flush=True)
+    except (OSError, ValueError):  # SIGHUP: the terminal is gone
+        pass
+
+
+def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
+             app_runner: Callable[[Config], Any] | None = None, *, out: TextIO | None = None) -> int:
+    """``cockpit demo [--agents N] [--keep]``: build the world, run the app on it, tear it down.
+
+    ``app_runner(config)`` runs the UI and returns when the operator quits (default: the Textual
+    app, ``create_app(TuiSettings(config=..., demo=True)).run()``); an int it returns is the exit
+    code. The world is torn down in a ``finally``: after a normal quit, an exception, Ctrl-C, and
+    SIGTERM/SIGHUP (the app is asked to quit; if it has not within a few seconds it is stopped).
+    Returns the exit code: the app's, 2 when the world cannot be built, 128+N after signal N.
+    """
+    out = out if out is not None else sys.stdout
+    holder = _AppHolder()
+    runner = app_runner or _tui_runner(holder)
+    state = {"signals": 0}
+    timers: list[threading.Timer] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        state["signals"] += 1
+        state["signum"] = signum
+        app = holder.app
+        if state["signals"] == 1 and app is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                # Let the app quit its own way (it restores the terminal); escalate if it does not.
+                loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + signum))
+                timer = threading.Timer(SIGNAL_ESCALATE_S, os.kill, (os.getpid(), signum))
+                timer.daemon = True
+                timer.start()
+                timers.append(timer)
+                return
+        raise DemoInterrupted(signum)
+
+    handled = (signal.SIGTERM, signal.SIGHUP)
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in handled:
+            previous[sig] = signal.signal(sig, on_signal)
+    world: DemoWorld | None = None
+    opened = False
+    code = 0
+    try:
+        try:
+            world = DemoWorld(agents=agents, keep=keep)
+            world.open()
+            opened = True
+            _say(out, f"cockpit demo: {len(world.agents)} simulated agents on tmux -L {world.socket}, "
+                      f"world {world.root}")
+            assert world.config is not None
+            result = runner(world.config)
+            code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+        except DemoError as exc:
+            _say(sys.stderr, f"cockpit demo: {exc}")
+            code = 2
+        except DemoInterrupted as exc:
+            code = 128 + exc.signum
+        except KeyboardInterrupt:
+            code = 130
+        if "signum" in state:
+            code = 128 + state["signum"]
+    finally:
+        for timer in timers:
+            timer.cancel()
+        # The teardown must finish: a second signal must not cut it short.
+        for sig in (*handled, signal.SIGINT):
+            if threading.current_thread() is threading.main_thread():
+                previous.setdefault(sig, signal.getsignal(sig))
+                signal.signal(sig, signal.SIG_IGN)
+        text = None
+        try:
+            if world is not None:
+                text = world.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if world is not None and opened:
+            if text:
+                _say(out, text)
+            else:
+                _say(out, f"cockpit demo: world torn down (tmux -L {world.socket} killed, {world.root} removed)")
+    return code
+
+
+# --- the loop-lag probe -----------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100.0 * len(ordered)) - 1))
+    return ordered[index]
+
+
+def _lag_stats(samples: list[float]) -> dict[str, float]:
+    return {"max_ms": round(max(samples, default=0.0), 2),
+            "median_ms": round(statistics.median(samples) if samples else 0.0, 2),
+            "p99_ms": round(_percentile(samples, 99), 2), "samples": len(samples)}
+
+
+def _spawned_agents(world: DemoWorld) -> int:
+    """How many agents have a verified spawn (registry rows ``spawned``) — from disk, not the app."""
+    from cockpit.registry import Registry
+
+    path = world.config.state.registry if world.config else None
+    if path is None or not path.exists():
+        return 0
+    rows = Registry(path).read_all().rows
+    return len({r.get("agent") for r in rows if r.get("event") == "spawned"})
+
+
+def tui_available() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("cockpit.tui.app") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def lag_probe(agents: int = 200, seconds: float = 20, *, tui: bool | None = None, tick_s: float = 1.0,
+              interval_s: float = 0.010, spawn_timeout_s: float | None = None,
+              progress: Callable[[str], Any] | None = None) -> dict[str, Any]:
+    """The UI loop's lag with ``agents`` light simulated agents (healthy, chatting every 20–40 s).
+
+    Builds a DemoWorld, runs the real app headless (``create_app(...).run_test()``) when
+    ``cockpit.tui.app`` is importable (``tui=None``: auto), else the supervisor alone, in one
+    asyncio loop with a ``interval_s`` timer measuring how late it fires. Phase ``spawn`` lasts
+    until every agent has a verified spawn; phase ``steady`` lasts ``seconds`` more, while the
+    table updates. Returns the steady phase's max/median/p99 lag in ms (top level) and both phases.
+    A script, not a timed test: the numbers depend on the host.
+    """
+    use_tui = tui_available() if tui is None else tui
+    say = progress or (lambda text: None)
+    sup = {"tick_s": tick_s, "spawn_verify_s": 30.0, "min_uptime_s": 1.0,
+           "max_actions_per_minute": max(1000, agents * 10), "restart_window_s": 300.0, "backoff_max_s": 5.0}
+    timeout = spawn_timeout_s if spawn_timeout_s is not None else max(60.0, agents * 1.0)
+    with DemoWorld(agents=agents, faults=False, chat_every_s=(20.0, 40.0), supervisor=sup) as world:
+        say(f"lag probe: {agents} agents on tmux -L {world.socket} ({'TUI' if use_tui else 'supervisor only'})")
+        result = asyncio.run(_probe(world, seconds, use_tui, interval_s, timeout, say))
+    result.update({"agents": agents, "seconds": seconds, "tick_s": tick_s, "interval_ms": interval_s * 1000})
+    return result
+
+
+async def _probe(world: DemoWorld, seconds: float, use_tui: bool, interval_s: float, spawn_timeout_s: float,
+                 say: Callable[[str], Any]) -> dict[str, Any]:
+    assert world.config is not None
+    loop = asyncio.get_running_loop()
+    phases: dict[str, list[float]] = {"spawn": [], "steady": []}
+    phase = ["spawn"]
+    stop = asyncio.Event()
+
+    async def measure() -> None:
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(interval_s)
+            now = loop.time()
+            phases[phase[0]].append(max(0.0, now - last - interval_s) * 1000.0)
+            last = now
+
+    tick_ms: list[float] = []
+    lagger = asyncio.create_task(measure(), name="lag-probe")
+    started = time.monotonic()
+    result: dict[str, Any] = {"mode": "tui" if use_tui else "supervisor"}
+
+    async def wait_spawned() -> None:
+        n = len(world.agents)
+        deadline = time.monotonic() + spawn_timeout_s
+        last_said = 0
+        while time.monotonic() < deadline:
+            count = await asyncio.to_thread(_spawned_agents, world)
+            if count >= n:
+                break
+            if count - last_said >= max(1, n // 10):
+                say(f"  {count}/{n} agents verified after {time.monotonic() - started:.1f}s")
+                last_said = count
+            await asyncio.sleep(0.5)
+        result["spawned"] = await asyncio.to_thread(_spawned_agents, world)
+        result["spawn_s"] = round(time.monotonic() - started, 2)
+        say(f"  {result['spawned']}/{n} agents verified after {result['spawn_s']}s; measuring {seconds}s")
+        phase[0] = "steady"
+        await asyncio.sleep(seconds)
+
+    try:
+        if use_tui:
+            from cockpit.tui.app import TuiSettings, create_app
+
+            app = create_app(TuiSettings(config=world.config, read_only=False, demo=True))
+            async with app.run_test(size=(160, 50)) as pilot:
+                await wait_spawned()
+                await pilot.pause()
+        else:
+            from cockpit.supervisor import Supervisor
+
+            supervisor = Supervisor(world.config, actor="lag-probe")
+            sup_stop = asyncio.Event()
+            ticking = asyncio.create_task(
+                supervisor.run(sup_stop, on_report=lambda report: tick_ms.append(report.cost.wall_ms)))
+            try:
+                await wait_spawned()
+            finally:
+                sup_stop.set()
+                await ticking
+                await supervisor.close()
+    finally:
+        stop.set()
+        await lagger
+    result.update(_lag_stats(phases["steady"]))
+    result["spawn_phase"] = _lag_stats(phases["spawn"])
+    if tick_ms:
+        result["tick_ms"] = {"median": round(statistics.median(tick_ms), 2), "max": round(max(tick_ms), 2),
+                             "ticks": len(tick_ms)}
+    return result
+
+
+if __name__ == "__main__":  # pragma: no cover - the lead exposes both as CLI commands
+    if sys.argv[1:2] == ["lag"]:
+        n = int(sys.argv[2]) if len(sys.argv) > 2 else 200
+        secs = float(sys.argv[3]) if len(sys.argv) > 3 else 20
+        print(json.dumps(lag_probe(n, secs, progress=lambda t: print(t, file=sys.stderr, flush=True)), indent=2))
+    else:
+        raise SystemExit(run_demo(int(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_AGENTS))

@@ -1,0 +1,644 @@
+"""The cockpit TUI: one screen over the embedded supervisor.
+
+Built by one factory, ``create_app(settings)``, that the CLI, the tests and the
+screenshot code share (like Posting). The supervisor runs inside the app as
+workers: an exclusive async tick loop (``Supervisor.run``: one tick at a time, a
+late tick is skipped, never queued) whose reports come back as small dataclass
+messages, and a thread worker that tails the journal. The UI only renders what
+the supervisor reported and turns keys into the supervisor's own actions; it
+holds no logic ``cockpit check``/``respawn`` would need.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from functools import partial
+from importlib.resources import files
+from typing import Any, Callable, Iterable, Protocol
+
+from textual import on, work
+from textual.app import App, ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from cockpit.act.actions import ActionResult, ReadOnlyError
+from cockpit.act.spawn import plan_launch
+from cockpit.config import Config
+from cockpit.findings import Severity
+from cockpit.judge.agents import AgentStatus
+from cockpit.supervisor import Report, Supervisor
+from cockpit.tmux import TmuxError
+from cockpit.tui.attach import attach_plan
+from cockpit.tui.commands import AgentCommands, PaletteCommand
+from cockpit.tui.messages import ActionDone, JournalRows, PaneCaptured, ReportReady, TickFailed
+from cockpit.tui.screens import ConfirmRespawn, HelpScreen
+from cockpit.tui.widgets import (
+    AgentTable,
+    FilterBar,
+    FleetHeader,
+    JournalDetail,
+    JournalTable,
+    KeyHelp,
+    PanePreview,
+    agent_cells,
+    agent_matches,
+    header_content,
+    journal_cells,
+    shown_status,
+    worst_by_agent,
+)
+
+STYLESHEET = files("cockpit") / "styles" / "cockpit.tcss"
+LAG_INTERVAL_S = 0.1        # the loop-lag probe: a timer that should wake every 100 ms
+LAG_WINDOW = 20             # the header shows the worst lag of the last 2 s
+JOURNAL_POLL_S = 1.0        # the journal is also written by other cockpits and the CLI
+JOURNAL_MAX_ROWS = 1000     # newest rows kept in the table; the file keeps them all
+MAX_SEPARATE_TOASTS = 3     # more new critical findings than this in one tick: one summary toast
+NEW_SESSION = "<new session id>"
+
+# Tabs by number, in the order later issues add them (Sessions, Blocks, Zombies, Reminders).
+TABS: tuple[tuple[str, str], ...] = (("journal-tab", "Journal"),)
+
+
+class SupervisorLike(Protocol):
+    """What the TUI uses of ``cockpit.supervisor.Supervisor`` (the fixture world implements the same)."""
+    config: Config
+    read_only: bool
+    tmux: Any        # .capture(pane_id, history=, escapes=), .run(*args)
+    journal: Any     # .tail() -> reader with .read_new() -> ReadResult, .close()
+    actions: Any     # .read_only
+
+    @property
+    def leader(self) -> bool: ...
+    async def start(self) -> None: ...
+    async def run(self, stop: asyncio.Event, on_report: Callable[[Report], Any] | None = None) -> None: ...
+    async def respawn(self, name: str, *, force: bool = False) -> ActionResult: ...
+    async def close(self) -> None: ...
+    def resume_for(self, agent: Any) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class TuiSettings:
+    """Everything the CLI decides about the TUI."""
+    config: Config
+    read_only: bool = False
+    demo: bool = False
+    title: str = "cockpit"
+
+
+def create_app(settings: TuiSettings, *, supervisor: SupervisorLike | None = None,
+               clock: Callable[[], float] | None = None) -> CockpitApp:
+    """The one way in: the CLI, the tests and the screenshots all build the app here.
+
+    ``supervisor`` defaults to the real one on ``settings.config`` (the app closes it on quit);
+    tests and screenshots pass the deterministic fixture world. ``clock`` (monotonic seconds)
+    drives the loop-lag probe; snapshots freeze it.
+    """
+    if supervisor is None:
+        supervisor = Supervisor(settings.config, read_only=settings.read_only, actor="tui")
+    return CockpitApp(settings, supervisor, clock=clock or time.monotonic)
+
+
+def respawn_preview(supervisor: SupervisorLike, name: str) -> tuple[tuple[str, ...], str]:
+    """The exact argv a respawn will run, and its cwd (a fresh session id is shown as a placeholder)."""
+    agent = supervisor.config.agent(name)
+    plan = plan_launch(agent, supervisor.config, supervisor.resume_for(agent))
+    argv = plan.argv
+    if plan.session_id and not plan.resumed:
+        argv = tuple(a.replace(plan.session_id, NEW_SESSION) for a in argv)
+    return argv, str(agent.cwd)
+
+
+class CockpitApp(App[int]):
+    """One screen: fleet header, agents table, pane preview, journal; keys turn into supervisor actions."""
+
+    CSS_PATH = [str(STYLESHEET)]
+    TITLE = "cockpit"
+    COMMANDS = App.COMMANDS | {AgentCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    NOTIFICATION_TIMEOUT = 6
+
+    BINDINGS = [
+        Binding("R", "respawn", "Respawn", id="respawn",
+                tooltip="Respawn the selected agent through the verified spawn path (asks first)"),
+        Binding("enter", "attach", "Attach", id="attach",
+                tooltip="Attach to the selected agent's pane (detach to come back)"),
+        Binding("slash", "filter", "Filter", id="filter",
+                tooltip="Narrow the agents by name, kind, state or finding"),
+        Binding("1", "show_tab('journal-tab')", "Journal", id="tab_1", tooltip="Show the journal tab"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Every key, as currently bound"),
+        Binding("ctrl+p", "command_palette", "Palette", id="palette", priority=True,
+                tooltip="Every action for every agent, by name"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Stop the supervisor and leave"),
+    ]
+
+    def __init__(self, settings: TuiSettings, supervisor: SupervisorLike, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__()
+        self.settings = settings
+        self.supervisor = supervisor
+        self.title = settings.title
+        self.report: Report | None = None
+        self.lag_ms: float | None = None
+        self._clock = clock
+        self._worst: dict[str, Any] = {}
+        self._filter = ""
+        self._preview_key: tuple[Any, ...] | None = None
+        self._stop = asyncio.Event()
+        self._journal_wake = threading.Event()
+        self._journal_rows: dict[str, dict[str, Any]] = {}
+        self._journal_seq = 0
+        self._journal_bad = 0
+        self._lag_samples: deque[float] = deque(maxlen=LAG_WINDOW)
+        self._lag_last: float | None = None
+        self._closed = False
+        if settings.config.keys:
+            self.set_keymap(dict(settings.config.keys))
+
+    # --- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield FleetHeader(id="fleet-header")
+        yield FilterBar(placeholder="filter agents: name, kind, state or finding (escape clears)", id="filter")
+        yield AgentTable(id="agents")
+        with Container(id="lower"):
+            yield PanePreview(id="preview")
+            with TabbedContent(id="tabs", initial="journal-tab"):
+                with TabPane("Journal", id="journal-tab"):
+                    with Container(id="journal"):
+                        yield JournalTable(id="journal-table")
+                        yield JournalDetail(id="journal-detail")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(AgentTable).focus()
+        self.query_one(AgentTable).border_title = "agents"
+        self.query_one(PanePreview).border_title = "preview"
+        self._render_header()
+        self.set_interval(LAG_INTERVAL_S, self._sample_lag, name="loop-lag probe")
+        self.run_supervisor()
+        self.read_journal()
+
+    # --- state ----------------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        """Read-only when asked or when the action layer below says so (it refuses either way)."""
+        actions = getattr(self.supervisor, "actions", None)
+        return bool(self.settings.read_only or getattr(self.supervisor, "read_only", False)
+                    or getattr(actions, "read_only", False))
+
+    @property
+    def selected_agent(self) -> str | None:
+        try:
+            return self.query_one(AgentTable).selected_agent
+        except Exception:  # not composed yet, or shutting down
+            return None
+
+    def agent_status(self, name: str | None) -> AgentStatus | None:
+        if name is None or self.report is None:
+            return None
+        return next((a for a in self.report.agents if a.name == name), None)
+
+    def agent_names(self) -> list[str]:
+        if self.report is not None:
+            return [a.name for a in self.report.agents]
+        return [a.name for a in self.supervisor.config.agents]
+
+    # --- workers --------------------------------------------------------------------------
+
+    @work(exclusive=True, group="supervisor", name="tick loop")
+    async def run_supervisor(self) -> None:
+        """Tick every tick_s through ``Supervisor.run`` (one at a time; a late tick is skipped)."""
+        period = self.supervisor.config.supervisor.tick_s
+        while not self._stop.is_set():
+            try:
+                await self.supervisor.run(self._stop, on_report=self._post_report)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one failing tick must not take the cockpit down: say it, go on
+                self.log.error(traceback.format_exc())
+                self.post_message(TickFailed(f"{type(exc).__name__}: {exc}"))
+                try:
+                    await asyncio.wait_for(self._stop.wait(), timeout=period)
+                except asyncio.TimeoutError:
+                    pass
+
+    def _post_report(self, report: Report) -> None:
+        self.post_message(ReportReady(report))
+
+    @work(thread=True, exclusive=True, group="journal", name="journal reader")
+    def read_journal(self) -> None:
+        """Tail the journal in a thread (file reads never run on the event loop)."""
+        worker = get_current_worker()
+        tail = self.supervisor.journal.tail()
+        try:
+            while not worker.is_cancelled:
+                try:
+                    result = tail.read_new()
+                except OSError as exc:
+                    self.post_message(JournalRows(error=f"cannot read the journal: {exc}"))
+                else:
+                    if result.rows or result.reset or result.bad_lines:
+                        self.post_message(JournalRows(rows=result.rows[-JOURNAL_MAX_ROWS:],
+                                                      bad_lines=result.bad_lines, reset=result.reset))
+                self._journal_wake.wait(timeout=JOURNAL_POLL_S)
+                self._journal_wake.clear()
+        finally:
+            tail.close()
+
+    @work(exclusive=True, group="preview", name="pane capture")
+    async def capture_pane(self, agent: str, pane: str) -> None:
+        """Capture the selected pane through the supervisor's one tmux client."""
+        try:
+            screen = await self.supervisor.tmux.capture(pane, escapes=True)
+        except TmuxError as exc:
+            self.post_message(PaneCaptured(agent, pane, None, error=str(exc)))
+            return
+        self.post_message(PaneCaptured(agent, pane, screen))
+
+    # --- supervisor messages --------------------------------------------------------------
+
+    def on_report_ready(self, message: ReportReady) -> None:
+        report = message.report
+        self.report = report
+        self._worst = worst_by_agent(report.findings)
+        self._show_agents()
+        self._render_header()
+        self._toast_new_findings(report)
+        self._update_preview()
+        self._journal_wake.set()  # the tick may have journaled findings
+        self.refresh_bindings()
+
+    def on_tick_failed(self, message: TickFailed) -> None:
+        self.notify(message.error, title="tick failed", severity="error", markup=False)
+
+    def _toast_new_findings(self, report: Report) -> None:
+        critical = [f for f in report.new_findings if f.severity is Severity.CRITICAL]
+        if len(critical) > MAX_SEPARATE_TOASTS:
+            names = ", ".join(f"{f.kind} {f.agent or ''}".strip() for f in critical)
+            self.notify(f"{len(critical)} new critical findings: {names}", title="critical",
+                        severity="error", timeout=10, markup=False)
+            return
+        for finding in critical:
+            self.notify(finding.summary, title=finding.kind.replace("_", " "), severity="error", timeout=10,
+                        markup=False)
+
+    def _show_agents(self) -> None:
+        if self.report is None:
+            return
+        table = self.query_one(AgentTable)
+        rows = [(a.name, agent_cells(a, self._worst.get(a.name), self.report.at))
+                for a in self.report.agents if agent_matches(a, self._worst.get(a.name), self._filter)]
+        with self.batch_update():
+            table.show_rows(rows)
+        table.border_subtitle = f"filter: {self._filter}" if self._filter else ""
+
+    def _render_header(self) -> None:
+        report = self.report
+        leader = report.leader if report is not None else None
+        self.query_one(FleetHeader).update(header_content(
+            report, title=self.settings.title, lag_ms=self.lag_ms, read_only=self.read_only,
+            demo=self.settings.demo, leader=leader))
+
+    def _sample_lag(self) -> None:
+        """The event loop's lag: how late this 100 ms timer woke (worst of the last 2 s)."""
+        now = self._clock()
+        if self._lag_last is not None:
+            self._lag_samples.append(max(0.0, now - self._lag_last - LAG_INTERVAL_S))
+        self._lag_last = now
+        if not self._lag_samples:
+            return
+        lag_ms = round(max(self._lag_samples) * 1000.0)
+        if lag_ms != self.lag_ms:
+            self.lag_ms = lag_ms
+            self._render_header()
+
+    # --- preview --------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#agents")
+    def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._update_preview()
+        self.refresh_bindings()
+
+    def _pane_mark(self, pane: str) -> Any:
+        """What changes when the pane's screen changes; captures happen only when it moved."""
+        report = self.report
+        panes = getattr(report, "panes", None)
+        if panes is None:  # a report without its panes: no way to tell, so capture each tick
+            return ("tick", report.tick if report is not None else None)
+        for candidate in panes:
+            if candidate.pane_id == pane:
+                return candidate.change_mark
+        return None
+
+    def _update_preview(self) -> None:
+        preview = self.query_one(PanePreview)
+        name = self.selected_agent
+        status = self.agent_status(name)
+        if name is None or status is None:
+            key: tuple[Any, ...] = (None,)
+            if key != self._preview_key:
+                self._preview_key = key
+                preview.border_title = "preview"
+                preview.show_screen(None, "No agent selected.")
+            return
+        pane = status.pane
+        key = (name, pane, self._pane_mark(pane) if pane else None)
+        if key == self._preview_key:
+            return
+        selection_changed = self._preview_key is None or self._preview_key[:2] != key[:2]
+        self._preview_key = key
+        preview.border_title = f"{name} · {pane}" if pane else name
+        if pane is None:
+            preview.show_screen(None, f"{name} has no tmux window ({shown_status(status)}).")
+            return
+        if selection_changed:
+            preview.show_screen(None, f"capturing {pane}…")
+        self.capture_pane(name, pane)
+
+    def on_pane_captured(self, message: PaneCaptured) -> None:
+        if self._preview_key is None or self._preview_key[:2] != (message.agent, message.pane):
+            return  # the selection moved on while capturing
+        preview = self.query_one(PanePreview)
+        if message.screen is None:
+            preview.show_screen(None, f"{message.pane} could not be captured: {message.error or 'it is gone'}")
+        else:
+            preview.show_screen(message.screen)
+
+    # --- journal --------------------------------------------------------------------------
+
+    def on_journal_rows(self, message: JournalRows) -> None:
+        table = self.query_one(JournalTable)
+        if message.error:
+            self.notify(message.error, title="journal", severity="warning", markup=False)
+            return
+        with self.batch_update():
+            if message.reset:  # the file was replaced (pruned): its rows start over
+                table.clear()
+                self._journal_rows.clear()
+                self._journal_bad = 0
+            self._journal_bad += message.bad_lines
+            for row in message.rows:
+                self._journal_seq += 1
+                key = f"j{self._journal_seq}"
+                self._journal_rows[key] = row
+                table.add_row(*journal_cells(self._journal_seq, row), key=key)
+            while len(self._journal_rows) > JOURNAL_MAX_ROWS:
+                oldest = next(iter(self._journal_rows))
+                table.remove_row(oldest)
+                del self._journal_rows[oldest]
+            if message.rows:
+                table.sort("seq", key=lambda cell: int(cell.plain), reverse=True)
+                table.move_cursor(row=0, animate=False)
+        bad = f" · {self._journal_bad} bad lines" if self._journal_bad else ""
+        table.border_subtitle = f"{len(self._journal_rows)} rows{bad}"
+        self._show_journal_detail()
+
+    @on(DataTable.RowHighlighted, "#journal-table")
+    def _journal_highlighted(self) -> None:
+        self._show_journal_detail()
+
+    def _show_journal_detail(self) -> None:
+        table = self.query_one(JournalTable)
+        row = None
+        if table.row_count:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            row = self._journal_rows.get(str(key))
+        self.query_one(JournalDetail).show_row(row)
+
+    # --- actions --------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Unavailable actions stay in the footer, dimmed (None); pressing them explains why."""
+        if action == "respawn":
+            return None if self._why_not("respawn") else True
+        if action == "attach":
+            return None if self._why_not("attach") else True
+        return True
+
+    def _why_not(self, action: str, name: str | None = None) -> str | None:
+        name = name if name is not None else self.selected_agent
+        if action == "respawn" and self.read_only:
+            return "this cockpit is read-only (--read-only): respawn is refused"
+        if name is None:
+            return "select an agent first"
+        if action == "attach":
+            status = self.agent_status(name)
+            if status is None or status.pane is None:
+                return f"{name} has no tmux window to attach to"
+        return None
+
+    def on_key(self, event: Any) -> None:
+        """A key bound to an unavailable action says why instead of doing nothing."""
+        active = self.screen.active_bindings.get(event.key)
+        if active is None or active.enabled or active.binding.action not in ("respawn", "attach"):
+            return
+        reason = self._why_not(active.binding.action)
+        if reason:
+            self._explain(active.binding.action, reason)
+
+    def _explain(self, action: str, reason: str) -> None:
+        read_only = action == "respawn" and self.read_only
+        self.notify(reason, title="read-only" if read_only else f"cannot {action}",
+                    severity="warning", markup=False)
+
+    def action_respawn(self) -> None:
+        self.request_respawn(self.selected_agent)
+
+    def request_respawn(self, name: str | None) -> None:
+        """R or the palette: confirm (naming the agent and the exact command), then respawn, verified."""
+        reason = self._why_not("respawn", name)
+        if reason is not None or name is None:
+            self._explain("respawn", reason or "select an agent first")
+            return
+        self.confirm_respawn(name)
+
+    @work(exclusive=True, group="confirm", name="confirm respawn")
+    async def confirm_respawn(self, name: str) -> None:
+        status = self.agent_status(name)
+        argv, cwd = await asyncio.to_thread(respawn_preview, self.supervisor, name)
+        live = status is not None and status.pid is not None
+        state = shown_status(status) if status is not None else "unknown"
+        confirmed = await self.push_screen_wait(ConfirmRespawn(name, argv, cwd=cwd, state=state, live=live))
+        if confirmed:
+            self.run_respawn(name, force=live)
+
+    @work(group="actions", name="respawn")
+    async def run_respawn(self, name: str, *, force: bool = False) -> None:
+        self.notify(f"respawning {name}…", title="respawn", timeout=3, markup=False)
+        try:
+            result = await self.supervisor.respawn(name, force=force)
+        except ReadOnlyError as exc:  # the action layer is the authority, whatever the UI thought
+            self.post_message(ActionDone("respawn", name, refused=str(exc)))
+            return
+        self.post_message(ActionDone("respawn", name, result=result))
+
+    def on_action_done(self, message: ActionDone) -> None:
+        self._journal_wake.set()
+        if message.refused is not None:
+            self.notify(message.refused, title="read-only", severity="warning", markup=False)
+            return
+        result = message.result
+        if result is None:
+            return
+        if result.skipped:
+            severity = "information"
+        else:
+            severity = "information" if result.ok else "error"
+        title = f"{message.action} {message.agent}: " + ("verified" if result.ok and not result.skipped
+                                                          else "skipped" if result.skipped else "failed")
+        self.notify(result.summary, title=title, severity=severity, timeout=8, markup=False)
+
+    def action_attach(self) -> None:
+        self.request_attach(self.selected_agent)
+
+    def request_attach(self, name: str | None) -> None:
+        reason = self._why_not("attach", name)
+        status = self.agent_status(name)
+        if reason is not None or status is None or status.pane is None or name is None:
+            self._explain("attach", reason or "select an agent first")
+            return
+        self.run_attach(name, status.pane)
+
+    @work(exclusive=True, group="attach", name="attach")
+    async def run_attach(self, name: str, pane: str) -> None:
+        config = self.supervisor.config
+        try:
+            lines = await self.supervisor.tmux.run("display-message", "-p", "#{socket_path}")
+            socket = lines[0].strip() if lines else None
+        except TmuxError:
+            socket = None
+        plan = attach_plan(config.tmux.server_args(), config.tmux.session, pane, env=os.environ,
+                           server_socket=socket)
+        if not plan.suspend:
+            proc = await asyncio.create_subprocess_exec(*plan.argv, env=plan.env, stdin=asyncio.subprocess.DEVNULL,
+                                                        stdout=asyncio.subprocess.DEVNULL,
+                                                        stderr=asyncio.subprocess.PIPE)
+            _, err = await proc.communicate()
+            if proc.returncode:
+                self.notify(err.decode("utf-8", "replace").strip() or f"tmux exited {proc.returncode}",
+                            title=f"cannot attach to {name}", severity="error", markup=False)
+            return
+        try:
+            # The supervisor keeps ticking while the operator is away; nothing is painted meanwhile.
+            with self.batch_update(), self.suspend():
+                proc = await asyncio.create_subprocess_exec(*plan.argv, env=plan.env)
+                code = await proc.wait()
+        except SuspendNotSupported:
+            self.notify("this terminal cannot be suspended; attach with: " + " ".join(plan.argv),
+                        title=f"cannot attach to {name}", severity="warning", markup=False)
+            return
+        except OSError as exc:
+            self.notify(str(exc), title=f"cannot attach to {name}", severity="error", markup=False)
+            return
+        if code:
+            self.notify(f"tmux exited with status {code}", title=f"attach to {name}", severity="warning")
+
+    def action_filter(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.add_class("-active")
+        bar.focus()
+
+    @on(FilterBar.Changed, "#filter")
+    def _filter_changed(self, event: FilterBar.Changed) -> None:
+        self._filter = event.value
+        self._show_agents()
+        self._update_preview()
+
+    @on(FilterBar.Submitted, "#filter")
+    def _filter_submitted(self) -> None:
+        bar = self.query_one(FilterBar)
+        bar.set_class(bool(self._filter), "-active")
+        self.query_one(AgentTable).focus()
+
+    @on(FilterBar.Closed)
+    def _filter_closed(self) -> None:
+        self.query_one(FilterBar).remove_class("-active")
+        self.query_one(AgentTable).focus()
+
+    def select_agent(self, name: str) -> bool:
+        """Move the agents table's cursor to ``name`` (clearing a filter that hides it)."""
+        table = self.query_one(AgentTable)
+        if not table.select_agent(name) and self._filter:
+            self.query_one(FilterBar).value = ""
+            self._filter = ""
+            self._show_agents()
+            return table.select_agent(name)
+        return True
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.key_help(), NAVIGATION_HELP))
+
+    def key_help(self) -> list[KeyHelp]:
+        """Every key of the main screen as bound now (remaps included), from the live bindings."""
+        order = {b.id: i for i, b in enumerate(self.BINDINGS) if isinstance(b, Binding)}
+        found: dict[str, tuple[int, KeyHelp]] = {}
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.id is None or binding.id in found:
+                continue
+            found[binding.id] = (order.get(binding.id, len(order)),
+                                 KeyHelp(self.get_key_display(binding), binding.description, binding.tooltip,
+                                         active.enabled))
+        return [help for _, help in sorted(found.values(), key=lambda item: item[0])]
+
+    def palette_commands(self) -> Iterable[PaletteCommand]:
+        read_only = "read-only cockpit" if self.read_only else None
+        for name in self.agent_names():
+            status = self.agent_status(name)
+            yield PaletteCommand(f"Respawn {name}", "Confirm, then respawn through the verified spawn path",
+                                 partial(self.request_respawn, name), read_only)
+            no_pane = None if status is not None and status.pane else "no tmux window"
+            yield PaletteCommand(f"Attach to {name}", "Suspend the cockpit and attach to the agent's pane",
+                                 partial(self.request_attach, name), no_pane)
+            yield PaletteCommand(f"Select {name}", "Move the agents table to this agent and preview its pane",
+                                 partial(self.select_agent, name))
+        yield PaletteCommand("Filter agents", "Narrow the agents table (/)", self.action_filter)
+        yield PaletteCommand("Show journal", "Every decision and action, newest first (1)",
+                             partial(self.action_show_tab, "journal-tab"))
+        yield PaletteCommand("Keys", "Every key as currently bound (?)", self.action_help)
+
+    # --- quitting -------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        await self._close_supervisor()
+        self.exit(0)
+
+    async def _close_supervisor(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._journal_wake.set()
+        for worker in list(self.workers):
+            if worker.group == "supervisor":
+                try:
+                    await asyncio.wait_for(worker.wait(), timeout=5)
+                except (asyncio.TimeoutError, Exception):
+                    worker.cancel()
+        await self.supervisor.close()
+
+    async def on_unmount(self) -> None:
+        await self._close_supervisor()
+
+
+NAVIGATION_HELP = (
+    KeyHelp("↑ ↓ pgup pgdn", "move in the agents or journal table"),
+    KeyHelp("tab", "move focus: agents, tabs, journal, evidence"),
+    KeyHelp("escape", "clear the filter; close a dialog"),
+    KeyHelp("y / n", "answer a confirmation"),
+    KeyHelp("ctrl+q", "quit from anywhere"),
+)
