@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
         return p
 
+    p = add("demo", "a throw-away world of simulated agents, with the cockpit open on it")
+    p.add_argument("--agents", type=int, default=8, metavar="N", help="how many simulated agents (default 8)")
+    p.add_argument("--keep", action="store_true", help="leave the world running on quit and say where it is")
     p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p = add("supervise", "run the supervisor headless (for a systemd unit or a background window)")
@@ -73,16 +76,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command
     bad_input_code = 3 if command == "check" else 2
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
+        None: cmd_tui,
+        "demo": cmd_demo,
         "check": cmd_check,
         "supervise": cmd_supervise,
         "respawn": cmd_respawn,
     }
-    handler = handlers.get(command)
-    if handler is None:
-        parser.print_help()
-        return 0
+    handler = handlers[command]
     try:
         return handler(args)
+    except UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     except ConfigError as exc:
         _err(str(exc))
         return bad_input_code
@@ -97,6 +102,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 # --- commands ---------------------------------------------------------------------------------
+
+
+def cmd_tui(args: argparse.Namespace) -> int:
+    from cockpit.tui.app import TuiSettings, create_app
+
+    config = _load(args)
+    app = create_app(TuiSettings(config=config, read_only=bool(args.read_only)))
+    result = app.run()
+    return result if isinstance(result, int) else 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from cockpit.demo import run_demo
+
+    if not 1 <= args.agents <= 500:
+        raise UsageError(f"cockpit demo: --agents must be between 1 and 500, got {args.agents}")
+    return run_demo(agents=args.agents, keep=args.keep)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -147,6 +147,7 @@ class TmuxClient:
         self._pending: deque[_Pending] = deque()
         self._connect_lock = asyncio.Lock()
         self._write_lock = asyncio.Lock()
+        self._session_lock = asyncio.Lock()
         self._closing = False
         self._ready: asyncio.Event | None = None
         self.last_error: str | None = None
@@ -225,8 +226,8 @@ class TmuxClient:
                 raw = await proc.stdout.readline()
                 if not raw:
                     break
-                line = raw.decode("utf-8", "replace").rstrip("\n")
-                if line.endswith("\r"):
+                line = raw.decode("utf-8", "replace")
+                if line.endswith("\n"):
                     line = line[:-1]
                 if block is not None:
                     match = _GUARD_RE.match(line)
@@ -389,13 +390,15 @@ class TmuxClient:
         if not self.connected:
             await self.connect(start_server=True)
         fmt = "#{pane_id}"
-        results = await self.run_many([
-            ["new-window", "-d", "-P", "-F", fmt, "-t", f"={session}:", "-n", name, *_PLACEHOLDER],
-        ])
-        result = results[0]
-        if isinstance(result, BaseException):
-            result = await self.run("new-session", "-d", "-P", "-F", fmt, "-s", session, "-n", name,
-                                    "-x", "200", "-y", "50", *_PLACEHOLDER)
+        new_window = ["new-window", "-d", "-P", "-F", fmt, "-t", f"={session}:", "-n", name, *_PLACEHOLDER]
+        # Concurrent spawns into a fleet with no session yet: one creates it, the others add windows.
+        async with self._session_lock:
+            (result,) = await self.run_many([new_window])
+            if isinstance(result, BaseException):
+                (result,) = await self.run_many([["new-session", "-d", "-P", "-F", fmt, "-s", session, "-n", name,
+                                                  "-x", "200", "-y", "50", *_PLACEHOLDER]])
+            if isinstance(result, BaseException):
+                raise result
         pane_id = result[0].strip()
         respawn = ["respawn-pane", "-k", "-t", pane_id, "-c", format_literal(cwd)]
         for key, value in (env or {}).items():

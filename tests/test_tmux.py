@@ -130,3 +130,19 @@ def test_any_text_survives_tmux_quoting_unchanged(shared_server, text):
 
     assert run(go()) == text
     assert "\n" not in quote(text)
+
+
+def test_concurrent_spawns_into_a_missing_session_all_get_windows(tmux_socket, tmp_path):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        try:
+            panes = await asyncio.gather(*(client.spawn_window("agents", f"a{i}", ["sleep", "60"], cwd=str(tmp_path))
+                                           for i in range(6)))
+            listed = await client.list_panes()
+            return panes, listed
+        finally:
+            await client.kill_server()
+
+    panes, listed = run(go())
+    assert len({p.pane_id for p in panes}) == 6
+    assert sorted(p.agent for p in listed if p.agent) == [f"a{i}" for i in range(6)]

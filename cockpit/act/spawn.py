@@ -117,7 +117,7 @@ async def verified_spawn(
         screen = None
         if pane_id is not None:
             try:
-                screen = await tmux.capture(pane_id, history=SCREEN_HISTORY_LINES)
+                screen = tidy_screen(await tmux.capture(pane_id, history=SCREEN_HISTORY_LINES))
                 await tmux.kill_pane_window(pane_id)
             except TmuxError:
                 pass
@@ -189,6 +189,19 @@ async def verified_spawn(
                             resumed=plan.resumed, elapsed_s=round(elapsed, 3))
     return SpawnResult(True, agent.name, spawn_id, plan.argv, plan.session_id, pane_id, pid, start, agent.port,
                        None, f"verified in {elapsed:.2f}s", None, elapsed, checks)
+
+
+def tidy_screen(screen: str | None) -> str:
+    """A captured screen as evidence: no trailing spaces, no long runs of blank lines."""
+    if not screen:
+        return ""
+    lines = [line.rstrip() for line in screen.splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if not line and out and not out[-1]:
+            continue
+        out.append(line)
+    return "\n".join(out).strip("\n")
 
 
 def _alive(reader: ProcessReader, pid: int, start: int) -> bool:
