@@ -109,8 +109,8 @@ def cmd_tui(args: argparse.Namespace) -> int:
 
     config = _load(args)
     app = create_app(TuiSettings(config=config, read_only=bool(args.read_only)))
-    result = app.run()
-    return result if isinstance(result, int) else 0
+    app.run()
+    return app.return_code if app.return_code is not None else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

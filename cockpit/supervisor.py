@@ -24,7 +24,7 @@ from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
 from cockpit.registry import Journal, Registry
-from cockpit.tmux import TmuxClient, TmuxUnreachable
+from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 
 SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
@@ -46,6 +46,7 @@ class Report:
     tick: int = 0
     skipped_ticks: int = 0
     actions: tuple[ActionResult, ...] = ()
+    panes: tuple[Pane, ...] = ()  # this tick's panes: the TUI re-captures its preview only when a change_mark moved
 
     @property
     def exit_code(self) -> int:
@@ -260,7 +261,8 @@ class Supervisor:
         self.findings = current
         return Report(at=snapshot.at, agents=tuple(statuses), findings=tuple(findings), new_findings=new,
                       resolved=resolved, cost=snapshot.cost, tmux_ok=snapshot.tmux_ok, leader=self.leader,
-                      read_only=self.read_only, tick=self.tick_no, skipped_ticks=self.skipped_ticks)
+                      read_only=self.read_only, tick=self.tick_no, skipped_ticks=self.skipped_ticks,
+                      panes=snapshot.panes)
 
     async def _journal_changes(self, report: Report) -> None:
         if self.read_only or not (report.new_findings or report.resolved):

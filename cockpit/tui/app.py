@@ -12,6 +12,7 @@ holds no logic ``cockpit check``/``respawn`` would need.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
@@ -44,13 +46,13 @@ from cockpit.tui.widgets import (
     AgentTable,
     FilterBar,
     FleetHeader,
+    HeaderState,
     JournalDetail,
     JournalTable,
     KeyHelp,
     PanePreview,
     agent_cells,
     agent_matches,
-    header_content,
     journal_cells,
     shown_status,
     worst_by_agent,
@@ -63,9 +65,6 @@ JOURNAL_POLL_S = 1.0        # the journal is also written by other cockpits and 
 JOURNAL_MAX_ROWS = 1000     # newest rows kept in the table; the file keeps them all
 MAX_SEPARATE_TOASTS = 3     # more new critical findings than this in one tick: one summary toast
 NEW_SESSION = "<new session id>"
-
-# Tabs by number, in the order later issues add them (Sessions, Blocks, Zombies, Reminders).
-TABS: tuple[tuple[str, str], ...] = (("journal-tab", "Journal"),)
 
 
 class SupervisorLike(Protocol):
@@ -161,6 +160,10 @@ class CockpitApp(App[int]):
         self._lag_samples: deque[float] = deque(maxlen=LAG_WINDOW)
         self._lag_last: float | None = None
         self._closed = False
+        self._availability: tuple[bool, ...] = ()
+        self._tick_error: str | None = None
+        self._journal_error: str | None = None
+        self._gc_frozen = False
         if settings.config.keys:
             self.set_keymap(dict(settings.config.keys))
 
@@ -201,7 +204,7 @@ class CockpitApp(App[int]):
     def selected_agent(self) -> str | None:
         try:
             return self.query_one(AgentTable).selected_agent
-        except Exception:  # not composed yet, or shutting down
+        except NoMatches:  # not composed yet, or shutting down
             return None
 
     def agent_status(self, name: str | None) -> AgentStatus | None:
@@ -242,7 +245,7 @@ class CockpitApp(App[int]):
         worker = get_current_worker()
         tail = self.supervisor.journal.tail()
         try:
-            while not worker.is_cancelled:
+            while not worker.is_cancelled and not self._closed:
                 try:
                     result = tail.read_new()
                 except OSError as exc:
@@ -270,17 +273,32 @@ class CockpitApp(App[int]):
 
     def on_report_ready(self, message: ReportReady) -> None:
         report = message.report
+        if self.report is None:
+            self.call_after_refresh(self._freeze_startup_heap)
         self.report = report
+        self._tick_error = None
         self._worst = worst_by_agent(report.findings)
         self._show_agents()
         self._render_header()
         self._toast_new_findings(report)
         self._update_preview()
         self._journal_wake.set()  # the tick may have journaled findings
-        self.refresh_bindings()
+        self._refresh_availability()
+
+    def _freeze_startup_heap(self) -> None:
+        """Keep the startup heap (Textual, styles, widgets) out of full GC passes.
+
+        A gen-2 collection over it stalled the loop 100+ ms every few seconds (seed #7: the
+        loop must not block); objects made later are still collected. Undone on unmount.
+        """
+        if not self._gc_frozen:
+            gc.freeze()
+            self._gc_frozen = True
 
     def on_tick_failed(self, message: TickFailed) -> None:
-        self.notify(message.error, title="tick failed", severity="error", markup=False)
+        if message.error != self._tick_error:  # a fault that persists is toasted once, not every tick
+            self._tick_error = message.error
+            self.notify(message.error, title="tick failed", severity="error", markup=False)
 
     def _toast_new_findings(self, report: Report) -> None:
         critical = [f for f in report.new_findings if f.severity is Severity.CRITICAL]
@@ -304,11 +322,9 @@ class CockpitApp(App[int]):
         table.border_subtitle = f"filter: {self._filter}" if self._filter else ""
 
     def _render_header(self) -> None:
-        report = self.report
-        leader = report.leader if report is not None else None
-        self.query_one(FleetHeader).update(header_content(
-            report, title=self.settings.title, lag_ms=self.lag_ms, read_only=self.read_only,
-            demo=self.settings.demo, leader=leader))
+        self.query_one(FleetHeader).state = HeaderState(
+            title=self.settings.title, report=self.report, lag_ms=self.lag_ms, read_only=self.read_only,
+            demo=self.settings.demo)
 
     def _sample_lag(self) -> None:
         """The event loop's lag: how late this 100 ms timer woke (worst of the last 2 s)."""
@@ -328,7 +344,14 @@ class CockpitApp(App[int]):
     @on(DataTable.RowHighlighted, "#agents")
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._update_preview()
-        self.refresh_bindings()
+        self._refresh_availability()
+
+    def _refresh_availability(self) -> None:
+        """Re-render the footer only when an action became available or unavailable (footers are costly)."""
+        availability = tuple(self._why_not(action) is None for action in ("respawn", "attach"))
+        if availability != self._availability:
+            self._availability = availability
+            self.refresh_bindings()
 
     def _pane_mark(self, pane: str) -> Any:
         """What changes when the pane's screen changes; captures happen only when it moved."""
@@ -380,8 +403,12 @@ class CockpitApp(App[int]):
     def on_journal_rows(self, message: JournalRows) -> None:
         table = self.query_one(JournalTable)
         if message.error:
-            self.notify(message.error, title="journal", severity="warning", markup=False)
+            if message.error != self._journal_error:  # said once, not every poll
+                self._journal_error = message.error
+                self.notify(message.error, title="journal", severity="warning", markup=False)
             return
+        self._journal_error = None
+        reading = self._journal_cursor_key()  # an older row the operator is reading stays under the cursor
         with self.batch_update():
             if message.reset:  # the file was replaced (pruned): its rows start over
                 table.clear()
@@ -399,7 +426,10 @@ class CockpitApp(App[int]):
                 del self._journal_rows[oldest]
             if message.rows:
                 table.sort("seq", key=lambda cell: int(cell.plain), reverse=True)
-                table.move_cursor(row=0, animate=False)
+                if reading is not None and reading in self._journal_rows:
+                    table.move_cursor(row=table.get_row_index(reading), animate=False)
+                else:
+                    table.move_cursor(row=0, animate=False)
         bad = f" · {self._journal_bad} bad lines" if self._journal_bad else ""
         table.border_subtitle = f"{len(self._journal_rows)} rows{bad}"
         self._show_journal_detail()
@@ -407,6 +437,13 @@ class CockpitApp(App[int]):
     @on(DataTable.RowHighlighted, "#journal-table")
     def _journal_highlighted(self) -> None:
         self._show_journal_detail()
+
+    def _journal_cursor_key(self) -> str | None:
+        """The journal row under the cursor, unless it is the newest (the cursor then follows new rows)."""
+        table = self.query_one(JournalTable)
+        if not table.row_count or table.cursor_row == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
 
     def _show_journal_detail(self) -> None:
         table = self.query_one(JournalTable)
@@ -491,13 +528,9 @@ class CockpitApp(App[int]):
         result = message.result
         if result is None:
             return
-        if result.skipped:
-            severity = "information"
-        else:
-            severity = "information" if result.ok else "error"
-        title = f"{message.action} {message.agent}: " + ("verified" if result.ok and not result.skipped
-                                                          else "skipped" if result.skipped else "failed")
-        self.notify(result.summary, title=title, severity=severity, timeout=8, markup=False)
+        outcome = "skipped" if result.skipped else "verified" if result.ok else "failed"
+        self.notify(result.summary, title=f"{message.action} {message.agent}: {outcome}",
+                    severity="error" if outcome == "failed" else "information", timeout=8, markup=False)
 
     def action_attach(self) -> None:
         self.request_attach(self.selected_agent)
@@ -633,6 +666,9 @@ class CockpitApp(App[int]):
 
     async def on_unmount(self) -> None:
         await self._close_supervisor()
+        if self._gc_frozen:
+            gc.unfreeze()
+            self._gc_frozen = False
 
 
 NAVIGATION_HELP = (

@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
+from textual.widgets.data_table import CellDoesNotExist
 
 from cockpit.findings import Finding, Severity
 from cockpit.judge.agents import AgentStatus
@@ -34,6 +35,12 @@ STATUS_STYLES = {
 }
 SEVERITY_STYLES = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 SEVERITY_MARKS = {Severity.CRITICAL: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
+
+Cells = tuple[Text, ...]
+AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "agent"), ("state", "state"), ("finding", "worst finding"), ("pid", "pid"), ("pane", "pane"),
+    ("port", "port"), ("session", "session"), ("turn", "turn"), ("restarts", "restarts"), ("kind", "kind"),
+)
 
 
 # --- formatting (pure) --------------------------------------------------------------------------
@@ -72,8 +79,6 @@ def worst_by_agent(findings: Iterable[Finding]) -> dict[str, tuple[Finding, int]
     return out
 
 
-Cells = tuple[Text, ...]
-
 
 def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: float) -> Cells:
     """One row of the agents table, cell by cell."""
@@ -92,18 +97,19 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
         finding = Text(f"{SEVERITY_MARKS[top.severity]} {top.kind}", style=SEVERITY_STYLES[top.severity])
         if count > 1:
             finding.append(f" +{count - 1}", style="dim")
-    return (
-        Text(agent.name, style="bold"),
-        Text(agent.kind),
-        Text(status, style=STATUS_STYLES.get(status, "")),
-        Text(str(agent.pid) if agent.pid else "-", style="" if agent.pid else "dim"),
-        Text(agent.pane or "-", style="" if agent.pane else "dim"),
-        port,
-        session_text,
-        Text(short_age(now - turn_ts) if turn_ts is not None else "-", style="" if turn_ts else "dim"),
-        Text(str(agent.restarts), style="yellow" if agent.restarts else "dim"),
-        finding,
-    )
+    cells = {
+        "name": Text(agent.name, style="bold"),
+        "state": Text(status, style=STATUS_STYLES.get(status, "")),
+        "finding": finding,
+        "pid": Text(str(agent.pid) if agent.pid else "-", style="" if agent.pid else "dim"),
+        "pane": Text(agent.pane or "-", style="" if agent.pane else "dim"),
+        "port": port,
+        "session": session_text,
+        "turn": Text(short_age(now - turn_ts) if turn_ts is not None else "-", style="" if turn_ts else "dim"),
+        "restarts": Text(str(agent.restarts), style="yellow" if agent.restarts else "dim"),
+        "kind": Text(agent.kind),
+    }
+    return tuple(cells[key] for key, _ in AGENT_COLUMNS)
 
 
 def agent_matches(agent: AgentStatus, worst: tuple[Finding, int] | None, query: str) -> bool:
@@ -117,15 +123,28 @@ def agent_matches(agent: AgentStatus, worst: tuple[Finding, int] | None, query: 
     return any(query in field.casefold() for field in fields)
 
 
-def header_content(report: Report | None, *, title: str, lag_ms: float | None, read_only: bool,
-                   demo: bool = False, leader: bool | None = None) -> Content:
-    """The one header line: fleet health, tick cost, loop lag, role, badges."""
-    sep = ("  │  ", "$text-muted")
-    parts: list[str | tuple[str, str]] = [(f" {title} ", "bold $text-accent")]
-    if demo:
-        parts += [" ", (" DEMO ", "bold $text-warning on $warning-muted")]
-    if read_only:
-        parts += [" ", (" READ-ONLY ", "bold $text-error on $error-muted")]
+@dataclass(frozen=True)
+class HeaderState:
+    """What the header line shows; rendered wide or compact by the header's own width."""
+    title: str = "cockpit"
+    report: Report | None = None
+    lag_ms: float | None = None
+    read_only: bool = False
+    demo: bool = False
+
+
+COMPACT_BELOW = 112  # columns: under this the header abbreviates so every part still fits
+
+
+def header_content(state: HeaderState, *, compact: bool = False) -> Content:
+    """The one header line: fleet health, findings by severity, tick cost, loop lag, role, badges."""
+    report = state.report
+    sep = (" │ ", "$text-muted")
+    parts: list[str | tuple[str, str]] = [(f" {state.title} ", "bold $text-accent")]
+    if state.demo:
+        parts.append(("DEMO " if compact else " DEMO ", "bold $text-warning on $warning-muted"))
+    if state.read_only:
+        parts.append(("RO" if compact else " READ-ONLY ", "bold $text-error on $error-muted"))
     parts.append(sep)
     if report is None:
         parts.append(("waiting for the first tick…", "$text-muted"))
@@ -137,28 +156,34 @@ def header_content(report: Report | None, *, title: str, lag_ms: float | None, r
         counts = {s: 0 for s in Severity}
         for finding in report.findings:
             counts[finding.severity] += 1
-        for severity, style in ((Severity.CRITICAL, "bold $text-error"), (Severity.WARNING, "$text-warning"),
-                                (Severity.INFO, "$text-muted")):
+        styles = ((Severity.CRITICAL, "bold $text-error"), (Severity.WARNING, "$text-warning"),
+                  (Severity.INFO, "$text-muted"))
+        for i, (severity, style) in enumerate(styles):
             n = counts[severity]
-            parts.append((f"{SEVERITY_MARKS[severity]} {n} {severity.value}", style if n else "$text-muted"))
-            parts.append(" ")
+            label = f"{SEVERITY_MARKS[severity]}{n}" if compact else f"{SEVERITY_MARKS[severity]} {n} {severity.value}"
+            parts.append((label, style if n else "$text-muted"))
+            if i < len(styles) - 1:
+                parts.append(" ")
         parts.append(sep)
         if not report.tmux_ok:
-            parts.append(("tmux unreachable", "bold $text-error"))
+            parts.append(("tmux down" if compact else "tmux unreachable", "bold $text-error"))
             parts.append(sep)
         cost = report.cost
-        parts.append((f"tick {cost.wall_ms:.1f} ms · {cost.tmux_processes} tmux proc", ""))
+        if compact:
+            parts.append(f"{cost.wall_ms:.1f}ms {cost.tmux_processes}p")
+        else:
+            parts.append(f"tick {cost.wall_ms:.1f} ms · {cost.tmux_processes} tmux")
         if report.skipped_ticks:
-            parts.append((f" · {report.skipped_ticks} skipped", "$text-warning"))
+            parts.append((f" {report.skipped_ticks} skipped", "$text-warning"))
     parts.append(sep)
-    if lag_ms is None:
+    if state.lag_ms is None:
         parts.append(("lag -", "$text-muted"))
     else:
-        parts.append((f"lag {lag_ms:.0f} ms", "bold $text-error" if lag_ms >= 100 else ""))
-    role = leader if leader is not None else (report.leader if report is not None else None)
-    if role is not None:
+        parts.append((f"lag {state.lag_ms:.0f}{'' if compact else ' '}ms",
+                      "bold $text-error" if state.lag_ms >= 100 else ""))
+    if report is not None:
         parts.append(sep)
-        parts.append(("leader", "$text-success") if role else ("follower", "$text-muted"))
+        parts.append(("leader", "$text-success") if report.leader else ("follower", "$text-muted"))
     return Content.assemble(*parts)
 
 
@@ -266,14 +291,13 @@ def journal_detail(row: Mapping[str, Any] | None) -> RenderableType:
 # --- widgets ------------------------------------------------------------------------------------
 
 
-class FleetHeader(Static):
+class FleetHeader(Widget):
     """One line: fleet health, findings by severity, tick cost, loop lag, leader/follower, badges."""
 
+    state: reactive[HeaderState] = reactive(HeaderState)
 
-AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("name", "agent"), ("kind", "kind"), ("state", "state"), ("pid", "pid"), ("pane", "pane"),
-    ("port", "port"), ("session", "session"), ("turn", "turn"), ("restarts", "rst"), ("finding", "worst finding"),
-)
+    def render(self) -> Content:
+        return header_content(self.state, compact=self.size.width < COMPACT_BELOW)
 
 
 def _signature(cells: Sequence[Text]) -> tuple[tuple[str, str, tuple[Any, ...]], ...]:
@@ -285,7 +309,7 @@ class AgentTable(DataTable[Text]):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self._shown: dict[str, tuple[Any, ...]] = {}
+        self._shown: dict[str, tuple[Any, ...]] = {}  # name -> what each cell shows, to diff against
 
     def on_mount(self) -> None:
         for key, label in AGENT_COLUMNS:
@@ -303,7 +327,7 @@ class AgentTable(DataTable[Text]):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:  # no such row (an empty table): nothing is selected
+        except CellDoesNotExist:
             return None
         return str(key.value) if key.value is not None else None
 
@@ -327,8 +351,8 @@ class AgentTable(DataTable[Text]):
                 self.add_row(*cells, key=name)
                 added = True
             elif old != signature:
-                for (column, _), before, cell in zip(AGENT_COLUMNS, old, cells):
-                    if before != _signature([cell])[0]:
+                for (column, _), before, after, cell in zip(AGENT_COLUMNS, old, signature, cells, strict=True):
+                    if before != after:
                         self.update_cell(name, column, cell, update_width=True)
             self._shown[name] = signature
         if added and list(self._shown) != list(wanted):
@@ -352,8 +376,7 @@ class PanePreview(Widget):
             self.screen_text = None
             self.placeholder = placeholder or "(no screen)"
             return
-        lines = screen.rstrip().split("\n")
-        self.screen_text = Text.from_ansi("\n".join(lines), no_wrap=True, overflow="crop", end="")
+        self.screen_text = Text.from_ansi(screen.rstrip(), no_wrap=True, overflow="crop", end="")
 
     def render(self) -> RenderableType:
         text = self.screen_text

@@ -1,0 +1,121 @@
+"""SVG screenshots of the TUI over the fixture world, for the README.
+
+``python -m cockpit.tui.screenshots [OUTDIR]`` (default ``screenshots/``). The
+snapshot tests render the very same scenes (``SCENES``): a screenshot that
+changes is a snapshot that fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from textual.pilot import Pilot
+from textual.screen import Screen
+
+from cockpit.tui.app import CockpitApp, TuiSettings, create_app
+from cockpit.tui.fixture import JOURNAL, FixtureSupervisor, fixture_config
+from cockpit.tui.screens import ConfirmRespawn, HelpScreen
+from cockpit.tui.widgets import AgentTable, JournalTable, PanePreview
+
+SETTLE_TIMEOUT_S = 10.0
+
+
+def frozen_clock() -> float:
+    """The loop-lag probe's clock in pictures: it never moves, so the lag reads 0 ms."""
+    return 0.0
+
+
+@dataclass(frozen=True)
+class Scene:
+    name: str
+    description: str
+    size: tuple[int, int] = (120, 40)
+    read_only: bool = False
+    select: str | None = None
+    keys: tuple[str, ...] = ()
+    screen: type[Screen] | None = None  # the screen on top once the keys were pressed
+
+    def app(self) -> CockpitApp:
+        settings = TuiSettings(fixture_config(), read_only=self.read_only)
+        return create_app(settings, supervisor=FixtureSupervisor(read_only=self.read_only), clock=frozen_clock)
+
+    async def prepare(self, pilot: Pilot) -> None:
+        """Wait for the fixture world to be on screen, then play the scene's keys."""
+        app = pilot.app
+        assert isinstance(app, CockpitApp)
+        await until(pilot, lambda: settled(app), "the fixture world on screen")
+        if self.select is not None:
+            app.select_agent(self.select)
+            await until(pilot, lambda: settled(app), f"{self.select} selected and previewed")
+        for key in self.keys:
+            await pilot.press(key)
+        if self.screen is not None:
+            await until(pilot, lambda: isinstance(app.screen, self.screen), f"{self.screen.__name__} on top")
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
+
+
+def settled(app: CockpitApp) -> bool:
+    """Report shown, journal loaded, lag measured, and the selected pane's preview captured."""
+    if app.report is None or app.lag_ms is None:
+        return False
+    if app.query_one(JournalTable).row_count < len(JOURNAL) or not app.query_one(AgentTable).row_count:
+        return False
+    status = app.agent_status(app.selected_agent)
+    if status is not None and status.pane is not None:
+        preview = app.query_one(PanePreview)
+        return preview.screen_text is not None and (app._preview_key or (None,))[0] == status.name
+    return True
+
+
+async def until(pilot: Pilot, predicate, what: str, timeout: float = SETTLE_TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+SCENES: tuple[Scene, ...] = (
+    Scene("main", "the fleet at 120x40: agents, preview of the selected pane, the journal with evidence"),
+    Scene("help", "? lists every key as currently bound", keys=("question_mark",), screen=HelpScreen),
+    Scene("confirm-respawn", "R names the agent and the exact command before acting", select="ghost",
+          keys=("R",), screen=ConfirmRespawn),
+    Scene("read-only", "--read-only: respawn is dimmed, and R says why instead of acting", read_only=True,
+          keys=("R",)),
+    Scene("narrow-80x24", "80x24: the preview steps aside, nothing overflows", size=(80, 24)),
+)
+
+
+def scene(name: str) -> Scene:
+    return next(s for s in SCENES if s.name == name)
+
+
+async def render_svg(scene: Scene) -> str:
+    app = scene.app()
+    async with app.run_test(size=scene.size, notifications=True) as pilot:
+        await scene.prepare(pilot)
+        return app.export_screenshot(title="cockpit")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) > 1 or (args and args[0].startswith("-")):
+        print("usage: python -m cockpit.tui.screenshots [OUTDIR]", file=sys.stderr)
+        return 2
+    outdir = Path(args[0] if args else "screenshots")
+    outdir.mkdir(parents=True, exist_ok=True)
+    for item in SCENES:
+        path = outdir / f"{item.name}.svg"
+        path.write_text(asyncio.run(render_svg(item)), encoding="utf-8")
+        print(f"{path}  {item.description}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,416 @@
+"""The TUI driven by keys (App.run_test): a real supervisor on a private tmux server with simulated agents,
+and the fixture world where only the UI is under test.
+
+Each test reads like the failure it prevents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from textual.command import CommandPalette
+
+from cockpit.registry import Registry
+from cockpit.supervisor import Report
+from cockpit.tui import TuiSettings, create_app
+from cockpit.tui.app import CockpitApp
+from cockpit.tui.attach import attach_plan
+from cockpit.tui.fixture import PANES, FixtureSupervisor, fixture_config, fixture_report
+from cockpit.tui.messages import ReportReady
+from cockpit.tui.screens import ConfirmRespawn, HelpScreen
+from cockpit.tui.screenshots import frozen_clock, settled, until
+from cockpit.tui.widgets import AgentTable, JournalTable
+from tests.conftest import SIM
+
+
+def registry_rows(world, event: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
+    rows = Registry(world.state_dir / "registry.jsonl").read_all().rows
+    return [r for r in rows if (event is None or r["event"] == event) and (agent is None or r.get("agent") == agent)]
+
+
+def record_notifications(app: CockpitApp) -> list[dict[str, Any]]:
+    """Every notify() call, as {message, title, severity}."""
+    seen: list[dict[str, Any]] = []
+    notify = app.notify
+
+    def spy(message: str, *, title: str = "", severity: str = "information", **kwargs: Any) -> None:
+        seen.append({"message": message, "title": title, "severity": severity})
+        notify(message, title=title, severity=severity, **kwargs)
+
+    app.notify = spy  # type: ignore[method-assign]
+    return seen
+
+
+def journal_top(app: CockpitApp) -> tuple[str, str]:
+    """The newest journal row as shown: (event, agent)."""
+    table = app.query_one(JournalTable)
+    if not table.row_count:
+        return ("", "")
+    row = table.get_row_at(0)
+    return (row[2].plain, row[3].plain)
+
+
+def fixture_app(**settings: Any) -> tuple[CockpitApp, FixtureSupervisor]:
+    read_only = settings.get("read_only", False)
+    supervisor = FixtureSupervisor(config=settings.pop("config", fixture_config()), read_only=read_only)
+    app = create_app(TuiSettings(supervisor.config, **settings), supervisor=supervisor, clock=frozen_clock)
+    return app, supervisor
+
+
+# --- a real supervisor, a private tmux server, simulated agents -----------------------------------
+
+
+def test_R_then_confirm_respawns_a_dead_agent_and_the_journal_shows_it_verified(world):
+    config = world.write_config([{"name": "tabs", "command": [*SIM]}], supervisor={"auto_respawn": False})
+
+    async def go() -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        app = create_app(TuiSettings(config))
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.report is not None and app.selected_agent == "tabs", "the first report")
+            assert app.agent_status("tabs").status in ("down", "unknown")
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRespawn), "the confirm dialog")
+            dialog = app.screen
+            assert dialog.agent == "tabs" and dialog.argv == tuple(SIM)  # the exact command, before acting
+            assert registry_rows(world, "spawn_requested") == []       # nothing happened yet
+            await pilot.press("y")
+            await until(pilot, lambda: journal_top(app) == ("respawn ✓", "tabs"), "the verified journal row", 20)
+            await until(pilot, lambda: app.agent_status("tabs").status == "running", "tabs running", 10)
+            argv = dialog.argv
+            await pilot.press("q")
+        return argv, notes
+
+    argv, notes = asyncio.run(go())
+    [requested] = registry_rows(world, "spawn_requested", "tabs")
+    assert requested["argv"] == list(argv) and requested["by"] == "operator"
+    assert len(registry_rows(world, "spawned", "tabs")) == 1
+    assert any(n["title"] == "respawn tabs: verified" for n in notes)
+
+
+def test_a_read_only_cockpit_refuses_R_with_a_notification_and_never_opens_a_dialog(world):
+    config = world.write_config([{"name": "solo", "command": [*SIM]}])
+
+    async def go() -> list[dict[str, Any]]:
+        app = create_app(TuiSettings(config, read_only=True))
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.report is not None and app.selected_agent == "solo", "the first report")
+            respawn = app.screen.active_bindings["R"]
+            assert respawn.binding.id == "respawn" and respawn.enabled is False  # dimmed in the footer
+            await pilot.press("R")
+            await until(pilot, lambda: any(n["title"] == "read-only" for n in notes), "the read-only notice")
+            await pilot.pause(0.3)
+            assert not isinstance(app.screen, ConfirmRespawn)
+            palette = {c.text: c for c in app.palette_commands()}
+            assert palette["Respawn solo"].unavailable == "read-only cockpit"
+            app.request_respawn("solo")  # the palette's way in refuses the same way
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, ConfirmRespawn)
+        return notes
+
+    notes = asyncio.run(go())
+    assert sum(n["title"] == "read-only" for n in notes) == 2
+    assert registry_rows(world, "spawn_requested") == []
+    assert registry_rows(world) == []
+
+
+def test_slash_filter_narrows_the_agents_table_and_escape_restores_it(world):
+    config = world.write_config([{"name": n, "command": [*SIM]} for n in ("alpha", "beta", "gamma")],
+                                supervisor={"auto_respawn": False})
+
+    async def go() -> None:
+        app = create_app(TuiSettings(config))
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.query_one(AgentTable)
+            await until(pilot, lambda: table.row_count == 3, "three agents")
+            await pilot.press("slash", "a", "l")
+            await until(pilot, lambda: table.row_count == 1, "the filter applied")
+            assert table.selected_agent == "alpha"
+            await pilot.press("escape")
+            await until(pilot, lambda: table.row_count == 3, "the filter cleared")
+            assert app.focused is table
+            assert [str(k.value) for k in table.rows] == ["alpha", "beta", "gamma"]
+
+    asyncio.run(go())
+
+
+def test_the_agents_table_is_diffed_across_ticks_never_cleared_or_rebuilt(world, monkeypatch):
+    config = world.write_config([
+        {"name": "steady", "command": [*SIM]},
+        {"name": "flaky", "command": [*SIM, "--crash-after-s", "0.6"]},
+    ], supervisor={"max_restarts": 20})
+    calls: dict[str, int] = {"clear": 0, "add_row": 0, "update_cell": 0}
+
+    def counting(name: str):
+        original = getattr(AgentTable, name)
+
+        def spy(self, *args, **kwargs):
+            calls[name] += 1
+            return original(self, *args, **kwargs)
+        return spy
+
+    for name in calls:
+        monkeypatch.setattr(AgentTable, name, counting(name))
+
+    async def go() -> int:
+        app = create_app(TuiSettings(config))
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.query_one(AgentTable)
+            await until(pilot, lambda: table.row_count == 2, "two rows")
+            keys = list(table.rows)
+            first_tick = app.report.tick
+            await until(pilot, lambda: app.report.tick >= first_tick + 5
+                        and app.agent_status("flaky").restarts >= 1, "several ticks and a restart", 20)
+            assert list(table.rows) == keys  # the same row keys, in the same order
+            return app.report.tick - first_tick
+
+    ticks = asyncio.run(go())
+    assert ticks >= 5
+    assert calls["clear"] == 0
+    assert calls["add_row"] == 2              # each agent added once, ever
+    assert calls["update_cell"] >= 2          # what changed was updated in place
+
+
+def test_a_new_critical_finding_raises_one_error_toast_not_one_per_tick(world):
+    config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
+                                supervisor={"max_restarts": 0})
+
+    async def go() -> list[dict[str, Any]]:
+        app = create_app(TuiSettings(config))
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: any(n["severity"] == "error" for n in notes), "an error toast", 20)
+            seen = app.report.tick
+            await until(pilot, lambda: app.report.tick >= seen + 5, "five more ticks")
+        return notes
+
+    notes = asyncio.run(go())
+    errors = [n for n in notes if n["severity"] == "error"]
+    assert errors and all("ghost" in n["message"] for n in errors)
+    titles = [n["title"] for n in errors]
+    assert set(titles) <= {"respawn exhausted", "spawn failed", "agent down"}
+    assert len(titles) == len(set(titles))  # each finding toasted once, when it was new
+
+
+@pytest.mark.skipif("panes" not in Report.__dataclass_fields__,
+                    reason="Report does not carry its tick's panes yet (change marks): the TUI captures every tick")
+def test_a_quiet_agents_pane_is_captured_once_not_every_tick(world):
+    config = world.write_config([{"name": "quiet", "command": [*SIM]}])
+
+    async def go() -> tuple[list[str], int]:
+        app = create_app(TuiSettings(config))
+        tmux = app.supervisor.tmux
+        captured: list[str] = []
+        capture = tmux.capture
+
+        async def spy(pane_id: str, **kwargs: Any) -> str | None:
+            captured.append(pane_id)
+            return await capture(pane_id, **kwargs)
+
+        tmux.capture = spy
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.report is not None and app.agent_status("quiet").status == "running"
+                        and captured, "quiet running and previewed", 15)
+            await pilot.pause(1.0)  # its first screen settles
+            before, tick = len(captured), app.report.tick
+            await until(pilot, lambda: app.report.tick >= tick + 5, "five more ticks")
+            return captured, len(captured) - before
+
+    captured, during_quiet_ticks = asyncio.run(go())
+    assert set(captured) == {captured[0]} and during_quiet_ticks == 0
+
+
+# --- the UI alone, over the fixture world --------------------------------------------------------
+
+
+def test_a_remapped_respawn_key_from_config_works_and_help_shows_it():
+    app, supervisor = fixture_app(config=fixture_config(keys={"respawn": "x", "help": "f1"}))
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            help_rows = {row.description: row.key for row in app.key_help()}
+            assert help_rows["Respawn"] == "x" and help_rows["Help"] == "f1"
+            await pilot.press("R")
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, ConfirmRespawn)  # R is no longer respawn
+            await pilot.press("f1")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+            await pilot.press("escape")
+            await pilot.press("x")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRespawn), "the confirm dialog")
+            await pilot.press("n")
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmRespawn), "the dialog closed")
+
+    asyncio.run(go())
+    assert supervisor.respawned == []  # cancelled: nothing was respawned
+
+
+def test_respawning_a_live_agent_asks_to_kill_it_and_defaults_to_cancel():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            assert app.selected_agent == "tabs"
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRespawn), "the confirm dialog")
+            assert app.screen.live and app.focused.id == "confirm-no"
+            await pilot.press("enter")  # the default answer is no
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmRespawn), "the dialog closed")
+            assert supervisor.respawned == []
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRespawn), "the confirm dialog")
+            await pilot.press("y")
+            await until(pilot, lambda: journal_top(app) == ("respawn ✓", "tabs"), "the journal row")
+
+    asyncio.run(go())
+    assert supervisor.respawned == [("tabs", True)]  # a live agent is restarted on purpose (force)
+
+
+def test_the_preview_captures_only_when_the_pane_changed_or_the_selection_moved():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            assert supervisor.tmux.captures == ["%3"]
+            for tick in (2, 3, 4):  # nothing moved on screen: no capture
+                app.post_message(ReportReady(fixture_report(tick=tick, new=False)))
+            await pilot.pause(0.2)
+            assert supervisor.tmux.captures == ["%3"]
+            moved = tuple(replace(p, activity=p.activity + 1) if p.pane_id == "%3" else p for p in PANES)
+            app.post_message(ReportReady(replace(fixture_report(tick=5, new=False), panes=moved)))
+            await until(pilot, lambda: supervisor.tmux.captures == ["%3", "%3"], "a capture of the moved pane")
+            app.select_agent("docs")
+            await until(pilot, lambda: supervisor.tmux.captures[-1] == "%4", "a capture of the new selection")
+            app.select_agent("ghost")  # no window: nothing to capture
+            await pilot.pause(0.2)
+            assert supervisor.tmux.captures == ["%3", "%3", "%4"]
+
+    asyncio.run(go())
+
+
+def test_the_palette_lists_actions_by_agent_name_and_runs_them():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            texts = [c.text for c in app.palette_commands()]
+            for name in ("tabs", "docs", "builder", "reviewer", "ghost", "scribe"):
+                assert f"Respawn {name}" in texts and f"Attach to {name}" in texts
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+            await pilot.press(*"respawn ghost")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRespawn), "the confirm dialog")
+            assert app.screen.agent == "ghost" and not app.screen.live
+            await pilot.press("y")
+            await until(pilot, lambda: supervisor.respawned == [("ghost", False)], "the respawn")
+
+    asyncio.run(go())
+
+
+def test_new_journal_rows_go_on_top_without_moving_the_row_being_read():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            table = app.query_one(JournalTable)
+            table.move_cursor(row=3)  # the operator reads an older row
+            await pilot.pause(0.1)
+            reading = app._journal_rows[str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)]
+            supervisor.journal.record("info", summary="a new row")
+            app._journal_wake.set()
+            await until(pilot, lambda: table.row_count == 9, "the new row")
+            assert journal_top(app) == ("info", "-")
+            row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            assert app._journal_rows[str(row_key)] is reading and table.cursor_row == 4
+
+    asyncio.run(go())
+
+
+def test_quit_closes_the_supervisor():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("q")
+            await pilot.pause(0.1)
+
+    asyncio.run(go())
+    assert supervisor.closed
+
+
+def test_enter_where_the_terminal_cannot_be_suspended_says_how_to_attach_instead(monkeypatch):
+    monkeypatch.delenv("TMUX", raising=False)
+    app, _ = fixture_app()
+    notes = record_notifications(app)
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:  # headless: no terminal to hand over
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("enter")
+            await until(pilot, lambda: any(n["title"] == "cannot attach to tabs" for n in notes), "the notice")
+            app.select_agent("ghost")
+            await pilot.pause(0.1)
+            await pilot.press("enter")
+            await until(pilot, lambda: any(n["title"] == "cannot attach" for n in notes), "the no-window notice")
+
+    asyncio.run(go())
+    [notice] = [n for n in notes if n["title"] == "cannot attach to tabs"]
+    assert "tmux -L agents select-window -t %3 ; select-pane -t %3 ; attach-session -t =agents" in notice["message"]
+    assert any("ghost has no tmux window" in n["message"] for n in notes)
+
+
+# --- attach: argv lists, never a shell string ----------------------------------------------------
+
+
+def test_attach_outside_tmux_suspends_and_attaches_after_selecting_the_window():
+    plan = attach_plan(("-L", "agents"), "agents", "%3", env={}, server_socket="/tmp/tmux-0/agents")
+    assert plan.suspend and plan.env is None
+    assert plan.argv == ("tmux", "-L", "agents", "select-window", "-t", "%3", ";", "select-pane", "-t", "%3",
+                         ";", "attach-session", "-t", "=agents")
+
+
+def test_attach_inside_the_agents_tmux_server_switches_the_client_instead():
+    env = {"TMUX": "/tmp/tmux-0/agents,4242,0"}
+    plan = attach_plan(("-L", "agents"), "agents", "%3", env=env, server_socket="/tmp/tmux-0/agents")
+    assert not plan.suspend
+    assert plan.argv[-3:] == ("switch-client", "-t", "%3") and "attach-session" not in plan.argv
+
+
+def test_attach_from_another_tmux_server_nests_without_inheriting_its_TMUX():
+    env = {"TMUX": "/tmp/tmux-0/default,4242,0", "HOME": "/home/op"}
+    plan = attach_plan(("-S", "/run/agents.sock"), "agents", "%7", env=env, server_socket="/run/agents.sock")
+    assert plan.suspend and plan.env == {"HOME": "/home/op"}
+    assert plan.argv[:3] == ("tmux", "-S", "/run/agents.sock") and plan.argv[-1] == "=agents"
+
+
+@pytest.mark.parametrize("width,height", [(80, 24), (120, 40), (200, 60)])
+def test_the_layout_fits_the_terminal_without_overflow(width, height):
+    app, _ = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(width, height)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            screen = app.screen
+            assert screen.max_scroll_x == 0 and screen.max_scroll_y == 0  # the screen itself never scrolls
+            for selector in ("#fleet-header", "#agents", "#lower", "#preview", "#tabs", "#journal-table",
+                             "#journal-detail", "Footer"):
+                widget = screen.query_one(selector)
+                if widget.display:
+                    region = widget.region
+                    assert region.area and region.right <= width and region.bottom <= height, (selector, region)
+            preview = screen.query_one("#preview")
+            assert preview.display == (width >= 100 or height >= 30)  # 80x24: no room for the preview
+
+    asyncio.run(go())
