@@ -45,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("demo", "a throw-away world of simulated agents, with the cockpit open on it")
     p.add_argument("--agents", type=int, default=8, metavar="N", help="how many simulated agents (default 8)")
     p.add_argument("--keep", action="store_true", help="leave the world running on quit and say where it is")
+    p = add("lag-probe", "the UI loop's lag with N light simulated agents (a script, not a test)")
+    p.add_argument("--agents", type=int, default=200, metavar="N", help="how many agents (default 200)")
+    p.add_argument("--seconds", type=float, default=20.0, metavar="S",
+                   help="how long to measure once every agent runs (default 20)")
+    p.add_argument("--no-tui", action="store_true", help="measure the supervisor alone, without the TUI")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p = add("supervise", "run the supervisor headless (for a systemd unit or a background window)")
@@ -78,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handlers: dict[str | None, Callable[[argparse.Namespace], int]] = {
         None: cmd_tui,
         "demo": cmd_demo,
+        "lag-probe": cmd_lag_probe,
         "check": cmd_check,
         "supervise": cmd_supervise,
         "respawn": cmd_respawn,
@@ -119,6 +126,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not 1 <= args.agents <= 500:
         raise UsageError(f"cockpit demo: --agents must be between 1 and 500, got {args.agents}")
     return run_demo(agents=args.agents, keep=args.keep)
+
+
+def cmd_lag_probe(args: argparse.Namespace) -> int:
+    from cockpit.demo import DemoError, lag_probe
+
+    if not 1 <= args.agents <= 1000 or not args.seconds > 0:
+        raise UsageError("cockpit lag-probe: --agents must be between 1 and 1000 and --seconds above 0")
+    progress = None if args.json else (lambda text: print(text, file=sys.stderr, flush=True))
+    try:
+        result = lag_probe(args.agents, args.seconds, tui=False if args.no_tui else None, progress=progress)
+    except DemoError as exc:
+        _err(str(exc))
+        return 2
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        spawn = result["spawn_phase"]
+        print(f"{result['agents']} agents ({result['mode']}), all verified after {result['spawn_s']}s; "
+              f"loop lag over {result['seconds']:g}s: max {result['max_ms']} ms, median {result['median_ms']} ms, "
+              f"p99 {result['p99_ms']} ms; while spawning: max {spawn['max_ms']} ms, p99 {spawn['p99_ms']} ms")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

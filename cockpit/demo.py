@@ -48,6 +48,8 @@ __all__ = [
     "DemoInterrupted",
     "DemoWorld",
     "demo_agents",
+    "destroy_world",
+    "world_processes",
     "lag_probe",
     "run_demo",
 ]
@@ -578,37 +580,60 @@ class DemoWorld:
         if self.keep if keep is None else keep:
             return self.describe(kept=True)
         self._torn_down = True
-        reader = ProcessReader()
-        me = _ancestors(os.getpid(), reader)
-        # Who belongs to the world, seen before the server goes (after, its children are reparented).
-        before = self.processes()
-        try:
-            self._tmux("kill-server", timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        if self.server_pid is not None and self.server_pid in before:
-            _wait_gone({self.server_pid: before[self.server_pid]}, reader, TEARDOWN_GRACE_S)
-        left = _wait_gone(before, reader, TEARDOWN_GRACE_S)
-        left.update(world_processes(self._root, self.socket, exclude=me, reader=reader))
-        for sig, wait in ((signal.SIGTERM, TERM_WAIT_S), (signal.SIGKILL, 1.0)):
-            left = _alive(left, reader)
-            if not left:
-                break
-            for pid, start in left.items():
-                signal_verified(pid, start, sig, reader=reader)
-            left = _wait_gone(left, reader, wait)
-        if self.socket_path is not None and not self.server_running():
-            try:
-                if self.socket_path.is_socket():
-                    self.socket_path.unlink()
-            except OSError:
-                pass
-        for attempt in range(5):  # a dying agent may still write its last transcript line
-            shutil.rmtree(self._root, ignore_errors=True)
-            if not self._root.exists():
-                break
-            time.sleep(0.1 * (attempt + 1))
+        destroy_world(self._root, self.socket, known=self.processes(), socket_path=self.socket_path,
+                      tmux_bin=self.tmux_bin)
         return None
+
+
+def default_socket_path(socket_name: str) -> Path:
+    """Where ``tmux -L NAME`` puts its socket: ``$TMUX_TMPDIR`` (else /tmp) ``/tmux-UID/NAME``."""
+    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / socket_name
+
+
+def destroy_world(root: Path, socket_name: str, *, known: Mapping[int, int] | None = None,
+                  socket_path: Path | None = None, tmux_bin: str = "tmux") -> None:
+    """Tear a demo world down, from its directory and socket name alone (a kept world too).
+
+    ``known``: processes ``{pid: start}`` seen as the world's while its server ran (its pane
+    trees: once the server is gone they are reparented and only their marker finds them).
+    """
+    root = Path(root)
+    reader = ProcessReader()
+    me = _ancestors(os.getpid(), reader)
+    before = dict(known or {})
+    before.update(world_processes(root, socket_name, exclude=me, reader=reader))
+    try:
+        subprocess.run([tmux_bin, "-L", socket_name, "kill-server"], capture_output=True, timeout=10,
+                       stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    # The panes' processes get SIGHUP from the closing ptys: give them a moment to exit cleanly.
+    left = _wait_gone(before, reader, TEARDOWN_GRACE_S)
+    left.update(world_processes(root, socket_name, exclude=me, reader=reader))
+    for sig, wait in ((signal.SIGTERM, TERM_WAIT_S), (signal.SIGKILL, 1.0)):
+        left = _alive(left, reader)
+        if not left:
+            break
+        for pid, start in left.items():
+            signal_verified(pid, start, sig, reader=reader)  # SPEC §6: only the process recorded
+        left = _wait_gone(left, reader, wait)
+    path = socket_path or default_socket_path(socket_name)
+    try:
+        gone = subprocess.run([tmux_bin, "-L", socket_name, "has-session"], capture_output=True, timeout=5,
+                              stdin=subprocess.DEVNULL).returncode != 0
+    except (OSError, subprocess.TimeoutExpired):
+        gone = False
+    if gone:  # tmux leaves its socket file behind
+        try:
+            if path.is_socket():
+                path.unlink()
+        except OSError:
+            pass
+    for attempt in range(10):  # a dying agent may still write its last transcript line
+        shutil.rmtree(root, ignore_errors=True)
+        if not root.exists():
+            break
+        time.sleep(0.05 * (attempt + 1))
 
 
 # --- running it -----------------------------------------------------------------------------------
@@ -635,6 +660,15 @@ def _tui_runner(holder: _AppHolder) -> Callable[[Config], int]:
         code = getattr(app, "return_code", 0)
         return code if isinstance(code, int) else 0
     return run
+
+
+def _ask_to_quit(app: Any, code: int) -> None:
+    """On the app's loop: run its "quit" action (what `q` does) inside the app's own message
+    processing, where Textual expects actions to run; a Textual app without one just exits."""
+    try:
+        app.call_later(app.run_action, "quit")
+    except Exception:
+        app.exit(return_code=code)
 
 
 def _say(out: TextIO, text: str) -> None:
@@ -670,8 +704,9 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
             except RuntimeError:
                 loop = None
             if loop is not None:
-                # Let the app quit its own way (it restores the terminal); escalate if it does not.
-                loop.call_soon_threadsafe(lambda: app.exit(return_code=128 + signum))
+                # Let the app quit its own way (its "quit" action closes the supervisor and restores
+                # the terminal, as `q` does); if it has not within a few seconds, stop it hard.
+                loop.call_soon_threadsafe(_ask_to_quit, app, 128 + signum)
                 timer = threading.Timer(SIGNAL_ESCALATE_S, os.kill, (os.getpid(), signum))
                 timer.daemon = True
                 timer.start()
@@ -807,6 +842,15 @@ async def _probe(world: DemoWorld, seconds: float, use_tui: bool, interval_s: fl
             last = now
 
     tick_ms: list[float] = []
+    blocks: list[tuple[str, Any]] = []  # (phase, Block): who held the loop, sampled by a sentinel thread
+    watch = None
+    try:
+        from cockpit.observe.loopwatch import LoopWatch
+
+        watch = LoopWatch(loop_block_ms=50, on_block=lambda block: blocks.append((phase[0], block)))
+        watch.start(loop)
+    except Exception:  # the probe's own numbers do not depend on it
+        watch = None
     lagger = asyncio.create_task(measure(), name="lag-probe")
     started = time.monotonic()
     result: dict[str, Any] = {"mode": "tui" if use_tui else "supervisor"}
@@ -853,7 +897,14 @@ async def _probe(world: DemoWorld, seconds: float, use_tui: bool, interval_s: fl
     finally:
         stop.set()
         await lagger
+        if watch is not None:
+            watch.stop()
     result.update(_lag_stats(phases["steady"]))
+    # who held the loop in the worst stalls (innermost frames last): where to look first
+    worst = sorted(blocks, key=lambda item: -float(getattr(item[1], "duration_ms", 0.0)))[:5]
+    result["worst_blocks"] = [{"phase": ph, "ms": round(float(getattr(b, "duration_ms", 0.0)), 1),
+                               "culprit": getattr(b, "culprit", None),
+                               "stack": list(getattr(b, "stack", ()))[-4:]} for ph, b in worst]
     result["spawn_phase"] = _lag_stats(phases["spawn"])
     if tick_ms:
         result["tick_ms"] = {"median": round(statistics.median(tick_ms), 2), "max": round(max(tick_ms), 2),

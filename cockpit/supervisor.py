@@ -85,6 +85,7 @@ class Supervisor:
         self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
         self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.spawning: set[str] = set()  # agents whose spawn task is scheduled or running
         self.tick_no = 0
         self.skipped_ticks = 0
         self.last_report: Report | None = None
@@ -190,7 +191,7 @@ class Supervisor:
         now = self.clock()
         for agent in self.config.agents:
             name = agent.name
-            if name in self.actions.in_flight:
+            if name in self.actions.in_flight or name in self.spawning:
                 continue
             obs = snapshot.agents.get(name)
             if obs is None or obs.proc is not None:
@@ -233,7 +234,9 @@ class Supervisor:
     def _spawn_in_background(self, name: str, by: str) -> None:
         task = asyncio.create_task(self.actions.respawn(name, by=by), name=f"spawn-{name}")
         self.tasks.add(task)
+        self.spawning.add(name)  # judged "starting" from now, not once the task first runs
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(lambda _task, name=name: self.spawning.discard(name))
 
     def _judge(self, snapshot: Snapshot, extra: list[Finding]) -> Report:
         findings: list[Finding] = []
@@ -245,7 +248,7 @@ class Supervisor:
         for agent in self.config.agents:
             obs = snapshot.agents.get(agent.name) if snapshot.tmux_ok else None
             lc = self.view.lifecycle(agent.name)
-            starting = agent.name in self.actions.in_flight
+            starting = agent.name in self.actions.in_flight or agent.name in self.spawning
             statuses.append(agent_status(agent, obs, lc, tmux_ok=snapshot.tmux_ok, starting=starting,
                                          disk_session=self.view.bound_session(agent.name)))
             findings.extend(judge_agent(agent, obs, lc, last_failed=self.view.last_failed.get(agent.name),

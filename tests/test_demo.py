@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -22,7 +23,8 @@ import pytest
 
 from cockpit.claude_paths import transcript_path
 from cockpit.config import load_config
-from cockpit.demo import DemoError, DemoWorld, demo_agents, lag_probe, run_demo, world_processes
+from cockpit.demo import (DemoError, DemoWorld, default_socket_path, demo_agents, destroy_world, lag_probe,
+                          run_demo, world_processes)
 from cockpit.registry import Registry
 from cockpit.supervisor import Supervisor
 
@@ -49,8 +51,8 @@ def assert_gone(root: Path, socket: str, socket_path: Path | None, pids: dict[in
     assert world_processes(root, socket) == {}, "a process of the world survived the teardown"
     assert [pid for pid, start in pids.items() if pid_alive(pid, start)] == []
     assert not root.exists(), f"{root} is still there"
-    if socket_path is not None:
-        assert not socket_path.exists(), f"stale socket {socket_path} left behind"
+    socket_path = socket_path or default_socket_path(socket)
+    assert not socket_path.exists(), f"stale socket {socket_path} left behind"
 
 
 async def tick_until(sup: Supervisor, predicate, timeout: float, seen: list | None = None):
@@ -224,19 +226,16 @@ def test_run_demo_with_keep_prints_where_the_world_is(capsys):
         assert f"tmux -L {record['socket']} attach" in said and f"rm -rf {record['root']}" in said
         assert tmux_alive(record["socket"]) and record["root"].exists()
     finally:
-        subprocess.run(["tmux", "-L", record["socket"], "kill-server"], capture_output=True)
-        for pid, start in record.get("pids", {}).items():
-            if pid_alive(pid, start):
-                os.kill(pid, signal.SIGKILL)
-        subprocess.run(["rm", "-rf", str(record["root"])])
+        if "socket" in record:
+            destroy_world(record["root"], record["socket"], known=record.get("pids"))
 
 
-def test_a_bad_agent_count_is_one_line_and_builds_nothing(capsys):
-    before = set(Path("/tmp").glob("cockpit-demo-*"))
+def test_a_bad_agent_count_is_one_line_and_builds_nothing(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where DemoWorld would make its dir
     assert run_demo(agents=0, app_runner=lambda config: pytest.fail("no app without a world")) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--agents" in err and "Traceback" not in err
-    assert set(Path("/tmp").glob("cockpit-demo-*")) == before
+    assert list(tmp_path.iterdir()) == []
     with pytest.raises(DemoError):
         DemoWorld(agents=10_000)
 

@@ -172,7 +172,7 @@ class CockpitApp(App[int]):
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header")
         yield FilterBar(placeholder="filter agents: name, kind, state or finding (escape clears)", id="filter")
-        yield AgentTable(id="agents")
+        yield AgentTable(names=[a.name for a in self.settings.config.agents], id="agents")
         with Container(id="lower"):
             yield PanePreview(id="preview")
             with TabbedContent(id="tabs", initial="journal-tab"):

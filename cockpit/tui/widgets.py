@@ -41,6 +41,12 @@ AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "agent"), ("state", "state"), ("finding", "worst finding"), ("pid", "pid"), ("pane", "pane"),
     ("port", "port"), ("session", "session"), ("turn", "turn"), ("restarts", "restarts"), ("kind", "kind"),
 )
+# Fixed widths: a cell that shrinks would make DataTable re-measure the whole column, and with a
+# few hundred rows that turns one tick into a loop stall (seed #7).
+AGENT_COLUMN_WIDTHS: dict[str, int] = {
+    "name": 8, "state": 11, "finding": 24, "pid": 7, "pane": 5, "port": 7, "session": 9, "turn": 5,
+    "restarts": 8, "kind": 11,
+}
 
 
 # --- formatting (pure) --------------------------------------------------------------------------
@@ -307,13 +313,16 @@ def _signature(cells: Sequence[Text]) -> tuple[tuple[str, str, tuple[Any, ...]],
 class AgentTable(DataTable[Text]):
     """The agents, one row per agent keyed by name, updated by diffing (Dolphie style)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self._shown: dict[str, tuple[Any, ...]] = {}  # name -> what each cell shows, to diff against
+        # The fleet is known from the config: the name column fits its longest name (up to 24).
+        self._name_width = min(24, max([AGENT_COLUMN_WIDTHS["name"], *(len(n) for n in names)]))
 
     def on_mount(self) -> None:
         for key, label in AGENT_COLUMNS:
-            self.add_column(label, key=key)
+            width = self._name_width if key == "name" else AGENT_COLUMN_WIDTHS[key]
+            self.add_column(label, key=key, width=width)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # enter belongs to the app's "attach" binding (remappable), not to DataTable's select.
@@ -353,7 +362,7 @@ class AgentTable(DataTable[Text]):
             elif old != signature:
                 for (column, _), before, after, cell in zip(AGENT_COLUMNS, old, signature, cells, strict=True):
                     if before != after:
-                        self.update_cell(name, column, cell, update_width=True)
+                        self.update_cell(name, column, cell)
             self._shown[name] = signature
         if added and list(self._shown) != list(wanted):
             order = {name: i for i, name in enumerate(wanted)}
