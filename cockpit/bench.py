@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import json
 import os
 import platform
@@ -107,6 +106,7 @@ class BenchResult:
     targets: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     socket: str = ""
+    port_base: int = 0                        # agents listen on port_base + i
     torn_down: bool = False
     elapsed_s: float = 0.0
 
@@ -234,7 +234,10 @@ class Fleet:
         return Config(tmux=TmuxConfig(socket=self.socket, session=SESSION), agents=tuple(self.agents[:size]))
 
     async def teardown(self) -> bool:
-        """Kill the private server (its panes' processes get SIGHUP); True when it is gone."""
+        """Kill the private server (its panes' processes get SIGHUP) and remove its socket file;
+        True when it is gone."""
+        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
+        socket_path = os.path.join(tmpdir, f"tmux-{os.getuid()}", self.socket)
         try:
             await self.tmux.kill_server()
         except Exception:
@@ -243,7 +246,13 @@ class Fleet:
                                 capture_output=True)
         probe = await asyncio.to_thread(subprocess.run, ["tmux", "-L", self.socket, "list-sessions"],
                                         capture_output=True)
-        return probe.returncode != 0
+        gone = probe.returncode != 0
+        if gone:
+            try:
+                os.unlink(socket_path)
+            except OSError:
+                pass
+        return gone
 
 
 # --- measurements ------------------------------------------------------------------------------
@@ -342,41 +351,41 @@ def naive_scan(socket: str, targets: Sequence[tuple[str, int]], total: int) -> t
 
 
 def _transcript_reader(path: Path) -> tuple[str, Callable[[], Any]]:
-    """The transcript reader to measure: cockpit.observe.transcripts when it has an incremental
-    reader, else the minimal incremental JSONL tail (cockpit.registry.Tail). Returns (name, read_new)."""
+    """The transcript reader to measure: cockpit.observe.transcripts' incremental Claude reader when
+    present, else the minimal incremental JSONL tail (cockpit.registry.Tail). Returns (name, read)."""
     try:
-        module = importlib.import_module("cockpit.observe.transcripts")
+        from cockpit.observe.transcripts import ClaudeTranscriptReader
     except ImportError:
-        module = None
-    if module is not None:
-        for cls_name in ("TranscriptTail", "TranscriptReader", "Tail"):
-            cls = getattr(module, cls_name, None)
-            if cls is None:
-                continue
-            try:
-                reader = cls(path)
-            except TypeError:
-                continue
-            for method in ("read_new", "poll", "read"):
-                if callable(getattr(reader, method, None)):
-                    return f"cockpit.observe.transcripts.{cls_name}.{method}", getattr(reader, method)
+        ClaudeTranscriptReader = None  # noqa: N806
+    if ClaudeTranscriptReader is not None:
+        reader = ClaudeTranscriptReader(path, full=True)
+        return "cockpit.observe.transcripts.ClaudeTranscriptReader.update", reader.update
     from cockpit.registry import Tail
 
     tail = Tail(path)
     return "cockpit.registry.Tail.read_new (cockpit.observe.transcripts not available)", tail.read_new
 
 
+def _record(kind: str, n: int, message: dict[str, Any]) -> str:
+    return json.dumps({
+        "parentUuid": None, "isSidechain": False, "type": kind, "message": message,
+        "uuid": f"{n:08x}-0000-4000-8000-{secrets.token_hex(6)}", "timestamp": "2026-01-01T00:00:00.000Z",
+        "userType": "external", "cwd": "/bench", "sessionId": "bench", "version": "2.1.197",
+    }, separators=(",", ":")) + "\n"
+
+
 def _write_transcript(path: Path, size_bytes: int) -> int:
-    filler = "x" * 800
+    """A Claude-Code-shaped transcript of about ``size_bytes``: user and assistant turns."""
+    filler = "lorem ipsum dolor sit amet " * 30
     lines = 0
+    written = 0
     with open(path, "w", encoding="utf-8") as fh:
-        written = 0
         while written < size_bytes:
-            line = json.dumps({
-                "type": "assistant", "uuid": f"{lines:08x}-bench", "sessionId": "bench",
-                "timestamp": "2026-01-01T00:00:00.000Z",
-                "message": {"role": "assistant", "content": [{"type": "text", "text": filler}]},
-            }) + "\n"
+            if lines % 2 == 0:
+                line = _record("user", lines, {"role": "user", "content": f"turn {lines}: {filler}"})
+            else:
+                line = _record("assistant", lines, {"id": f"msg_{lines}", "role": "assistant", "model": "m",
+                                                    "content": [{"type": "text", "text": filler}]})
             fh.write(line)
             written += len(line)
             lines += 1
@@ -385,9 +394,9 @@ def _write_transcript(path: Path, size_bytes: int) -> int:
 
 def _append_turn(path: Path) -> None:
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps({"type": "user", "uuid": secrets.token_hex(8), "sessionId": "bench",
-                             "timestamp": "2026-01-01T00:00:01.000Z",
-                             "message": {"role": "user", "content": "next"}}) + "\n")
+        fh.write(_record("user", 0, {"role": "user", "content": "next"}))
+        fh.write(_record("assistant", 1, {"id": "msg_next", "role": "assistant", "model": "m",
+                                          "content": [{"type": "text", "text": "done"}]}))
 
 
 def measure_transcript(directory: Path, size_mb: float, repeats: int = 20) -> dict[str, Any]:
@@ -455,6 +464,7 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
     socket = f"cockpit-bench-{secrets.token_hex(4)}"
     result.socket = socket
     fleet = Fleet(socket, port_base=_free_port_base(max(sizes), rng))
+    result.port_base = fleet.port_base
     try:
         await fleet.start()
         for size in sizes:
@@ -501,7 +511,7 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
         result.transcript = await asyncio.to_thread(measure_transcript, tmp, transcript_mb)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if not result.transcript["reader"].startswith("cockpit.observe.transcripts"):
+    if not result.transcript.get("reader", "").startswith("cockpit.observe.transcripts"):
         result.notes.append("transcript measured with cockpit.registry.Tail: cockpit.observe.transcripts "
                             "has no incremental reader here")
     result.targets = evaluate(result)

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to measure once every agent runs (default 20)")
     p.add_argument("--no-tui", action="store_true", help="measure the supervisor alone, without the TUI")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = sub.add_parser("bench", help="SPEC §5: the scan against the naive scan at 20, 100 and 500 agents",
+                       description="Build fleets of lightweight agents on a private tmux server and measure the "
+                                   "scan, the loop lag, tmux processes per tick, peak RSS and the naive scan.")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--sizes", default="20,100,500", help="fleet sizes (default 20,100,500)")
+    p.add_argument("--iterations", type=int, default=100, help="measured ticks per size (default 100)")
     p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p = add("supervise", "run the supervisor headless (for a systemd unit or a background window)")
@@ -88,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "check": cmd_check,
         "supervise": cmd_supervise,
         "respawn": cmd_respawn,
+        "bench": cmd_bench,
     }
     handler = handlers[command]
     try:
@@ -147,6 +154,13 @@ def cmd_lag_probe(args: argparse.Namespace) -> int:
               f"loop lag over {result['seconds']:g}s: max {result['max_ms']} ms, median {result['median_ms']} ms, "
               f"p99 {result['p99_ms']} ms; while spawning: max {spawn['max_ms']} ms, p99 {spawn['p99_ms']} ms")
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from cockpit import bench
+
+    argv = ["--sizes", args.sizes, "--iterations", str(args.iterations)] + (["--json"] if args.json else [])
+    return bench.main(argv)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -4,12 +4,19 @@ Ticks never pile up: the loop runs one tick at a time and a tick that starts
 late skips the missed slots instead of queueing them (seed #8, no fork storm
 after a stall). Only the holder of the leader lock takes automatic actions;
 operator actions from any cockpit go through the same per-agent locks.
+
+The supervisor watches itself (seeds #7, #8): a sentinel thread records event-loop
+blocks with the tracked scope (observe, act, judge, each action) and the sampled
+stack; ``[[logs]]`` are tailed for other processes' block lines; each tick's wall
+time, CPU time and tmux processes are measured, and a tick over its budget makes
+the next ticks shed optional work (``Supervisor.shed``, honoured by capture paths).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -18,8 +25,11 @@ from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json, judge_blocks, supervisor_overloaded
 from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
+from cockpit.observe.logs import LogWatcher
+from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
@@ -46,6 +56,10 @@ class Report:
     tick: int = 0
     skipped_ticks: int = 0
     actions: tuple[ActionResult, ...] = ()
+    blocks: tuple[Block, ...] = ()        # recent event-loop blocks, every source (the Blocks tab)
+    load: TickLoad | None = None          # what this whole tick cost (seed #8)
+    shed: tuple[str, ...] = ()            # optional work the next ticks skip (judge.blocks.OPTIONAL_WORK)
+    loop_lag_ms: float = 0.0              # the loop's worst heartbeat lateness since the last tick
     panes: tuple[Pane, ...] = ()  # this tick's panes: the TUI re-captures its preview only when a change_mark moved
 
     @property
@@ -60,7 +74,7 @@ class Report:
             "findings": [f.to_json() for f in self.findings],
             "wrappers": [],
             "reminders": [],
-            "blocks": [],
+            "blocks": blocks_json(self.blocks),
         }
 
 
@@ -91,6 +105,15 @@ class Supervisor:
         self.last_report: Report | None = None
         self.started = False
         self.last_prune = 0.0
+        # seeds #7, #8: the loop's sentinel, external block logs, the tick budget and what it sheds
+        sup = config.supervisor
+        self.blocks = BlockLog()
+        self.loopwatch = LoopWatch(sup.loop_block_ms, on_block=self.blocks.add, clock=clock)
+        self.logs = LogWatcher(config.logs, on_block=self.blocks.add, clock=clock)
+        self.budget = TickBudget.for_tick(sup.tick_s)
+        self.shedder = ShedPolicy(self.budget)
+        self.shed: tuple[str, ...] = ()  # optional work skipped while over budget; capture paths honour it
+        self.loads: deque[TickLoad] = deque(maxlen=30)
         self.invocations: dict[str, int] = {}  # module -> times invoked (seed #10: tests assert each ran)
 
     def _count(self, name: str) -> None:
@@ -110,6 +133,11 @@ class Supervisor:
         if self.started:
             return
         self.started = True
+        self.loopwatch.start()
+        if self.config.logs:
+            watcher = asyncio.create_task(self.logs.run(), name="log-watcher")
+            self.tasks.add(watcher)
+            watcher.add_done_callback(self.tasks.discard)
         if not self.read_only:
             await asyncio.to_thread(self.leader_lock.try_acquire)
         await self.actions.sync()
@@ -128,6 +156,8 @@ class Supervisor:
                                         f"{', read-only' if self.read_only else ''})")
 
     async def close(self) -> None:
+        self.loopwatch.stop()
+        self.logs.close()
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
@@ -166,24 +196,56 @@ class Supervisor:
         if not self.started:
             await self.start()
         self.tick_no += 1
+        # seed #8: what this tick costs, all of it (wall, process CPU incl. worker threads, tmux forks)
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        procs0, cmds0 = self.tmux.processes_started, self.tmux.commands_sent
+        shed = self.shed
         self._count("observe")
-        if not self.leader and not self.read_only:
-            await asyncio.to_thread(self.leader_lock.try_acquire)
-        snapshot = await self.observer.observe()
-        await self.actions.sync()
+        async with tracked("observe"):
+            if not self.leader and not self.read_only:
+                await asyncio.to_thread(self.leader_lock.try_acquire)
+            snapshot = await self.observer.observe()
+            if self.config.logs:
+                await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
+            await self.actions.sync()
         acted: list[ActionResult] = []
         throttled: list[Finding] = []
         if self.leader and not self.read_only and snapshot.tmux_ok:
             self._count("act")
-            throttled = await self._act(snapshot)
+            async with tracked("act"):
+                throttled = await self._act(snapshot)
         if self.leader and not self.read_only and snapshot.at - self.last_prune >= PRUNE_EVERY_S:
-            await self._prune(snapshot.at)
+            async with tracked("prune"):
+                await self._prune(snapshot.at)
         self._count("judge")
-        report = self._judge(snapshot, extra=throttled)
-        await self._journal_changes(report)
-        await self._alert_fatal(report)
+        with tracked("judge"):
+            extra = throttled + self._judge_self(snapshot.at)
+            report = self._judge(snapshot, extra=extra)
+        async with tracked("journal"):
+            await self._journal_changes(report)
+            await self._alert_fatal(report)
+        load = TickLoad(wall_ms=(time.perf_counter() - wall0) * 1000.0,
+                        cpu_ms=(time.process_time() - cpu0) * 1000.0,
+                        tmux_processes=self.tmux.processes_started - procs0,
+                        tmux_commands=self.tmux.commands_sent - cmds0, shed=shed)
+        self.loads.append(load)
+        self.shed = self.shedder.update(load)
+        report = replace(report, blocks=self.blocks.snapshot(), load=load, shed=self.shed,
+                         loop_lag_ms=self.loopwatch.max_lag_ms(reset=True))
         self.last_report = report
         return replace(report, actions=tuple(acted))
+
+    def _judge_self(self, now: float) -> list[Finding]:
+        """Seeds #7, #8: block findings, and ``supervisor_overloaded`` for the last completed tick."""
+        sup = self.config.supervisor
+        found = judge_blocks(self.blocks.snapshot(), now, loop_block_ms=sup.loop_block_ms,
+                             heartbeat_budget_s=sup.heartbeat_budget_s)
+        if self.loads:
+            overloaded = supervisor_overloaded(self.loads[-1], self.budget, shedding=self.shed,
+                                               recent=tuple(self.loads))
+            if overloaded is not None:
+                found.append(overloaded)
+        return found
 
     async def _act(self, snapshot: Snapshot) -> list[Finding]:
         """Automatic actions of the leader: close dead lifecycles, start and respawn due agents."""
@@ -197,7 +259,8 @@ class Supervisor:
             if obs is None or obs.proc is not None:
                 continue
             if self.view.open_spawn(name) is not None:
-                await self.actions.record_exit(name, obs.pane)
+                async with tracked(f"record_exit:{name}"):
+                    await self.actions.record_exit(name, obs.pane)
             lc = self.view.lifecycle(name)
             if not self.config.supervisor.auto_respawn:
                 continue
@@ -232,11 +295,15 @@ class Supervisor:
             await self.actions.sync()
 
     def _spawn_in_background(self, name: str, by: str) -> None:
-        task = asyncio.create_task(self.actions.respawn(name, by=by), name=f"spawn-{name}")
+        task = asyncio.create_task(self._tracked_respawn(name, by), name=f"spawn-{name}")
         self.tasks.add(task)
         self.spawning.add(name)  # judged "starting" from now, not once the task first runs
         task.add_done_callback(self.tasks.discard)
         task.add_done_callback(lambda _task, name=name: self.spawning.discard(name))
+
+    async def _tracked_respawn(self, name: str, by: str, *, force: bool = False) -> ActionResult:
+        async with tracked(f"respawn:{name}"):  # seed #7: a block inside an action names the action
+            return await self.actions.respawn(name, by=by, force=force)
 
     def _judge(self, snapshot: Snapshot, extra: list[Finding]) -> Report:
         findings: list[Finding] = []
@@ -300,7 +367,7 @@ class Supervisor:
 
     async def respawn(self, name: str, *, force: bool = False) -> ActionResult:
         self._count("operator_respawn")
-        result = await self.actions.respawn(name, by="operator", force=force)
+        result = await self._tracked_respawn(name, "operator", force=force)
         await self.actions.sync()
         return result
 

@@ -85,7 +85,7 @@ class World:
 
     def write_config(self, agents: list[dict[str, Any]], supervisor: dict[str, Any] | None = None,
                      extra: str = "") -> Config:
-        sup = {"tick_s": 0.2, "spawn_verify_s": 2.0, "min_uptime_s": 0.3, "backoff_max_s": 0.2,
+        sup = {"tick_s": 0.2, "spawn_verify_s": 2.0, "min_uptime_s": 0.5, "backoff_max_s": 0.2,
                "max_restarts": 3, "restart_window_s": 60.0, "max_actions_per_minute": 600}
         sup.update(supervisor or {})
         lines = [

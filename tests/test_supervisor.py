@@ -345,3 +345,50 @@ def test_an_exit_row_whose_spawn_row_was_lost_is_reported(world):
     report = asyncio.run(go())
     [orphan] = [f for f in report.findings if f.kind == "registry_orphan_exit"]
     assert orphan.agent == "calm" and orphan.evidence["row"]["spawn_id"] == "lost-spawn-1"
+
+
+def test_a_blocking_call_in_a_tick_is_recorded_with_its_scope_and_the_tick_is_overloaded(world):
+    # seeds #7, #8: the supervisor's own sentinel, the gateway's log and its tick budget are wired in
+    log = world.root / "gateway.log"
+    log.write_text("[event-loop-block] tick took 999ms - history, not replayed\n")
+    config = world.write_config([], supervisor={"tick_s": 0.2, "loop_block_ms": 100, "heartbeat_budget_s": 1.0},
+                                extra=f'\n[[logs]]\nname = "gateway"\npath = "{log}"\n')
+
+    def sync_capture_fan_out() -> None:
+        time.sleep(0.35)  # the seed's synchronous capture-pane shell-outs, on the loop
+
+    async def go():
+        sup = Supervisor(config, read_only=True)
+        try:
+            await sup.start()
+            observe = sup.observer.observe
+
+            async def blocking_observe():
+                sync_capture_fan_out()
+                return await observe()
+
+            sup.observer.observe = blocking_observe
+            first = await sup.tick()
+            sup.observer.observe = observe
+            with open(log, "a") as fh:
+                fh.write("[event-loop-block] tick took 1855ms - no tracked work active (untracked culprit)\n")
+            await asyncio.sleep(0.3)  # the sentinel records the block when the loop comes back
+            second = await sup.tick()
+            return first, second
+        finally:
+            await sup.close()
+
+    first, second = asyncio.run(go())
+    assert first.load is not None and first.load.wall_ms >= 300
+    ours = [b for b in second.blocks if b.source == "cockpit"]
+    assert ours and ours[0].culprit == "observe"
+    assert any("sync_capture_fan_out" in frame for frame in ours[0].stack)
+    gateway = [b for b in second.blocks if b.source == "gateway"]
+    assert [b.duration_ms for b in gateway] == [1855.0]
+    kinds = {(f.kind, f.subject) for f in second.findings}
+    assert {("loop_block", "cockpit"), ("loop_block", "gateway"), ("heartbeat_risk", "gateway")} <= kinds
+    assert ("supervisor_overloaded", None) in kinds
+    overloaded = next(f for f in second.findings if f.kind == "supervisor_overloaded")
+    assert overloaded.evidence["wall_ms"] >= 300 and "idle_pane_captures" in overloaded.evidence["shedding"]
+    assert "idle_pane_captures" in first.shed
+    assert second.to_json()["blocks"][0]["source"] in ("cockpit", "gateway")

@@ -3,10 +3,10 @@
 Pure: blocks, tick loads and ``now`` in, findings out. No clock, no I/O.
 
 - ``loop_block`` (warning): a block of at least ``loop_block_ms`` ended in the last
-  ``recent_s`` (default 300 s). One finding for all sources (a finding's identity is
-  its kind and agent, and blocks belong to no agent): the newest block is the headline,
-  with its culprit, duration and stack top; the worst and the count per source are evidence.
-- ``heartbeat_risk``: per source, the block time inside the rolling window (default
+  ``recent_s`` (default 300 s). One finding per source (``subject`` = the source: the
+  cockpit itself or a ``[[logs]]`` name; blocks belong to no agent): the newest block is
+  the headline, with its culprit, duration and stack top; the worst and the count are evidence.
+- ``heartbeat_risk`` (one per source): the block time inside the rolling window (default
   600 s: the seed's watchdog tripped on ~91 s of drag accumulated over minutes of 1-2 s
   blocks, so the window must span many ticks) against ``heartbeat_budget_s``. Warning
   at 50 % of the budget, critical at 80 %: critical must come while the operator can
@@ -63,64 +63,66 @@ def _block_evidence(block: Block) -> dict[str, Any]:
 
 
 def loop_block(blocks: Iterable[Block], now: float, loop_block_ms: float,
-               recent_s: float = LOOP_BLOCK_RECENT_S) -> Finding | None:
-    """``loop_block`` for the blocks over ``loop_block_ms`` that ended in the last ``recent_s``."""
-    recent = [b for b in blocks if b.duration_ms >= loop_block_ms and now - recent_s <= b.end <= now + 1.0]
-    if not recent:
-        return None
-    recent.sort(key=lambda b: b.end)
-    newest = recent[-1]
-    worst = max(recent, key=lambda b: b.duration_ms)
-    per_source: dict[str, dict[str, Any]] = {}
-    for b in recent:
-        entry = per_source.setdefault(b.source, {"blocks": 0, "worst_ms": 0.0})
-        entry["blocks"] += 1
-        entry["worst_ms"] = max(entry["worst_ms"], round(b.duration_ms, 1))
-    where = f" at {newest.stack_top}" if newest.stack_top else ""
-    culprit = "untracked work" if newest.culprit == "untracked" else newest.culprit
-    more = f" ({len(recent)} blocks in the last {recent_s:.0f} s)" if len(recent) > 1 else ""
-    summary = f"{newest.source} event loop blocked {_ms(newest.duration_ms)} by {culprit}{where}{more}"
-    return Finding(kind="loop_block", severity=Severity.WARNING, summary=summary, evidence={
-        **_block_evidence(newest), "count": len(recent), "loop_block_ms": loop_block_ms,
-        "worst": _block_evidence(worst), "sources": per_source,
-    })
+               recent_s: float = LOOP_BLOCK_RECENT_S) -> list[Finding]:
+    """One ``loop_block`` per source that had a block over ``loop_block_ms`` end in the last ``recent_s``."""
+    by_source: dict[str, list[Block]] = {}
+    for b in blocks:
+        if b.duration_ms >= loop_block_ms and now - recent_s <= b.end <= now + 1.0:
+            by_source.setdefault(b.source, []).append(b)
+    findings = []
+    for source, recent in sorted(by_source.items()):
+        recent.sort(key=lambda b: b.end)
+        newest = recent[-1]
+        worst = max(recent, key=lambda b: b.duration_ms)
+        where = f" at {newest.stack_top}" if newest.stack_top else ""
+        culprit = "untracked work" if newest.culprit == "untracked" else newest.culprit
+        more = f" ({len(recent)} blocks in the last {recent_s:.0f} s, worst {_ms(worst.duration_ms)})" \
+            if len(recent) > 1 else ""
+        summary = f"{source} event loop blocked {_ms(newest.duration_ms)} by {culprit}{where}{more}"
+        findings.append(Finding(kind="loop_block", severity=Severity.WARNING, summary=summary, subject=source,
+                                evidence={**_block_evidence(newest), "count": len(recent),
+                                          "loop_block_ms": loop_block_ms, "worst": _block_evidence(worst)}))
+    return findings
 
 
 def heartbeat_risk(blocks: Iterable[Block], now: float, budget_s: float, window_s: float = HEARTBEAT_WINDOW_S,
                    *, warn_ratio: float = HEARTBEAT_WARN_RATIO,
-                   critical_ratio: float = HEARTBEAT_CRITICAL_RATIO) -> Finding | None:
-    """``heartbeat_risk`` when a source's block time in the window nears ``budget_s``."""
+                   critical_ratio: float = HEARTBEAT_CRITICAL_RATIO) -> list[Finding]:
+    """One ``heartbeat_risk`` per source whose block time in the window nears ``budget_s``."""
     blocks = list(blocks)
-    totals = block_time(blocks, now, window_s)
-    if not totals or budget_s <= 0:
-        return None
-    source, blocked = max(totals.items(), key=lambda kv: kv[1])
-    ratio = blocked / budget_s
-    if ratio < warn_ratio:
-        return None
-    severity = Severity.CRITICAL if ratio >= critical_ratio else Severity.WARNING
-    state = "over the budget: a heartbeat watchdog would have tripped" if ratio >= 1.0 else \
-        "the watchdog trips at 100%"
-    summary = (f"{source}: {blocked:.1f} s of event-loop blocks in the last {window_s:.0f} s, "
-               f"{ratio:.0%} of the {budget_s:g} s heartbeat budget ({state})")
-    culprits: dict[str, float] = {}
-    for b in blocks:
-        if b.source == source and b.end >= now - window_s:
-            culprits[b.culprit] = culprits.get(b.culprit, 0.0) + b.duration_ms / 1000.0
-    top = sorted(culprits.items(), key=lambda kv: -kv[1])[:5]
-    return Finding(kind="heartbeat_risk", severity=severity, summary=summary, evidence={
-        "source": source, "blocked_s": round(blocked, 3), "budget_s": budget_s, "ratio": round(ratio, 3),
-        "window_s": window_s, "warn_ratio": warn_ratio, "critical_ratio": critical_ratio,
-        "sources": {s: round(v, 3) for s, v in sorted(totals.items())},
-        "culprits": [{"culprit": c, "blocked_s": round(v, 3)} for c, v in top],
-    })
+    if budget_s <= 0:
+        return []
+    findings = []
+    for source, blocked in sorted(block_time(blocks, now, window_s).items()):
+        ratio = blocked / budget_s
+        if ratio < warn_ratio:
+            continue
+        severity = Severity.CRITICAL if ratio >= critical_ratio else Severity.WARNING
+        state = "over the budget: a heartbeat watchdog would have tripped" if ratio >= 1.0 else \
+            "the watchdog trips at 100%"
+        summary = (f"{source}: {blocked:.1f} s of event-loop blocks in the last {window_s:.0f} s, "
+                   f"{ratio:.0%} of the {budget_s:g} s heartbeat budget ({state})")
+        culprits: dict[str, float] = {}
+        count = 0
+        for b in blocks:
+            if b.source == source and b.end >= now - window_s:
+                count += 1
+                culprits[b.culprit] = culprits.get(b.culprit, 0.0) + b.duration_ms / 1000.0
+        top = sorted(culprits.items(), key=lambda kv: -kv[1])[:5]
+        findings.append(Finding(kind="heartbeat_risk", severity=severity, summary=summary, subject=source, evidence={
+            "source": source, "blocked_s": round(blocked, 3), "blocks": count, "budget_s": budget_s,
+            "ratio": round(ratio, 3), "window_s": window_s, "warn_ratio": warn_ratio,
+            "critical_ratio": critical_ratio,
+            "culprits": [{"culprit": c, "blocked_s": round(v, 3)} for c, v in top],
+        }))
+    return findings
 
 
 def judge_blocks(blocks: Iterable[Block], now: float, *, loop_block_ms: float, heartbeat_budget_s: float,
                  window_s: float = HEARTBEAT_WINDOW_S, recent_s: float = LOOP_BLOCK_RECENT_S) -> list[Finding]:
+    """``loop_block`` and ``heartbeat_risk`` findings, one per source each (``Finding.subject`` = the source)."""
     blocks = list(blocks)
-    found = [loop_block(blocks, now, loop_block_ms, recent_s), heartbeat_risk(blocks, now, heartbeat_budget_s, window_s)]
-    return [f for f in found if f is not None]
+    return loop_block(blocks, now, loop_block_ms, recent_s) + heartbeat_risk(blocks, now, heartbeat_budget_s, window_s)
 
 
 # --- the supervisor's own cost -----------------------------------------------------------------

@@ -254,8 +254,7 @@ class LogWatcher:
         self.watching = True
         try:
             async for changes in awatch(*dirs, watch_filter=lambda _c, p: p in paths, recursive=False,
-                                        debounce=self.debounce_ms, step=50, stop_event=self._stop,
-                                        raise_interrupt=False):
+                                        debounce=self.debounce_ms, step=50, stop_event=self._stop):
                 self.events += len(changes)
                 await asyncio.to_thread(self.poll)
         except asyncio.CancelledError:

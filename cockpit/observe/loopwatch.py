@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-__all__ = ["Block", "LoopWatch", "UNTRACKED", "UNSAMPLED", "active_scopes", "tracked"]
+__all__ = ["Block", "BlockLog", "LoopWatch", "UNTRACKED", "UNSAMPLED", "active_scopes", "tracked"]
 
 UNTRACKED = "untracked"  # the loop was blocked and no tracked scope was active
 UNSAMPLED = "unsampled"  # the sentinel could not run during the stall (the GIL was held throughout)
@@ -369,3 +369,24 @@ class LoopWatch:
                 self.on_block(block)
             except Exception:  # a broken callback must not kill the sentinel
                 self.callback_errors += 1
+
+
+class BlockLog:
+    """Recent blocks from every source (the sentinel thread, log tails), safe to add from any thread."""
+
+    def __init__(self, maxlen: int = 4096) -> None:
+        self._blocks: deque[Block] = deque(maxlen=maxlen)
+        self._lock = threading.Lock()
+        self.added = 0
+
+    def add(self, block: Block) -> None:
+        with self._lock:
+            self._blocks.append(block)
+            self.added += 1
+
+    def snapshot(self) -> tuple[Block, ...]:
+        with self._lock:
+            return tuple(self._blocks)
+
+    def __len__(self) -> int:
+        return len(self._blocks)
