@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from cockpit import __version__
+from cockpit import __version__, wrap
 from cockpit.config import Config, ConfigError, find_config_path, load_config
 from cockpit.fsutil import StateDirError
 from cockpit.locks import LockTimeout
@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="agent name")
     p.add_argument("--force", action="store_true", help="restart the agent even if it is running")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = add("reap", "reap a zombie wrapper by its name or PID, or an agent's zombie wrappers")
+    p.add_argument("target", metavar="NAME|PID", help="wrapper name, wrapper id (pid:start), PID or agent name")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
+    wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     return parser
 
 
@@ -95,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "supervise": cmd_supervise,
         "respawn": cmd_respawn,
         "bench": cmd_bench,
+        "reap": cmd_reap,
+        "wrap": cmd_wrap,
     }
     handler = handlers[command]
     try:
@@ -253,6 +260,39 @@ def cmd_respawn(args: argparse.Namespace) -> int:
             print("--- last screen ---")
             print(result.spawn.screen.rstrip())
     return 0 if result.ok else 1
+
+
+def cmd_reap(args: argparse.Namespace) -> int:
+    from cockpit.act.actions import ReadOnlyError
+    from cockpit.supervisor import Supervisor
+
+    config = _load(args)
+
+    async def run() -> Any:
+        sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
+        try:
+            await sup.start()
+            return await sup.reap(args.target)
+        finally:
+            await sup.close()
+
+    try:
+        results = asyncio.run(run())
+    except (ReadOnlyError, LookupError) as exc:
+        _err(str(exc))
+        return 2
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        for r in results:
+            print(r.summary)
+        if not results:
+            print(f"{args.target}: no zombie wrapper to reap")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_wrap(args: argparse.Namespace) -> int:
+    return wrap.run_args(args, _load(args))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from cockpit.act.actions import ActionLayer, ActionResult
+from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.judge.zombies import judge_zombies
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json, judge_blocks, supervisor_overloaded
 from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
@@ -33,6 +35,7 @@ from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
+from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
 from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 
@@ -56,6 +59,7 @@ class Report:
     tick: int = 0
     skipped_ticks: int = 0
     actions: tuple[ActionResult, ...] = ()
+    wrappers: tuple[WrapperView, ...] = ()
     blocks: tuple[Block, ...] = ()        # recent event-loop blocks, every source (the Blocks tab)
     load: TickLoad | None = None          # what this whole tick cost (seed #8)
     shed: tuple[str, ...] = ()            # optional work the next ticks skip (judge.blocks.OPTIONAL_WORK)
@@ -72,7 +76,7 @@ class Report:
             "at": iso(self.at),
             "agents": [a.to_json() for a in self.agents],
             "findings": [f.to_json() for f in self.findings],
-            "wrappers": [],
+            "wrappers": [w.to_json() for w in self.wrappers],
             "reminders": [],
             "blocks": blocks_json(self.blocks),
         }
@@ -96,6 +100,8 @@ class Supervisor:
         self.view = self.actions.view
         self.observer = Observer(config, self.tmux, registry_tail=None, reader=self.reader, probe=self.probe,
                                  clock=clock)
+        self.wrappers = WrapperTracker(config.wrappers, registry_path=config.state.registry, reader=self.reader)
+        self._wrappers_lock = asyncio.Lock()  # a tick and an operator's reap never observe at once
         self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
         self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
@@ -162,6 +168,8 @@ class Supervisor:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.actions.reaper.close()
+        await asyncio.to_thread(self.wrappers.close)
         await self.tmux.close()
         await asyncio.to_thread(self.leader_lock.release)
 
@@ -208,19 +216,25 @@ class Supervisor:
             if self.config.logs:
                 await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
             await self.actions.sync()
+        async with tracked("wrappers"):
+            wrappers, zombies = await self._observe_wrappers(snapshot)
         acted: list[ActionResult] = []
         throttled: list[Finding] = []
         if self.leader and not self.read_only and snapshot.tmux_ok:
             self._count("act")
             async with tracked("act"):
                 throttled = await self._act(snapshot)
+        if self.leader and not self.read_only and self.config.supervisor.auto_reap:
+            # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
+            self._count("reap")
+            throttled += self.actions.auto_reap([w for w in wrappers if w.state == "zombie"])
         if self.leader and not self.read_only and snapshot.at - self.last_prune >= PRUNE_EVERY_S:
             async with tracked("prune"):
                 await self._prune(snapshot.at)
         self._count("judge")
         with tracked("judge"):
-            extra = throttled + self._judge_self(snapshot.at)
-            report = self._judge(snapshot, extra=extra)
+            extra = zombies + throttled + self._judge_self(snapshot.at)
+            report = replace(self._judge(snapshot, extra=extra), wrappers=wrappers)
         async with tracked("journal"):
             await self._journal_changes(report)
             await self._alert_fatal(report)
@@ -246,6 +260,18 @@ class Supervisor:
             if overloaded is not None:
                 found.append(overloaded)
         return found
+
+    async def _observe_wrappers(self, snapshot: Snapshot) -> tuple[tuple[WrapperView, ...], list[Finding]]:
+        """The wrappers (observe, in a worker thread) and their zombies (judge)."""
+        # tmux down: the agents are unknown, so no wrapper is judged an orphan this tick
+        agents = ({name: obs.proc for name, obs in snapshot.agents.items() if obs.proc is not None}
+                  if snapshot.tmux_ok else None)
+        async with self._wrappers_lock:
+            self._count("wrappers")
+            views = await asyncio.to_thread(self.wrappers.observe, snapshot.at, agents=agents,
+                                            procs=snapshot.procs, panes=snapshot.panes)
+        self._count("zombies")
+        return judge_zombies(views, now=snapshot.at, grace_s=self.config.supervisor.zombie_grace_s)
 
     async def _act(self, snapshot: Snapshot) -> list[Finding]:
         """Automatic actions of the leader: close dead lifecycles, start and respawn due agents."""
@@ -370,6 +396,22 @@ class Supervisor:
         result = await self._tracked_respawn(name, "operator", force=force)
         await self.actions.sync()
         return result
+
+    async def reap(self, target: str) -> list[ReapResult]:
+        """Reap a wrapper by its name, id or PID, or an agent's zombie wrappers (``cockpit reap``, ``k``).
+
+        Raises ``LookupError`` (one line) when the target names no wrapper and no agent.
+        """
+        self._count("operator_reap")
+        snapshot = await self.observer.observe()
+        await self.actions.sync()
+        wrappers, _ = await self._observe_wrappers(snapshot)
+        targets, error = resolve_target(target, wrappers, agents={a.name for a in self.config.agents})
+        if error is not None:
+            raise LookupError(error)
+        results = await self.actions.reap(targets, by="operator")
+        await self.actions.sync()
+        return results
 
 
 async def check_once(config: Config) -> Report:

@@ -12,6 +12,7 @@ import pytest
 
 from tests.conftest import SIM, wait_for
 from tests.test_supervisor import free_port
+from tests.test_wrappers import sims  # noqa: F401  (fixture)
 
 COCKPIT = [sys.executable, "-m", "cockpit"]
 
@@ -132,3 +133,28 @@ def test_respawn_prints_the_verified_result_and_the_last_screen_on_failure(world
 def test_version():
     done = cockpit("--version")
     assert done.returncode == 0 and done.stdout.startswith("cockpit ")
+
+
+def test_reap_and_wrap_are_commands(world, sims):
+    from tests.test_wrappers import has_result, rule_config, sim_argv
+
+    config = rule_config(world, sims.marker, zombie_grace_s=0.0, stop_wait_s=1.0)
+    proc, out = sims.start()
+    wait_for(lambda: has_result(out), what="the result line")
+    unknown = cockpit("reap", "4242424", "--config", str(world.config_path))
+    assert unknown.returncode == 2 and "not a known wrapper" in unknown.stderr and unknown.stderr.count("\n") == 1
+    refused = cockpit("--read-only", "reap", str(proc.pid), "--config", str(world.config_path))
+    assert refused.returncode == 2 and "read-only" in refused.stderr and proc.poll() is None
+    done = cockpit("reap", str(proc.pid), "--json", "--config", str(world.config_path))
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads(done.stdout)
+    assert result["ok"] and result["record_written"] and result["record"]["reason"] == "reaped"
+    wait_for(lambda: proc.poll() is not None, what="the reaped wrapper's exit")
+
+    wrapped = cockpit("wrap", "--ack-timeout", "0.5", "--config", str(world.config_path), "--",
+                      *sim_argv(sims.marker))
+    assert wrapped.returncode == 0, wrapped.stderr
+    assert json.loads(wrapped.stdout.splitlines()[-1])["type"] == "result"
+    rows = [json.loads(line) for line in (config.state.dir / "registry.jsonl").read_text().splitlines()]
+    assert [r["reason"] for r in rows if r["event"] == "exit"] == ["reaped", "ack_timeout"]
+    assert cockpit("wrap", "--config", str(world.config_path)).returncode == 2

@@ -19,6 +19,7 @@ import pytest
 from cockpit.registry import Journal, Registry
 from cockpit.supervisor import Supervisor
 from tests.conftest import SIM, wait_for
+from tests.test_wrappers import sims  # noqa: F401  (fixture)
 
 
 def free_port() -> int:
@@ -392,3 +393,49 @@ def test_a_blocking_call_in_a_tick_is_recorded_with_its_scope_and_the_tick_is_ov
     assert overloaded.evidence["wall_ms"] >= 300 and "idle_pane_captures" in overloaded.evidence["shedding"]
     assert "idle_pane_captures" in first.shed
     assert second.to_json()["blocks"][0]["source"] in ("cockpit", "gateway")
+
+
+
+def test_the_supervisor_reaps_zombie_wrappers_at_the_rate_limit_and_reports_them(world, sims):
+    """Seed #9 under seed #8: four zombies, two tokens a minute: two are reaped, two wait, all are shown."""
+    from tests.test_wrappers import rule_config
+
+    config = rule_config(world, sims.marker, max_actions_per_minute=2, zombie_grace_s=0.3, stop_wait_s=1.0)
+    world.tmux("new-session", "-d", "-s", "ops", "sleep 60")  # tmux is up, the fleet is empty
+    for _ in range(4):
+        sims.start()
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            await tick_until(sup, lambda r: len(registry_rows(world, "exit")) == 2 and not sup.actions.reaper.tasks)
+            return await sup.tick(), sup.invocations, sup.actions.invocations
+        finally:
+            await sup.close()
+
+    report, invoked, acted = asyncio.run(go())
+    exits = registry_rows(world, "exit")
+    assert len(exits) == 2 and {e["reason"] for e in exits} == {"reaped"}
+    assert all(e["subtype"] == "success" and e["is_error"] is False for e in exits)
+    kinds = [f.kind for f in report.findings]
+    assert kinds.count("zombie_wrapper") == 2 and kinds.count("cleanup_throttled") == 2
+    states = sorted(w["state"] for w in report.to_json()["wrappers"])
+    assert states == ["reaped", "reaped", "zombie", "zombie"]
+    # seed #10: every module of the chain really ran
+    assert {"wrappers", "zombies", "reap"} <= set(invoked) and acted.get("auto_reap", 0) >= 1
+
+
+def test_check_lists_wrappers_and_reports_a_zombie_without_reaping_it(world, sims):
+    from cockpit.supervisor import check_once
+    from tests.test_wrappers import has_result, rule_config
+
+    config = rule_config(world, sims.marker, zombie_grace_s=0.0)
+    world.tmux("new-session", "-d", "-s", "ops", "sleep 60")
+    proc, out = sims.start()
+    wait_for(lambda: has_result(out), what="the result line")
+    report = asyncio.run(check_once(config))
+    [wrapper] = report.to_json()["wrappers"]
+    assert wrapper["pid"] == proc.pid and wrapper["state"] == "zombie" and wrapper["result"]["subtype"] == "success"
+    [finding] = [f for f in report.findings if f.kind == "zombie_wrapper"]
+    assert finding.action == "reap" and report.exit_code == 1
+    assert proc.poll() is None and registry_rows(world, "exit") == []  # check takes no action

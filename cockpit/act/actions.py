@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from cockpit.act.reap import Reaper, ReapResult
 from cockpit.act.spawn import SpawnResult, verified_spawn
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding
@@ -24,6 +26,7 @@ from cockpit.observe.procs import ProcessReader
 from cockpit.lifecycle import RestartPolicy
 from cockpit.observe.history import RegistryView
 from cockpit.observe.snapshot import agent_panes
+from cockpit.observe.wrappers import WrapperView
 from cockpit.registry import Journal, Registry
 from cockpit.tmux import Pane, TmuxClient, TmuxError, TmuxUnreachable
 
@@ -99,13 +102,19 @@ class ActionLayer:
         self.tail = registry.tail()
         self.view = RegistryView(policies_for(config))
         self.orphans = OrphanWatch()
+        self._sync_lock = threading.Lock()
         self.in_flight: set[str] = set()
         self.invocations: dict[str, int] = {}  # act -> times invoked (integration tests assert each ran)
+        # seed #9: reaps share the read-only switch and the rate limit of every automatic action (seed #8)
+        self.reaper = Reaper(config, registry=registry, journal=journal, reader=reader, bucket=self.bucket,
+                             tmux=tmux, guard=self.refuse_if_read_only, actor=actor)
 
     def _sync_now(self) -> None:
-        result = self.tail.read_new()
-        self.view.feed(result)
-        self.orphans.feed(result)
+        # The tick and spawn tasks sync from different worker threads: one reader at a time.
+        with self._sync_lock:
+            result = self.tail.read_new()
+            self.view.feed(result)
+            self.orphans.feed(result)
 
     async def sync(self) -> None:
         """Bring the registry view up to date with the disk (new rows only)."""
@@ -178,6 +187,16 @@ class ActionLayer:
                                 summary=summary, before=before, after=after, evidence=evidence,
                                 result="verified" if result.ok else "failed")
         return ActionResult("respawn", agent.name, result.ok, summary, spawn=result, evidence=evidence)
+
+    async def reap(self, wrappers: list[WrapperView], *, by: str = "operator") -> list[ReapResult]:
+        """Reap wrappers (TERM, wait, KILL, verify gone, one completion record each); read-only refuses."""
+        self._count("reap")
+        return await self.reaper.reap_many(wrappers, by=by)
+
+    def auto_reap(self, zombies: list[WrapperView]) -> list[Finding]:
+        """Start a reap for each zombie the rate limit allows; the rest wait (``cleanup_throttled``)."""
+        self._count("auto_reap")
+        return self.reaper.auto_reap(zombies)
 
     async def record_exit(self, name: str, pane: Pane | None) -> bool:
         """Close the agent's open lifecycle with an ``exit`` row if its process is gone (leader bookkeeping)."""

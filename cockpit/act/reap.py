@@ -213,21 +213,24 @@ class Reaper:
         rate = self.config.supervisor.max_actions_per_minute
         wait = self.bucket.wait_s()
         return Finding(
-            kind="cleanup_throttled", severity=Severity.WARNING, agent=view.name, action="reap",
+            kind="cleanup_throttled", severity=Severity.WARNING, agent=view.agent, subject=view.id, action="reap",
             summary=(f"{view.name}: automatic reap held back by the rate limit ({rate}/min); "
                      f"next token in {wait:.0f}s"),
             evidence={"max_actions_per_minute": rate, "next_token_s": round(wait, 1), "wrapper": view.id,
-                      "zombie_reason": view.zombie_reason, "parent_agent": view.agent},
+                      "name": view.name, "zombie_reason": view.zombie_reason},
         )
 
     async def _auto(self, view: WrapperView, by: str) -> ReapResult | None:
         try:
             if self.guard is not None:
-                await asyncio.to_thread(self.guard, "reap", view.name)
+                await asyncio.to_thread(self.guard, "reap", view.name)  # refusals are journaled by the guard
         except Exception:
             self.in_flight.discard(view.id)
             return None
-        result = await self._run(view, by)
+        try:
+            result = await self._run(view, by)
+        except Exception as exc:  # a background reap never fails silently: the next tick sees it again
+            result = ReapResult(view.name, view.id, view.pid, False, f"reap of {view.name} failed: {exc}", by=by)
         self.done.append(result)
         return result
 

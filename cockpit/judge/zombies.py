@@ -9,10 +9,11 @@ Pure: the time is passed in. A live wrapper is a zombie when
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from cockpit.findings import Finding, Severity
-from cockpit.observe.wrappers import WrapperView, mark
+from cockpit.observe.wrappers import WrapperView
 
 AFTER_RESULT = "after_result"
 ORPHAN = "orphan"
@@ -33,6 +34,7 @@ def zombie_evidence(view: WrapperView, *, now: float, reason: str) -> dict[str, 
     return {
         "reason": reason,
         "wrapper": view.id,
+        "name": view.name,
         "pid": view.pid,
         "start": view.start,
         "pgid": view.pgid,
@@ -52,14 +54,15 @@ def _summary(view: WrapperView, reason: str, now: float) -> str:
         r = view.result
         return (f"{who} still alive {now - r.seen_at:.0f}s after its result line "
                 f"(subtype {r.subtype}, is_error {str(r.is_error).lower()})")
-    return f"{who}: its parent agent {view.agent or ''} is gone".replace("  ", " ")
+    return f"{who}: its parent agent{' ' + view.agent if view.agent else ''} is gone"
 
 
 def judge_zombies(views: Iterable[WrapperView], *, now: float,
                   grace_s: float) -> tuple[tuple[WrapperView, ...], list[Finding]]:
     """The views with zombies marked (state ``zombie``, ``zombie_reason``), and one finding per zombie.
 
-    A finding's ``agent`` is the wrapper's name: twenty zombies of one agent are twenty findings.
+    A finding's ``agent`` is the parent agent and its ``subject`` the wrapper's id: twenty
+    zombies of one agent are twenty findings.
     """
     marked: list[WrapperView] = []
     findings: list[Finding] = []
@@ -68,8 +71,8 @@ def judge_zombies(views: Iterable[WrapperView], *, now: float,
         if reason is None:
             marked.append(view)
             continue
-        marked.append(mark(view, state="zombie", zombie_reason=reason))
-        findings.append(Finding(kind="zombie_wrapper", severity=Severity.WARNING, agent=view.name,
-                                summary=_summary(view, reason, now), action="reap",
+        marked.append(replace(view, state="zombie", zombie_reason=reason))
+        findings.append(Finding(kind="zombie_wrapper", severity=Severity.WARNING, agent=view.agent,
+                                subject=view.id, summary=_summary(view, reason, now), action="reap",
                                 evidence=zombie_evidence(view, now=now, reason=reason)))
     return tuple(marked), findings

@@ -27,13 +27,14 @@ import re
 import stat
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cockpit.config import WrapperRule
 from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
 from cockpit.registry import Tail, _Scanner, format_ts
+from cockpit.tmux import Pane
 
 __all__ = [
     "ResultLine",
@@ -43,7 +44,6 @@ __all__ = [
     "wrapper_name_for_pid",
 ]
 
-WRAPPER_STATES = ("running", "finished", "zombie", "reaped")
 FIRST_READ_BYTES = 256 * 1024  # a wrapper seen for the first time: read only the end of its output
 MAX_EVENT_BYTES = 8 << 20  # a result line carries the whole answer: allow big lines, bounded
 KEEP_GONE_S = 600.0  # a gone wrapper stays listed (finished/reaped) this long
@@ -124,7 +124,6 @@ class StreamTail:
         self._result_digest: int | None = None  # identity of the current result line
         self.last_event: str | None = None
         self.result: ResultLine | None = None
-        self.events = 0
         self.bad_lines = 0
         self.bytes_read = 0  # advisory, for tests and the benchmark
         self.error: str | None = None
@@ -198,7 +197,6 @@ class StreamTail:
             if digest != self._result_digest or self.result is None:
                 self.result = result_from_event(event, seen_at)
                 self._result_digest = digest
-        self.events += 1
 
 
 # --- the view -------------------------------------------------------------------------------------
@@ -216,7 +214,7 @@ class WrapperView:
     command: str
     output: str | None
     agent: str | None  # the parent agent
-    state: str  # running | finished | zombie | reaped
+    state: str  # running | finished (its result is out, or it exited) | zombie (judged) | reaped
     alive: bool
     result: ResultLine | None
     ends_with_result: bool  # the output's last event is its result line
@@ -270,10 +268,6 @@ class _Tracked:
     gone_at: float | None = None
     exit: dict[str, Any] | None = None
 
-    @property
-    def key(self) -> tuple[int, int]:
-        return (self.pid, self.start)
-
 
 @dataclass
 class _Rule:
@@ -296,16 +290,15 @@ class WrapperTracker:
     """
 
     def __init__(self, rules: Sequence[WrapperRule] = (), *, registry_path: Path | None = None,
-                 reader: ProcessReader | None = None, rescan_s: float = 10.0, keep_gone_s: float = KEEP_GONE_S,
-                 proc_root: Path = Path("/proc")) -> None:
+                 reader: ProcessReader | None = None, rescan_s: float = 10.0,
+                 keep_gone_s: float = KEEP_GONE_S) -> None:
         self.rules = [_Rule(r) for r in rules]
         self.reader = reader or ProcessReader()
         self.rescan_s = rescan_s
         self.keep_gone_s = keep_gone_s
-        self._proc_root = str(proc_root)
+        self._proc_root = str(self.reader.proc_root)
         self._registry = Tail(registry_path) if registry_path is not None else None
         self._registered: dict[tuple[int, int], dict[str, Any]] = {}  # open `spawned` rows of cockpit wrap runs
-        self._exits: dict[tuple[int, int], dict[str, Any]] = {}  # exit rows of tracked wrappers
         self._tracked: dict[tuple[int, int], _Tracked] = {}
         self._no_output: set[tuple[int, int]] = set()  # rule matches without an output file, until the next scan
         self._last_scan: float | None = None
@@ -315,7 +308,7 @@ class WrapperTracker:
     # -- public ----------------------------------------------------------------------------
 
     def observe(self, now: float | None = None, *, agents: Mapping[str, Proc] | None = None,
-                procs: ProcessTable | None = None, panes: Iterable[Any] | None = None) -> tuple[WrapperView, ...]:
+                procs: ProcessTable | None = None, panes: Iterable[Pane] | None = None) -> tuple[WrapperView, ...]:
         """One observation. ``agents``: each live fleet agent's pane process (None: not known this
         tick, e.g. tmux is unreachable: nobody is judged an orphan). ``procs``: the snapshot's
         process table (the agents' trees). ``panes``: tmux panes, to find a wrapper's own window.
@@ -324,12 +317,12 @@ class WrapperTracker:
         self._read_registry()
         lookup: dict[int, Proc] = {p.pid: p for p in procs} if procs is not None else {}
         if self.rules and (self._last_scan is None or now - self._last_scan >= self.rescan_s):
-            table = self.reader.scan_all()
+            everything = self.reader.scan_all()
             self._last_scan = now
             self.full_scans += 1
             self._no_output.clear()
-            lookup.update((p.pid, p) for p in table)
-            self._discover(table, agents, now)
+            lookup.update((p.pid, p) for p in everything)
+            self._discover(everything, agents, now)
         elif self.rules and procs is not None:
             self._discover(procs, agents, now)  # new wrappers inside the agents' trees
         self._adopt_registered(now)
@@ -337,15 +330,16 @@ class WrapperTracker:
         if live_keys:
             fresh = self.reader.tree([pid for pid, _ in live_keys])
             lookup.update((p.pid, p) for p in fresh)
+        table = ProcessTable(lookup.values())
         agent_roots = {p.pid: (name, p.start) for name, p in (agents or {}).items() if p is not None}
         pane_of = self._panes_by_pid(panes, set(agents or {}))
         self._drop_nested()
         views = []
         for key, tracked in list(self._tracked.items()):
-            self._refresh(tracked, lookup, agents, agent_roots, pane_of, now)
+            self._refresh(tracked, table, agents, agent_roots, pane_of, now)
             if tracked.gone_at is not None and now - tracked.gone_at > self.keep_gone_s:
                 del self._tracked[key]
-                self._exits.pop(key, None)
+                self._registered.pop(key, None)  # gone without an exit row (kill -9): listed once, not forever
                 continue
             views.append(self._view(tracked, now))
         views.sort(key=lambda v: (v.agent or "~", v.name))
@@ -376,7 +370,6 @@ class WrapperTracker:
             elif row.get("event") in ("exit", "reaped"):
                 self._registered.pop(key, None)
                 if key in self._tracked:
-                    self._exits[key] = dict(row)
                     self._tracked[key].exit = dict(row)
 
     def _adopt_registered(self, now: float) -> None:
@@ -454,10 +447,10 @@ class WrapperTracker:
 
     # -- per wrapper -----------------------------------------------------------------------
 
-    def _refresh(self, tracked: _Tracked, lookup: Mapping[int, Proc], agents: Mapping[str, Proc] | None,
+    def _refresh(self, tracked: _Tracked, table: ProcessTable, agents: Mapping[str, Proc] | None,
                  agent_roots: Mapping[int, tuple[str, int]], pane_of: Mapping[int, str], now: float) -> None:
         if tracked.gone_at is None:
-            proc = lookup.get(tracked.pid)
+            proc = table.get(tracked.pid)
             if proc is None or proc.start != tracked.start:
                 proc = self.reader.read(tracked.pid)
             if proc is None or proc.start != tracked.start or proc.zombie:
@@ -466,17 +459,17 @@ class WrapperTracker:
                 tracked.pgid = proc.pgid
                 if not tracked.command and proc.cmdline:
                     tracked.command = proc.command
-                tracked.tree = _descendants(proc, lookup)
+                tracked.tree = tuple(table.descendants(proc.pid)) if table.alive(proc.pid, proc.start) else (proc,)
                 tracked.pane = pane_of.get(tracked.pid)
                 if agents is not None:
-                    self._parent(tracked, proc, lookup, agents, agent_roots)
+                    self._parent(tracked, proc, table, agents, agent_roots)
         if tracked.tail is not None:
             tracked.tail.read(now)
 
-    def _parent(self, tracked: _Tracked, proc: Proc, lookup: Mapping[int, Proc], agents: Mapping[str, Proc],
+    def _parent(self, tracked: _Tracked, proc: Proc, table: ProcessTable, agents: Mapping[str, Proc],
                 agent_roots: Mapping[int, tuple[str, int]]) -> None:
         if tracked.agent_proc is None:
-            found = _ancestor_agent(proc, lookup, agent_roots)
+            found = _ancestor_agent(proc, table, agent_roots)
             if found is not None:
                 tracked.agent, tracked.agent_proc = found[0], (found[1], found[2])
             elif tracked.agent is not None:  # named at registration
@@ -489,20 +482,14 @@ class WrapperTracker:
         if tracked.agent_proc is None:
             return
         pid, start = tracked.agent_proc
-        root = lookup.get(pid)
+        root = table.get(pid)
         if root is None or root.start != start:
             root = self.reader.read(pid)
         tracked.orphan = root is None or root.start != start or root.zombie
 
-    def _panes_by_pid(self, panes: Iterable[Any] | None, agent_names: set[str]) -> dict[int, str]:
-        out: dict[int, str] = {}
-        for pane in panes or ():
-            if getattr(pane, "agent", None) in agent_names or getattr(pane, "dead", False):
-                continue  # never an agent's own window
-            pid = getattr(pane, "pid", 0)
-            if pid:
-                out[pid] = pane.pane_id
-        return out
+    def _panes_by_pid(self, panes: Iterable[Pane] | None, agent_names: set[str]) -> dict[int, str]:
+        """Live panes by their process, never an agent's own window."""
+        return {p.pid: p.pane_id for p in panes or () if p.pid and not p.dead and p.agent not in agent_names}
 
     def _view(self, tracked: _Tracked, now: float) -> WrapperView:
         tail = tracked.tail
@@ -537,30 +524,11 @@ def _regular_target(fd_path: str) -> str | None:
     return target
 
 
-def _descendants(root: Proc, lookup: Mapping[int, Proc]) -> tuple[Proc, ...]:
-    """The root and everything below it in ``lookup``."""
-    children: dict[int, list[Proc]] = {}
-    for p in lookup.values():
-        if p.ppid != p.pid:
-            children.setdefault(p.ppid, []).append(p)
-    out: list[Proc] = []
-    seen: set[int] = set()
-    stack = [root]
-    while stack:
-        cur = stack.pop()
-        if cur.pid in seen:
-            continue
-        seen.add(cur.pid)
-        out.append(cur)
-        stack.extend(sorted(children.get(cur.pid, ()), key=lambda p: -p.pid))
-    return tuple(out)
-
-
-def _ancestor_agent(proc: Proc, lookup: Mapping[int, Proc],
+def _ancestor_agent(proc: Proc, table: ProcessTable,
                     agent_roots: Mapping[int, tuple[str, int]]) -> tuple[str, int, int] | None:
     """The fleet agent whose pane process is an ancestor of ``proc``: (name, pid, start)."""
     seen: set[int] = set()
-    cur: Proc | None = lookup.get(proc.ppid)
+    cur: Proc | None = table.get(proc.ppid)
     while cur is not None and cur.pid not in seen:
         seen.add(cur.pid)
         hit = agent_roots.get(cur.pid)
@@ -568,10 +536,6 @@ def _ancestor_agent(proc: Proc, lookup: Mapping[int, Proc],
             return hit[0], cur.pid, cur.start
         if cur.ppid == cur.pid or cur.ppid <= 1:
             return None
-        cur = lookup.get(cur.ppid)
+        cur = table.get(cur.ppid)
     return None
 
-
-def mark(view: WrapperView, **changes: Any) -> WrapperView:
-    """A copy of ``view`` with some fields changed (the judge's zombie verdict)."""
-    return replace(view, **changes)
