@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="agent name")
     p.add_argument("--force", action="store_true", help="restart the agent even if it is running")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = add("repoint", "point the routing record at the agent's session on disk (locked, atomic, verified)")
+    p.add_argument("name", help="agent name")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = add("reap", "reap a zombie wrapper by its name or PID, or an agent's zombie wrappers")
     p.add_argument("target", metavar="NAME|PID", help="wrapper name, wrapper id (pid:start), PID or agent name")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -101,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "respawn": cmd_respawn,
         "bench": cmd_bench,
         "reap": cmd_reap,
+        "repoint": cmd_repoint,
         "wrap": cmd_wrap,
     }
     handler = handlers[command]
@@ -259,6 +263,34 @@ def cmd_respawn(args: argparse.Namespace) -> int:
         if result.spawn is not None and not result.spawn.ok and result.spawn.screen:
             print("--- last screen ---")
             print(result.spawn.screen.rstrip())
+    return 0 if result.ok else 1
+
+
+def cmd_repoint(args: argparse.Namespace) -> int:
+    """Exit 0: the record points at the disk truth (now or already); 1: refused or failed; 2: read-only."""
+    from cockpit.act.actions import ReadOnlyError
+    from cockpit.supervisor import Supervisor
+
+    config = _load(args)
+    config.agent(args.name)  # unknown names are a one-line config error
+
+    async def run() -> Any:
+        sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
+        try:
+            await sup.start()
+            return await sup.repoint(args.name)
+        finally:
+            await sup.close()
+
+    try:
+        result = asyncio.run(run())
+    except ReadOnlyError as exc:
+        _err(str(exc))
+        return 2
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        print(result.summary)
     return 0 if result.ok else 1
 
 

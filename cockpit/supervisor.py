@@ -22,10 +22,12 @@ from typing import Any, Callable
 
 from cockpit.act.actions import ActionLayer, ActionResult
 from cockpit.act.reap import ReapResult, resolve_target
+from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.judge.sessions import session_findings
 from cockpit.judge.zombies import judge_zombies
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json, judge_blocks, supervisor_overloaded
 from cockpit.lifecycle import AgentState
@@ -34,6 +36,7 @@ from cockpit.observe.logs import LogWatcher
 from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
+from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
@@ -64,6 +67,7 @@ class Report:
     load: TickLoad | None = None          # what this whole tick cost (seed #8)
     shed: tuple[str, ...] = ()            # optional work the next ticks skip (judge.blocks.OPTIONAL_WORK)
     loop_lag_ms: float = 0.0              # the loop's worst heartbeat lateness since the last tick
+    sessions: SessionsReport | None = None  # seed #3: record vs disk per agent, each side's last turn
     panes: tuple[Pane, ...] = ()  # this tick's panes: the TUI re-captures its preview only when a change_mark moved
 
     @property
@@ -94,12 +98,16 @@ class Supervisor:
         self.journal = Journal(config.state.journal)
         self.reader = ProcessReader()
         self.probe = PortProbe()
-        self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
-                                   reader=self.reader, probe=self.probe, read_only=read_only,
-                                   resume_for=self.resume_for, actor=actor)
-        self.view = self.actions.view
         self.observer = Observer(config, self.tmux, registry_tail=None, reader=self.reader, probe=self.probe,
                                  clock=clock)
+        # seed #3: the session truth comes from the disk each tick; the routing record is only compared with it.
+        self.sessions = SessionObserver(config, clock=clock)
+        self.auto_repoint = AutoRepoint(clock=clock)
+        self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
+                                   reader=self.reader, probe=self.probe, read_only=read_only,
+                                   resume_for=self.resume_for, resume_truth=self.fresh_resume,
+                                   sessions=self.sessions, observe=self.observer.observe, actor=actor)
+        self.view = self.actions.view
         self.wrappers = WrapperTracker(config.wrappers, registry_path=config.state.registry, reader=self.reader)
         self._wrappers_lock = asyncio.Lock()  # a tick and an operator's reap never observe at once
         self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
@@ -130,8 +138,15 @@ class Supervisor:
         return self.leader_lock.held
 
     def resume_for(self, agent: AgentConfig) -> str | None:
-        """The session a respawn resumes: the id cockpit bound at spawn, if its transcript is on disk."""
-        return self.view.bound_session(agent.name)
+        """The session a respawn resumes: the last disk truth, never the routing record (seed #3)."""
+        return self.sessions.resume_for(agent, self.view.bound_sessions.get(agent.name, []))
+
+    async def fresh_resume(self, agent: AgentConfig) -> str | None:
+        """The disk truth recomputed now (before the old process is replaced): what a respawn resumes."""
+        snapshot = await self.observer.observe()
+        await self.actions.sync()
+        await self.sessions.observe(snapshot, self.view.bound_sessions, track_activity=False)
+        return self.resume_for(agent)
 
     # --- life ---------------------------------------------------------------------------
 
@@ -216,6 +231,9 @@ class Supervisor:
             if self.config.logs:
                 await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
             await self.actions.sync()
+        async with tracked("sessions"):
+            self._count("sessions")
+            sessions = await self.sessions.observe(snapshot, self.view.bound_sessions)
         async with tracked("wrappers"):
             wrappers, zombies = await self._observe_wrappers(snapshot)
         acted: list[ActionResult] = []
@@ -224,6 +242,9 @@ class Supervisor:
             self._count("act")
             async with tracked("act"):
                 throttled = await self._act(snapshot)
+                acted = await self._repoint_stale(sessions)
+                if acted:
+                    sessions = self.sessions.last or sessions  # a repoint re-read the record
         if self.leader and not self.read_only and self.config.supervisor.auto_reap:
             # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
             self._count("reap")
@@ -234,7 +255,7 @@ class Supervisor:
         self._count("judge")
         with tracked("judge"):
             extra = zombies + throttled + self._judge_self(snapshot.at)
-            report = replace(self._judge(snapshot, extra=extra), wrappers=wrappers)
+            report = replace(self._judge(snapshot, extra=extra, sessions=sessions), wrappers=wrappers)
         async with tracked("journal"):
             await self._journal_changes(report)
             await self._alert_fatal(report)
@@ -272,6 +293,22 @@ class Supervisor:
                                             procs=snapshot.procs, panes=snapshot.panes)
         self._count("zombies")
         return judge_zombies(views, now=snapshot.at, grace_s=self.config.supervisor.zombie_grace_s)
+
+    async def _repoint_stale(self, sessions: SessionsReport) -> list[ActionResult]:
+        """seed #3: a record that disagrees with a live or bound disk truth is repointed, loudly, by the leader."""
+        acted: list[ActionResult] = []
+        starting = {a.name for a in self.config.agents if a.name in self.actions.in_flight or a.name in self.spawning}
+        for finding in session_findings([a.name for a in self.config.agents], sessions, starting=starting):
+            name = finding.agent
+            if name is None or not self.auto_repoint.due(finding, sessions.truths.get(name)):
+                continue
+            if not self.actions.bucket.take():
+                continue  # seed #8: the finding stays; a later token repoints it
+            self._count("repoint")
+            result = await self.actions.repoint(name, by="auto")
+            self.auto_repoint.record(result)
+            acted.append(result)
+        return acted
 
     async def _act(self, snapshot: Snapshot) -> list[Finding]:
         """Automatic actions of the leader: close dead lifecycles, start and respawn due agents."""
@@ -331,8 +368,9 @@ class Supervisor:
         async with tracked(f"respawn:{name}"):  # seed #7: a block inside an action names the action
             return await self.actions.respawn(name, by=by, force=force)
 
-    def _judge(self, snapshot: Snapshot, extra: list[Finding]) -> Report:
+    def _judge(self, snapshot: Snapshot, extra: list[Finding], sessions: SessionsReport | None = None) -> Report:
         findings: list[Finding] = []
+        starting_names: set[str] = set()
         statuses: list[AgentStatus] = []
         tmux_issue = tmux_finding(snapshot, " ".join(self.config.tmux.server_args()))
         if tmux_issue is not None:
@@ -342,12 +380,23 @@ class Supervisor:
             obs = snapshot.agents.get(agent.name) if snapshot.tmux_ok else None
             lc = self.view.lifecycle(agent.name)
             starting = agent.name in self.actions.in_flight or agent.name in self.spawning
-            statuses.append(agent_status(agent, obs, lc, tmux_ok=snapshot.tmux_ok, starting=starting,
-                                         disk_session=self.view.bound_session(agent.name)))
+            if starting:
+                starting_names.add(agent.name)
+            truth = sessions.truths.get(agent.name) if sessions is not None else None
+            route = sessions.routes.get(agent.name) if sessions is not None else None
+            statuses.append(agent_status(
+                agent, obs, lc, tmux_ok=snapshot.tmux_ok, starting=starting,
+                disk_session=truth.disk_session if truth is not None else self.view.bound_session(agent.name),
+                route_session=route.session_id if route is not None else None,
+                last_turn_at=iso(truth.last_turn_at) if truth is not None else None,
+                activity=truth.activity if truth is not None else None))
             findings.extend(judge_agent(agent, obs, lc, last_failed=self.view.last_failed.get(agent.name),
                                         last_exit=self.view.last_exit.get(agent.name),
                                         max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s,
                                         starting=starting))
+        if sessions is not None and snapshot.tmux_ok:
+            findings.extend(session_findings([a.name for a in self.config.agents], sessions,
+                                             starting=starting_names))
         findings.extend(self.actions.orphans.findings())
         findings.extend(extra)
         findings.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
@@ -358,7 +407,7 @@ class Supervisor:
         return Report(at=snapshot.at, agents=tuple(statuses), findings=tuple(findings), new_findings=new,
                       resolved=resolved, cost=snapshot.cost, tmux_ok=snapshot.tmux_ok, leader=self.leader,
                       read_only=self.read_only, tick=self.tick_no, skipped_ticks=self.skipped_ticks,
-                      panes=snapshot.panes)
+                      panes=snapshot.panes, sessions=sessions)
 
     async def _journal_changes(self, report: Report) -> None:
         if self.read_only or not (report.new_findings or report.resolved):
@@ -394,6 +443,13 @@ class Supervisor:
     async def respawn(self, name: str, *, force: bool = False) -> ActionResult:
         self._count("operator_respawn")
         result = await self._tracked_respawn(name, "operator", force=force)
+        await self.actions.sync()
+        return result
+
+    async def repoint(self, name: str) -> ActionResult:
+        """``cockpit repoint NAME`` and the TUI's ``p``: the routing record to the disk truth, verified."""
+        self._count("operator_repoint")
+        result = await self.actions.repoint(name, by="operator")
         await self.actions.sync()
         return result
 

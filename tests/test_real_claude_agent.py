@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Registry
 from cockpit.supervisor import Supervisor
 from tests.messages_stub import MessagesStub
@@ -41,7 +42,7 @@ def test_real_claude_code_is_spawned_verified_and_running(world):
         async def go():
             sup = Supervisor(config)
             try:
-                report = await tick_until(sup, lambda r: r.agents[0].status == "running"
+                report = await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES
                                           and not sup.actions.in_flight, timeout=40)
                 # the CLI really is up at its prompt: its own live-session file names our session
                 pid = report.agents[0].pid

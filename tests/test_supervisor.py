@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Journal, Registry
 from cockpit.supervisor import Supervisor
 from tests.conftest import SIM, wait_for
@@ -99,7 +100,7 @@ def test_a_healthy_agent_is_spawned_verified_and_running(world):
     async def go():
         sup = Supervisor(config)
         try:
-            report = await tick_until(sup, lambda r: r.agents[0].status == "running" and not sup.actions.in_flight)
+            report = await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES and not sup.actions.in_flight)
             return report, sup.invocations, sup.actions.invocations
         finally:
             await sup.close()
@@ -124,7 +125,7 @@ def test_a_crash_after_a_good_start_is_respawned_and_counted(world):
     async def go():
         sup = Supervisor(config)
         try:
-            return await tick_until(sup, lambda r: r.agents[0].restarts >= 2 and r.agents[0].status == "running",
+            return await tick_until(sup, lambda r: r.agents[0].restarts >= 2 and r.agents[0].status in LIVE_STATUSES,
                                     timeout=25)
         finally:
             await sup.close()
@@ -192,7 +193,7 @@ def test_killed_tmux_server_gives_tmux_unreachable_then_recovery(world):
     async def go():
         sup = Supervisor(config)
         try:
-            await tick_until(sup, lambda r: r.agents[0].status == "running")
+            await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES)
             world.tmux("kill-server")
             down = await tick_until(sup, lambda r: not r.tmux_ok, timeout=5)
             assert down.exit_code == 3
@@ -202,7 +203,7 @@ def test_killed_tmux_server_gives_tmux_unreachable_then_recovery(world):
                 if world.tmux("new-session", "-d", "-s", "ops", "sleep 60").returncode == 0:
                     break
                 await asyncio.sleep(0.05)
-            return await tick_until(sup, lambda r: r.tmux_ok and r.agents[0].status == "running", timeout=15)
+            return await tick_until(sup, lambda r: r.tmux_ok and r.agents[0].status in LIVE_STATUSES, timeout=15)
         finally:
             await sup.close()
 
@@ -221,7 +222,7 @@ def test_two_cockpits_and_one_dead_agent_give_exactly_one_respawn(world):
             await a.start()
             await b.start()
             assert a.leader != b.leader
-            await tick_until(a, lambda r: r.agents[0].status == "running")
+            await tick_until(a, lambda r: r.agents[0].status in LIVE_STATUSES)
             before = len(registry_rows(world, "spawn_requested", "solo"))
             # both operators press R at once on the dead agent
             pane = registry_rows(world, "spawned", "solo")[-1]["pane"]
@@ -267,12 +268,12 @@ def test_two_supervisors_ticking_on_one_dead_agent_respawn_it_once(world):
             await a.start()
             await b.start()
             leader, follower = (a, b) if a.leader else (b, a)
-            await tick_until(leader, lambda r: r.agents[0].status == "running" and not leader.actions.in_flight)
+            await tick_until(leader, lambda r: r.agents[0].status in LIVE_STATUSES and not leader.actions.in_flight)
             world.tmux("kill-window", "-t", registry_rows(world, "spawned", "solo")[-1]["pane"])
             for _ in range(15):
                 await asyncio.gather(a.tick(), b.tick())
                 await asyncio.sleep(0.1)
-            await tick_until(leader, lambda r: r.agents[0].status == "running" and not leader.actions.in_flight)
+            await tick_until(leader, lambda r: r.agents[0].status in LIVE_STATUSES and not leader.actions.in_flight)
             return follower.actions.invocations
         finally:
             await a.close()

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from textual.command import CommandPalette
 
+from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Registry
 from cockpit.supervisor import Report
 from cockpit.tui import TuiSettings, create_app
@@ -79,7 +80,7 @@ def test_R_then_confirm_respawns_a_dead_agent_and_the_journal_shows_it_verified(
             assert registry_rows(world, "spawn_requested") == []       # nothing happened yet
             await pilot.press("y")
             await until(pilot, lambda: journal_top(app) == ("respawn ✓", "tabs"), "the verified journal row", 20)
-            await until(pilot, lambda: app.agent_status("tabs").status == "running", "tabs running", 10)
+            await until(pilot, lambda: app.agent_status("tabs").status in LIVE_STATUSES, "tabs running", 10)
             argv = dialog.argv
             await pilot.press("q")
         return argv, notes
@@ -213,7 +214,7 @@ def test_a_quiet_agents_pane_is_captured_once_not_every_tick(world):
 
         tmux.capture = spy
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: app.report is not None and app.agent_status("quiet").status == "running"
+            await until(pilot, lambda: app.report is not None and app.agent_status("quiet").status in LIVE_STATUSES
                         and captured, "quiet running and previewed", 15)
             await pilot.pause(1.0)  # its first screen settles
             before, tick = len(captured), app.report.tick

@@ -13,9 +13,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from cockpit.act.reap import Reaper, ReapResult
+from cockpit.act.repoint import repoint_agent
 from cockpit.act.spawn import SpawnResult, verified_spawn
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding
@@ -88,6 +89,8 @@ class ActionLayer:
     def __init__(self, config: Config, *, tmux: TmuxClient, registry: Registry, journal: Journal,
                  reader: ProcessReader, probe: PortProbe, read_only: bool = False,
                  resume_for: Callable[[AgentConfig], str | None] | None = None,
+                 resume_truth: Callable[[AgentConfig], Awaitable[str | None]] | None = None,
+                 sessions: Any = None, observe: Callable[[], Awaitable[Any]] | None = None,
                  actor: str = "cockpit") -> None:
         self.config = config
         self.tmux = tmux
@@ -97,6 +100,9 @@ class ActionLayer:
         self.probe = probe
         self.read_only = read_only
         self.resume_for = resume_for or (lambda agent: None)
+        self.resume_truth = resume_truth  # the disk truth recomputed now (seed #3); resume_for is the fallback
+        self.sessions = sessions          # a SessionObserver: the disk truth for repoint
+        self.observe = observe            # a fresh snapshot (pane trees) for repoint
         self.actor = actor
         self.bucket = TokenBucket(config.supervisor.max_actions_per_minute)
         self.tail = registry.tail()
@@ -165,6 +171,8 @@ class ActionLayer:
                                         actor=self.actor, summary=summary, before=before, after=before,
                                         result="skipped")
                 return ActionResult("respawn", agent.name, True, summary, skipped=True)
+        # seed #3: the disk truth, recomputed while the old process (and its live-session file) still runs.
+        resume = await self.resume_truth(agent) if self.resume_truth is not None else self.resume_for(agent)
         old_screen = await self._close_lifecycle(agent, pane, reason="respawned by " + by, replacing=True)
         if pane is not None:
             try:
@@ -172,7 +180,7 @@ class ActionLayer:
             except TmuxError:
                 pass
         result = await verified_spawn(agent, self.config, tmux=self.tmux, registry=self.registry,
-                                      reader=self.reader, probe=self.probe, by=by, resume=self.resume_for(agent))
+                                      reader=self.reader, probe=self.probe, by=by, resume=resume)
         after = {"pane": result.pane, "pid": result.pid, "alive": result.ok, "session_id": result.session_id}
         if result.ok:
             summary = f"respawned {agent.name}: pid {result.pid} in {result.pane}, {result.detail}"
@@ -187,6 +195,25 @@ class ActionLayer:
                                 summary=summary, before=before, after=after, evidence=evidence,
                                 result="verified" if result.ok else "failed")
         return ActionResult("respawn", agent.name, result.ok, summary, spawn=result, evidence=evidence)
+
+    async def repoint(self, name: str, *, by: str = "operator") -> ActionResult:
+        """Point the routing record at the agent's disk truth (seed #3): under the agent's lock, verified, loud."""
+        self.config.agent(name)
+        self._count("repoint")
+        await asyncio.to_thread(self.refuse_if_read_only, "repoint", name)
+        if self.sessions is None or self.observe is None:
+            return ActionResult("repoint", name, False, "repoint needs the session observer")
+        try:
+            async with ahold(agent_lock_path(self.config.state.dir, name), timeout=AGENT_LOCK_TIMEOUT_S):
+                await self.sync()
+                result = await repoint_agent(name, config=self.config, sessions=self.sessions, observe=self.observe,
+                                             bound=lambda: self.view.bound_sessions, registry=self.registry,
+                                             journal=self.journal, actor=self.actor, by=by, alert=self.alert)
+        except LockTimeout as exc:
+            return ActionResult("repoint", name, False, str(exc))
+        await self.sync()
+        return ActionResult("repoint", name, result.ok, result.summary, skipped=result.skipped,
+                            evidence=result.to_json())
 
     async def reap(self, wrappers: list[WrapperView], *, by: str = "operator") -> list[ReapResult]:
         """Reap wrappers (TERM, wait, KILL, verify gone, one completion record each); read-only refuses."""

@@ -16,6 +16,9 @@ from cockpit.lifecycle import AgentState, Lifecycle
 from cockpit.observe.snapshot import AgentObservation, Snapshot
 
 SCREEN_EVIDENCE_CHARS = 4000
+# A live agent's status: "running" until its activity is known (seed #3: from the live-session file,
+# the transcript, then pane changes), then working / idle / needs_input.
+LIVE_STATUSES = ("running", "working", "idle", "needs_input")
 
 
 @dataclass(frozen=True)

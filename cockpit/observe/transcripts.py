@@ -33,7 +33,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -683,7 +683,7 @@ class GenericTranscriptReader(TranscriptReader):
 # --- discovery ----------------------------------------------------------------------------------
 
 
-def _scandir(path: Path) -> list[os.DirEntry[str]]:
+def _scandir(path: str | os.PathLike[str]) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(path) as it:
             return list(it)
@@ -699,6 +699,8 @@ class TranscriptIndex:
     Blocking I/O: call from a worker thread.
     """
 
+    QUIET_S = 1.0
+
     def __init__(self, config_dir: str | os.PathLike[str], *, clock: Callable[[], float] = time.time,
                  max_line_bytes: int = MAX_LINE_BYTES) -> None:
         self.config_dir = Path(config_dir)
@@ -708,6 +710,7 @@ class TranscriptIndex:
         self.readers: dict[str, ClaudeTranscriptReader] = {}        # path -> reader
         self._folders: dict[str, dict[str, str]] = {}                # folder -> {session id: path}
         self._retired_bytes = 0
+        self._listed: dict[str, tuple[tuple[int, int], float]] = {}  # folder -> ((ino, mtime_ns), listed at)
         self.folder_scans = 0
 
     def folder_for(self, cwd: str | os.PathLike[str]) -> Path:
@@ -724,17 +727,7 @@ class TranscriptIndex:
 
     def refresh_folder(self, folder: str | os.PathLike[str]) -> list[TranscriptSummary]:
         folder = os.fspath(folder)
-        self.folder_scans += 1
-        seen: dict[str, str] = {}
-        for entry in _scandir(Path(folder)):
-            if not is_session_file(entry.name):
-                continue
-            try:
-                if not entry.is_file(follow_symlinks=False):
-                    continue
-            except OSError:
-                continue
-            seen[entry.name[:-6].lower()] = entry.path
+        seen = self._list(folder)
         for sid, path in self._folders.get(folder, {}).items():
             if sid not in seen:
                 self._retire(path)
@@ -749,6 +742,36 @@ class TranscriptIndex:
             if not reader.gone:
                 summaries.append(reader.summary())
         return summaries
+
+    def _list(self, folder: str) -> dict[str, str]:
+        """Session id -> path of the folder's transcripts; listed again only when the folder changed.
+
+        A file created or removed changes the folder's mtime. Timestamps are coarse (a few ms), so
+        a folder modified within ``QUIET_S`` of the last listing is listed again anyway.
+        """
+        try:
+            st = os.stat(folder)
+        except OSError:
+            self._listed.pop(folder, None)
+            return {}
+        ident = (st.st_ino, st.st_mtime_ns)
+        known = self._listed.get(folder)
+        if known is not None and known[0] == ident and known[1] - st.st_mtime > self.QUIET_S:
+            return dict(self._folders.get(folder, {}))
+        self.folder_scans += 1
+        listed_at = time.time()
+        seen: dict[str, str] = {}
+        for entry in _scandir(folder):
+            if not is_session_file(entry.name):
+                continue
+            try:
+                if not entry.is_file(follow_symlinks=False):
+                    continue
+            except OSError:
+                continue
+            seen[entry.name[:-6].lower()] = entry.path
+        self._listed[folder] = (ident, listed_at)
+        return seen
 
     def scan_all(self) -> dict[str, list[TranscriptSummary]]:
         """Every project folder (only when asked: it lists the whole projects dir)."""

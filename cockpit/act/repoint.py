@@ -1,0 +1,182 @@
+"""Repoint: rewrite an agent's routing record entry to its disk truth, loudly (seed #3).
+
+The act behind ``cockpit repoint NAME`` and the TUI's ``p``. It recomputes the disk truth
+fresh (never trusting the last tick), refuses when that truth is ambiguous, unknown or has
+no transcript yet, rewrites the record under its lock (atomic, only that entry, its shape
+kept), re-reads it, and records the change: a registry row ``repointed`` (which also binds
+the session to the agent from now on) and a journal row with before/after and the evidence.
+
+The caller (ActionLayer) refuses in read-only mode and holds the agent's lock around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Mapping, Sequence
+
+from cockpit.config import Config
+from cockpit.findings import Finding, Severity
+from cockpit.judge.agents import iso as _iso
+from cockpit.observe.sessions import SessionObserver, SessionTruth
+from cockpit.registry import Journal, Registry
+from cockpit.routes import RoutesError, read_routes, repoint
+
+__all__ = ["AutoRepoint", "RepointResult", "repoint_agent"]
+
+
+@dataclass(frozen=True)
+class RepointResult:
+    agent: str
+    ok: bool
+    summary: str
+    before: str | None = None
+    after: str | None = None
+    session_id: str | None = None       # the disk truth that was (or would have been) written
+    source: str | None = None           # live | bound | newest
+    skipped: bool = False               # the record already said so: nothing written
+    refused: str | None = None          # why nothing was written: ambiguous | unknown | no_transcript | no_routes | error
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": "repoint", "agent": self.agent, "ok": self.ok, "skipped": self.skipped,
+                "refused": self.refused, "summary": self.summary, "before": self.before, "after": self.after,
+                "session_id": self.session_id, "source": self.source, "evidence": dict(self.evidence)}
+
+
+async def repoint_agent(
+    name: str,
+    *,
+    config: Config,
+    sessions: SessionObserver,
+    observe: Callable[[], Awaitable[Any]],
+    bound: Callable[[], Mapping[str, Sequence[str]]] | Mapping[str, Sequence[str]],
+    registry: Registry,
+    journal: Journal,
+    actor: str = "cockpit",
+    by: str = "operator",
+    alert: Callable[[Finding], Awaitable[Any]] | None = None,
+    lock_timeout: float = 10.0,
+) -> RepointResult:
+    """Point ``name``'s routing record entry at its disk truth, recomputed now.
+
+    ``observe`` returns a fresh snapshot (the pane trees); ``bound`` the registry's bound ids
+    per agent (or a callable giving them after a registry sync).
+    """
+    agent = config.agent(name)
+    routes_file = config.routes.file
+    snapshot = await observe()
+    report = await sessions.observe(snapshot, bound() if callable(bound) else bound, track_activity=False)
+    truth: SessionTruth | None = report.truths.get(name)
+    route = report.routes.get(name)
+    evidence: dict[str, Any] = {"routes_file": str(routes_file) if routes_file else None}
+    if truth is not None:
+        evidence.update({"source": truth.source, "disk_last_turn_at": _iso(truth.last_turn_at),
+                         "candidates": list(truth.candidates), "config_dir": truth.config_dir,
+                         **{k: v for k, v in truth.evidence.items() if k != "activity_why"}})
+        if truth.transcript is not None:
+            evidence["disk_transcript"] = truth.transcript.path
+    if route is not None:
+        evidence["route_last_turn_at"] = _iso(route.last_turn_at)
+        evidence["route_known"] = route.known
+
+    async def refuse(reason: str, summary: str) -> RepointResult:
+        result = RepointResult(name, False, summary, before=route.session_id if route else None,
+                               session_id=truth.disk_session if truth else None,
+                               source=truth.source if truth else None, refused=reason, evidence=evidence)
+        await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor,
+                                summary=summary, before={"session_id": result.before}, after=None,
+                                evidence=evidence, result=f"refused: {reason}")
+        return result
+
+    if routes_file is None:
+        return await refuse("no_routes", f"repoint {name} refused: no [routes] file is configured")
+    if report.routes_error is not None:
+        return await refuse("error", f"repoint {name} refused: {report.routes_error}")
+    if truth is None or truth.ambiguous:
+        rivals = ", ".join(truth.evidence.get("rivals") or truth.evidence.get("also_claimed_by") or []) if truth else ""
+        return await refuse("ambiguous", f"repoint {name} refused: its session is ambiguous"
+                            + (f" (also claimable by {rivals})" if rivals else "") + "; cockpit does not guess")
+    if truth.disk_session is None:
+        return await refuse("unknown", f"repoint {name} refused: no session of {name} is on disk "
+                                       f"(no live file, no bound id with a transcript, no unowned transcript)")
+    if truth.kind in ("claude-code", "codex") and truth.transcript is None:
+        return await refuse("no_transcript", f"repoint {name} refused: its session {truth.disk_session} has no "
+                                             f"transcript yet (no turn taken); nothing a respawn could resume")
+    sid = truth.disk_session
+    current = route.session_id if route else None
+    if current is not None and current.lower() == sid.lower():
+        summary = f"{name}: the routing record already points at {sid} ({truth.source}); nothing to do"
+        return RepointResult(name, True, summary, before=current, after=current, session_id=sid,
+                             source=truth.source, skipped=True, evidence=evidence)
+
+    try:
+        before, after = await asyncio.to_thread(repoint, Path(routes_file), name, sid, timeout=lock_timeout)
+    except RoutesError as exc:
+        summary = f"repoint {name} failed: {exc}"
+        await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor,
+                                summary=summary, before={"session_id": current}, evidence=evidence, result="failed")
+        return RepointResult(name, False, summary, before=current, session_id=sid, source=truth.source,
+                             refused="error", evidence=evidence)
+    # Verify as a reader would: the record on disk now, not what we meant to write.
+    check = await asyncio.to_thread(read_routes, Path(routes_file))
+    verified = check.error is None and check.get(name) == sid
+    evidence["verified"] = verified
+    summary = (f"repointed {name}: routing record {before or 'none'} -> {after} "
+               f"(disk truth from {truth.source}, last turn {_iso(truth.last_turn_at) or 'unknown'})")
+    await asyncio.to_thread(registry.event, "repointed", agent=name, before=before, after=after, session_id=sid,
+                            source=truth.source, by=by, actor=actor)
+    await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor, summary=summary,
+                            before={"session_id": before, "last_turn_at": evidence.get("route_last_turn_at")},
+                            after={"session_id": after, "last_turn_at": _iso(truth.last_turn_at)},
+                            evidence=evidence, result="verified" if verified else "unverified")
+    if alert is not None:
+        await alert(Finding(kind="stale_route", severity=Severity.INFO, agent=name, action="repoint",
+                            summary=summary, evidence={"before": before, "after": after, **evidence}))
+    return RepointResult(name, verified, summary, before=before, after=after, session_id=sid,
+                         source=truth.source, evidence=evidence)
+
+
+class AutoRepoint:
+    """Which route findings the leader fixes by itself, and the memory that stops a tug of war.
+
+    Only ``stale_route``/``unknown_route_session`` findings whose action is repoint and whose
+    disk truth came from a live file or a bound id: a truth from "newest transcript" is left to
+    an operator. If the record goes back to the session we repointed away from within
+    ``cooldown_s`` (a writer that does not take the lock keeps rewriting it), we do not fight:
+    the finding stays, with that as evidence (seed #8: the cure must not become the load).
+    """
+
+    SOURCES = ("live", "bound")
+
+    def __init__(self, cooldown_s: float = 600.0, clock: Callable[[], float] = time.time) -> None:
+        self.cooldown_s = cooldown_s
+        self.clock = clock
+        self._done: dict[str, tuple[float, str | None, str | None]] = {}  # agent -> (at, before, after)
+
+    def due(self, finding: Finding, truth: SessionTruth | None, now: float | None = None) -> bool:
+        now = self.clock() if now is None else now
+        if finding.kind not in ("stale_route", "unknown_route_session") or finding.action != "repoint":
+            return False
+        if finding.agent is None or truth is None or truth.source not in self.SOURCES:
+            return False
+        last = self._done.get(finding.agent)
+        if last is not None and now - last[0] < self.cooldown_s:
+            return finding.evidence.get("route_session") != last[1]  # reverted to what we replaced: do not fight
+        return True
+
+    def reverted(self, agent: str, route_session: str | None, now: float | None = None) -> bool:
+        now = self.clock() if now is None else now
+        last = self._done.get(agent)
+        return last is not None and now - last[0] < self.cooldown_s and route_session == last[1]
+
+    def record(self, result: Any, now: float | None = None) -> None:
+        """Remember a repoint that changed the record (a RepointResult, or an ActionResult carrying one)."""
+        if not getattr(result, "ok", False) or getattr(result, "skipped", False):
+            return
+        evidence = getattr(result, "evidence", None) or {}
+        before = getattr(result, "before", evidence.get("before"))
+        after = getattr(result, "after", evidence.get("after"))
+        self._done[result.agent] = (self.clock() if now is None else now, before, after)

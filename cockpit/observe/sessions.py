@@ -1,0 +1,915 @@
+"""Session truth: which session each agent really runs, from the disk, never from the cache (seed #3).
+
+In this order, per agent:
+
+(a) ``live``: the live-session file (``$CLAUDE_CONFIG_DIR/sessions/<pid>.json``) of a process in
+    the agent's pane tree, whose pid AND ``procStart`` match that process (a reused pid is
+    another process). For Codex, the rollout a process of the tree holds open.
+(b) ``bound``: the ids the cockpit bound itself (``--session-id`` at spawn, ``--resume``,
+    repoints, and ids learned from (a) since), newest first, whose transcript exists in the
+    agent's config dir (the newest one also while its freshly spawned process has written
+    neither a live file nor a turn yet: it is the truth, just not resumable yet).
+(c) ``newest``: the newest transcript (by its last record's ``timestamp``, not mtime) in the
+    agent's project folder, whose records' ``cwd`` is the agent's, that nobody else owns: not
+    another fleet agent's (a) or (b) or bound ids, not a live session of a claude outside the
+    fleet (foreign sessions never win anywhere). When another undecided agent could claim
+    the same transcripts (two agents share a cwd and nothing decides), the answer is
+    ``ambiguous`` and nothing is picked: peers that guessed here hijacked sessions.
+
+:func:`resolve_sessions` is the pure rule on plain data; :class:`ActivityTracker` turns live
+status, transcript and pane changes into working/idle/needs_input with time passed in;
+:class:`SessionObserver` does the per-tick I/O (one worker-thread pass) and keeps the last truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from cockpit.claude_paths import proc_start_ticks
+from cockpit.config import AgentConfig, Config
+from cockpit.observe.procs import ProcessReader
+from cockpit.observe.transcripts import CodexIndex, TranscriptIndex, TranscriptSummary
+from cockpit.routes import RoutesRead, read_routes
+
+__all__ = [
+    "ActivityTracker",
+    "AgentFacts",
+    "LiveSession",
+    "ProcRef",
+    "Resolution",
+    "RouteState",
+    "SessionObserver",
+    "SessionTruth",
+    "SessionsReport",
+    "TranscriptFacts",
+    "parse_live_session",
+    "resolve_sessions",
+    "screen_needs_input",
+]
+
+TRANSCRIPT_KINDS = ("claude-code", "codex")
+LIVE_STATUSES = ("busy", "idle", "waiting")
+MAX_LIVE_FILE_BYTES = 64 << 10
+LOCATE_CACHE_S = 30.0
+EVIDENCE_LIST = 10
+
+
+# --- plain data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcRef:
+    """A process of an agent's pane tree: pid + start ticks is its identity; depth 0 = the pane's process."""
+    pid: int
+    start: int
+    depth: int = 0
+
+
+@dataclass(frozen=True)
+class AgentFacts:
+    name: str
+    kind: str = "claude-code"
+    cwds: tuple[str, ...] = ()          # the agent's cwd as configured and as resolved (records' cwd must be one)
+    folders: tuple[str, ...] = ()       # where its transcripts live (Claude: project folders; Codex: the home)
+    tree: tuple[ProcRef, ...] = ()
+    bound: tuple[str, ...] = ()         # oldest → newest
+
+    @property
+    def has_transcripts(self) -> bool:
+        return self.kind in TRANSCRIPT_KINDS
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    pid: int
+    session_id: str
+    cwd: str | None = None
+    proc_start: int | None = None
+    status: str | None = None           # busy | idle | waiting
+    updated_at: float | None = None
+    alive: bool = True                  # a process with this pid AND start runs now
+    path: str | None = None
+    via: str = "live-file"              # live-file | open-file
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "session_id": self.session_id, "cwd": self.cwd, "procStart": self.proc_start,
+                "status": self.status, "alive": self.alive, "file": self.path, "via": self.via}
+
+
+@dataclass(frozen=True)
+class TranscriptFacts:
+    session_id: str
+    kind: str = "claude-code"
+    folder: str | None = None
+    cwd: str | None = None
+    last_at: float | None = None
+    first_at: float | None = None
+    turn_finished: bool | None = None
+    path: str | None = None
+    sidechain: bool = False
+
+
+@dataclass(frozen=True)
+class Resolution:
+    agent: str
+    disk_session: str | None
+    source: str | None                  # live | bound | newest | None
+    ambiguous: bool = False
+    candidates: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    live: LiveSession | None = None
+    transcript: TranscriptFacts | None = None
+
+
+# --- the rule -----------------------------------------------------------------------------------
+
+
+def resolve_sessions(agents: Sequence[AgentFacts], live: Iterable[LiveSession],
+                     transcripts: Iterable[TranscriptFacts]) -> dict[str, Resolution]:
+    """Each agent's disk truth from plain data; see the module docstring for the order. Pure.
+
+    Indexed by folder, pid and session id, so a tick costs what each agent can see, not
+    agents × transcripts (seed #8: 500 agents must stay cheap).
+    """
+    live = list(live)
+    by_key: dict[tuple[int, int], list[LiveSession]] = {}
+    by_pid: dict[int, list[LiveSession]] = {}
+    for l in live:
+        if l.proc_start is not None:
+            by_key.setdefault((l.pid, l.proc_start), []).append(l)
+        by_pid.setdefault(l.pid, []).append(l)
+    by_folder: dict[str, list[TranscriptFacts]] = {}
+    for t in transcripts:
+        if t.folder is not None:
+            by_folder.setdefault(t.folder, []).append(t)
+    keys = {a.name: {(p.pid, p.start): p.depth for p in a.tree} for a in agents}
+    fleet_keys = {k for ks in keys.values() for k in ks}
+    fleet_pids = {pid for pid, _ in fleet_keys}
+    # A live claude outside every pane tree is a foreigner: its session never wins (peers hijacked those).
+    foreign = {l.session_id: l for l in live
+               if l.alive and (l.pid, l.proc_start) not in fleet_keys and l.pid not in fleet_pids}
+    dead_by_cwd: dict[str | None, list[LiveSession]] = {}
+    for l in live:
+        if not l.alive:
+            dead_by_cwd.setdefault(l.cwd, []).append(l)
+
+    def visible(a: AgentFacts) -> list[TranscriptFacts]:
+        """The transcripts in the agent's folders (of its kind)."""
+        seen = [t for f in dict.fromkeys(a.folders) for t in by_folder.get(f, ())]
+        return [t for t in seen if t.kind == a.kind] if a.has_transcripts else seen
+
+    def claimable(a: AgentFacts, t: TranscriptFacts) -> bool:
+        return t.cwd is not None and t.cwd in a.cwds and not t.sidechain
+
+    views = {a.name: visible(a) for a in agents}
+    existing = {name: {t.session_id: t for t in ts} for name, ts in views.items()}
+    evidence: dict[str, dict[str, Any]] = {a.name: {} for a in agents}
+
+    # (a) the live file of a process in the pane tree (pid AND procStart), the shallowest first
+    live_choice: dict[str, LiveSession] = {}
+    for a in agents:
+        mine = sorted(((p.depth, p.pid, l) for p in a.tree for l in by_key.get((p.pid, p.start), ())),
+                      key=lambda x: (x[0], x[1]))
+        if mine:
+            live_choice[a.name] = mine[0][2]
+            evidence[a.name]["live"] = mine[0][2].to_json()
+            if len(mine) > 1:
+                evidence[a.name]["other_live_in_tree"] = [m[2].to_json() for m in mine[1:EVIDENCE_LIST]]
+        reused = [l.to_json() for p in a.tree for l in by_pid.get(p.pid, ())
+                  if l.proc_start is not None and (l.pid, l.proc_start) not in keys[a.name]]
+        if reused:
+            evidence[a.name]["pid_reused"] = reused[:EVIDENCE_LIST]  # a pid match with another procStart: ignored
+    live_owner: dict[str, list[str]] = {}
+    for name, l in live_choice.items():
+        live_owner.setdefault(l.session_id, []).append(name)
+
+    # (b) the ids cockpit bound, newest first, with a transcript here; never one that runs elsewhere
+    bound_choice: dict[str, str] = {}
+    for a in agents:
+        if a.name in live_choice:
+            continue
+        skipped: dict[str, str] = {}
+        for i, sid in enumerate(reversed(a.bound)):
+            others = [o for o in live_owner.get(sid, []) if o != a.name]
+            if others:
+                skipped[sid] = f"runs in agent {others[0]}"
+            elif sid in foreign:
+                skipped[sid] = f"runs in pid {foreign[sid].pid} outside the fleet"
+            elif a.has_transcripts and sid not in existing[a.name] and not (i == 0 and a.tree):
+                skipped[sid] = "no transcript in the agent's config dir"
+            else:
+                if a.has_transcripts and sid not in existing[a.name]:
+                    # The running process was just spawned with this id: no live file, no turn on disk yet.
+                    evidence[a.name]["pending"] = "spawned with this id; no live-session file or transcript yet"
+                bound_choice[a.name] = sid
+                break
+        if skipped:
+            evidence[a.name]["bound_skipped"] = dict(list(skipped.items())[:EVIDENCE_LIST])
+
+    decided: dict[str, tuple[str, str]] = {n: (l.session_id, "live") for n, l in live_choice.items()}
+    decided.update({n: (sid, "bound") for n, sid in bound_choice.items()})
+    holders: dict[str, list[str]] = {}
+    for name, (sid, _) in decided.items():
+        holders.setdefault(sid, []).append(name)
+    merged = {n for names in holders.values() if len(names) > 1 for n in names}
+
+    # (c) the newest unowned transcript of the agent's cwd, unless another undecided agent could claim it
+    owner: dict[str, str] = {sid: name for name, (sid, _) in decided.items()}
+    for a in agents:
+        for sid in a.bound:
+            owner.setdefault(sid, a.name)
+    undecided = [a for a in agents if a.name not in decided and a.has_transcripts]
+    undecided_by_folder: dict[str, list[AgentFacts]] = {}
+    for a in undecided:
+        for f in dict.fromkeys(a.folders):
+            undecided_by_folder.setdefault(f, []).append(a)
+    candidates: dict[str, list[TranscriptFacts]] = {}
+    for a in undecided:
+        mine_cwd = [t for t in views[a.name] if claimable(a, t)]
+        cands = [t for t in mine_cwd if t.last_at is not None and t.session_id not in foreign
+                 and owner.get(t.session_id, a.name) == a.name]
+        cands.sort(key=lambda t: (t.last_at, t.session_id), reverse=True)
+        candidates[a.name] = cands
+        owned_here = sorted({owner[t.session_id] for t in mine_cwd if owner.get(t.session_id, a.name) != a.name})
+        if owned_here:
+            evidence[a.name]["owned_by_others"] = owned_here[:EVIDENCE_LIST]
+        foreign_here = [foreign[t.session_id].to_json() for t in mine_cwd if t.session_id in foreign]
+        if foreign_here:
+            evidence[a.name]["foreign_live"] = foreign_here[:EVIDENCE_LIST]
+
+    out: dict[str, Resolution] = {}
+    for a in agents:
+        ev = evidence[a.name]
+        if a.bound:
+            ev["bound"] = list(reversed(a.bound))[:EVIDENCE_LIST]
+        dead_here = [l.to_json() for c in a.cwds for l in dead_by_cwd.get(c, ())]
+        if dead_here:  # left behind by a killed process: neither live truth nor foreign
+            ev["dead_live_files"] = dead_here[:EVIDENCE_LIST]
+        if a.name in decided:
+            sid, source = decided[a.name]
+            if a.name in merged:
+                ev["also_claimed_by"] = [n for n in holders[sid] if n != a.name]
+                out[a.name] = Resolution(a.name, None, None, True, (sid,), ev, live_choice.get(a.name))
+                continue
+            out[a.name] = Resolution(a.name, sid, source, False, (sid,), ev, live_choice.get(a.name),
+                                     existing[a.name].get(sid))
+            continue
+        cands = candidates.get(a.name, [])
+        cand_ids = tuple(t.session_id for t in cands[:EVIDENCE_LIST])
+        if not cands:
+            out[a.name] = Resolution(a.name, None, None, False, (), ev)
+            continue
+        near = {b.name: b for f in dict.fromkeys(a.folders) for b in undecided_by_folder.get(f, ()) if b is not a}
+        rivals = sorted(name for name, b in near.items()
+                        if any(t.folder in b.folders and claimable(b, t) for t in cands))
+        if rivals:
+            ev["rivals"] = rivals
+            ev["candidates_last_at"] = {t.session_id: t.last_at for t in cands[:EVIDENCE_LIST]}
+            out[a.name] = Resolution(a.name, None, None, True, cand_ids, ev)
+            continue
+        out[a.name] = Resolution(a.name, cands[0].session_id, "newest", False, cand_ids, ev, None, cands[0])
+    return out
+
+
+# --- activity -----------------------------------------------------------------------------------
+
+PERMISSION_PATTERNS = (
+    re.compile(r"Do you want to (?:proceed|make this edit|create|allow|run|overwrite)"),
+    re.compile(r"❯\s*1\.\s*Yes"),
+    re.compile(r"\bWaiting for (?:your )?(?:permission|approval)\b"),
+)
+SCREEN_TAIL_LINES = 25
+
+
+def screen_needs_input(screen: str | None) -> bool:
+    """A permission prompt at the bottom of the pane's screen."""
+    if not screen:
+        return False
+    lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_TAIL_LINES:]
+    tail = "\n".join(lines)
+    return any(p.search(tail) for p in PERMISSION_PATTERNS)
+
+
+@dataclass
+class _Activity:
+    shown: str | None = None
+    idle_since: float | None = None
+    mark: Any = None
+    mark_changed_at: float | None = None
+    why: str = ""
+
+
+class ActivityTracker:
+    """working / idle / needs_input per agent; pure apart from its memory, time passed in.
+
+    Order: the live-session status (busy/idle/waiting), a permission prompt on screen, then the
+    transcript (a finished turn ends with turn_duration), then pane changes. needs_input and
+    working are shown at once; going back to idle waits ``debounce_s`` (a status flickering
+    between tool calls must not flap the table).
+    """
+
+    def __init__(self, *, debounce_s: float = 2.0, pane_recent_s: float = 3.0,
+                 unfinished_stale_s: float = 120.0) -> None:
+        self.debounce_s = debounce_s
+        self.pane_recent_s = pane_recent_s
+        self.unfinished_stale_s = unfinished_stale_s
+        self._states: dict[str, _Activity] = {}
+
+    def raw(self, state: _Activity, *, now: float, live_status: str | None, turn_finished: bool | None,
+            last_turn_at: float | None, screen: str | None) -> tuple[str, str]:
+        pane_recent = state.mark_changed_at is not None and now - state.mark_changed_at <= self.pane_recent_s
+        if live_status == "waiting":
+            return "needs_input", "live status waiting"
+        if screen_needs_input(screen):
+            return "needs_input", "permission prompt on screen"
+        if live_status == "busy":
+            return "working", "live status busy"
+        if live_status == "idle":
+            return "idle", "live status idle"
+        if turn_finished is False:
+            if last_turn_at is not None and now - last_turn_at <= self.unfinished_stale_s:
+                return "working", "turn in progress in the transcript"
+            if pane_recent:
+                return "working", "unfinished turn, pane changing"
+            return "idle", "unfinished turn gone quiet"
+        if turn_finished is True:
+            return "idle", "last turn finished (turn_duration)"
+        if pane_recent:
+            return "working", "pane changing"
+        return "idle", "pane quiet"
+
+    def update(self, agent: str, *, now: float, alive: bool, live_status: str | None = None,
+               turn_finished: bool | None = None, last_turn_at: float | None = None, pane_mark: Any = None,
+               screen: str | None = None) -> str | None:
+        state = self._states.setdefault(agent, _Activity())
+        if pane_mark is not None:
+            if state.mark is not None and pane_mark != state.mark:
+                state.mark_changed_at = now
+            state.mark = pane_mark
+        if not alive:
+            state.shown, state.idle_since, state.why = None, None, "not running"
+            return None
+        raw, why = self.raw(state, now=now, live_status=live_status, turn_finished=turn_finished,
+                            last_turn_at=last_turn_at, screen=screen)
+        if raw != "idle":
+            state.shown, state.idle_since, state.why = raw, None, why
+        elif state.shown in (None, "idle"):
+            state.shown, state.idle_since, state.why = "idle", None, why
+        else:
+            if state.idle_since is None:
+                state.idle_since = now
+            if now - state.idle_since >= self.debounce_s:
+                state.shown, state.idle_since, state.why = "idle", None, why
+        return state.shown
+
+    def why(self, agent: str) -> str:
+        state = self._states.get(agent)
+        return state.why if state else ""
+
+    def forget(self, agent: str) -> None:
+        self._states.pop(agent, None)
+
+
+# --- results ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionTruth:
+    """One agent's disk truth, as of one observation."""
+    agent: str
+    disk_session: str | None
+    source: str | None                  # live | bound | newest | None
+    last_turn_at: float | None          # last record timestamp of the disk truth's transcript
+    turn_finished: bool | None
+    status: str | None                  # from the live-session file: busy | idle | waiting
+    ambiguous: bool = False
+    candidates: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    activity: str | None = None         # working | idle | needs_input (a running agent)
+    transcript: TranscriptSummary | None = None
+    kind: str = "claude-code"
+    config_dir: str | None = None
+
+    @property
+    def resumable(self) -> bool:
+        """A respawn can resume it: known, unambiguous, with a transcript (or a kind without transcripts)."""
+        if self.disk_session is None or self.ambiguous:
+            return False
+        return self.transcript is not None or self.kind not in TRANSCRIPT_KINDS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.agent, "disk_session": self.disk_session, "source": self.source,
+            "last_turn_at": self.last_turn_at, "turn_finished": self.turn_finished, "status": self.status,
+            "ambiguous": self.ambiguous, "candidates": list(self.candidates), "evidence": dict(self.evidence),
+            "activity": self.activity, "kind": self.kind, "config_dir": self.config_dir,
+            "transcript": None if self.transcript is None else {
+                "path": self.transcript.path, "turns": self.transcript.turns,
+                "last_user_text": self.transcript.last_user_text,
+                "last_assistant_text": self.transcript.last_assistant_text,
+                "bad_lines": self.transcript.bad_lines, "complete": self.transcript.complete},
+        }
+
+
+@dataclass(frozen=True)
+class RouteState:
+    """What the routing record says about one agent, checked against the disk."""
+    agent: str
+    session_id: str | None              # None: the record has no entry for the agent
+    shape: str | None = None            # string | object
+    known: bool | None = None           # its transcript exists in the agent's config dir (None: cannot tell)
+    last_turn_at: float | None = None
+    found_in: str | None = None         # a folder of the config dir other than the agent's that holds it
+    config_dir: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"agent": self.agent, "session_id": self.session_id, "shape": self.shape, "known": self.known,
+                "last_turn_at": self.last_turn_at, "found_in": self.found_in, "config_dir": self.config_dir}
+
+
+@dataclass(frozen=True)
+class SessionsReport:
+    at: float
+    truths: Mapping[str, SessionTruth]
+    routes: Mapping[str, RouteState]
+    routes_file: str | None = None
+    routes_error: str | None = None
+    routes_bad_entries: Mapping[str, str] = field(default_factory=dict)
+    cost_ms: float = 0.0
+    bytes_read: int = 0
+    bad_live_files: int = 0
+
+    def truth(self, agent: str) -> SessionTruth | None:
+        return self.truths.get(agent)
+
+    def route(self, agent: str) -> RouteState | None:
+        return self.routes.get(agent)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "truths": {k: v.to_json() for k, v in self.truths.items()},
+                "routes": {k: v.to_json() for k, v in self.routes.items()}, "routes_file": self.routes_file,
+                "routes_error": self.routes_error, "routes_bad_entries": dict(self.routes_bad_entries),
+                "cost_ms": round(self.cost_ms, 3), "bytes_read": self.bytes_read,
+                "bad_live_files": self.bad_live_files}
+
+
+# --- I/O ----------------------------------------------------------------------------------------
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 24:
+        return int(value)
+    return None
+
+
+def parse_live_session(raw: bytes, path: str | None = None) -> LiveSession | None:
+    """One ``sessions/<pid>.json``; None when it is not one (bad JSON, no pid or sessionId)."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    pid = _as_int(data.get("pid"))
+    sid = data.get("sessionId")
+    if pid is None or pid <= 0 or not isinstance(sid, str) or not sid:
+        return None
+    cwd = data.get("cwd") if isinstance(data.get("cwd"), str) else None
+    status = data.get("status") if data.get("status") in LIVE_STATUSES else None
+    updated = data.get("updatedAt")
+    updated_at = float(updated) / 1000.0 if isinstance(updated, (int, float)) and not isinstance(updated, bool) else None
+    return LiveSession(pid=pid, session_id=sid.lower(), cwd=cwd, proc_start=_as_int(data.get("procStart")),
+                       status=status, updated_at=updated_at, path=path)
+
+
+class LiveSessionDir:
+    """``$CLAUDE_CONFIG_DIR/sessions/*.json``, re-parsed only when a file changed."""
+
+    def __init__(self, config_dir: Path) -> None:
+        self.dir = Path(config_dir) / "sessions"
+        self._cache: dict[str, tuple[tuple[int, int, int], LiveSession | None]] = {}
+        self.bad_files = 0
+
+    def read(self) -> list[LiveSession]:
+        out: list[LiveSession] = []
+        seen: set[str] = set()
+        bad = 0
+        try:
+            with os.scandir(self.dir) as it:
+                entries = [e for e in it if e.name.endswith(".json") and not e.name.startswith(".")]
+        except OSError:
+            entries = []
+        for entry in entries:
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+            seen.add(entry.path)
+            cached = self._cache.get(entry.path)
+            if cached is None or cached[0] != ident:
+                parsed = None
+                if st.st_size <= MAX_LIVE_FILE_BYTES:
+                    try:
+                        with open(entry.path, "rb") as fh:
+                            parsed = parse_live_session(fh.read(MAX_LIVE_FILE_BYTES), entry.path)
+                    except OSError:
+                        continue
+                cached = (ident, parsed)
+                self._cache[entry.path] = cached
+            if cached[1] is None:
+                bad += 1
+            else:
+                out.append(cached[1])
+        for gone in set(self._cache) - seen:
+            del self._cache[gone]
+        self.bad_files = bad
+        return out
+
+
+def _tree_refs(tree: Sequence[Any]) -> tuple[ProcRef, ...]:
+    """Procs (pane process first, depth-first) as ProcRefs with their depth below the pane's process."""
+    depth: dict[int, int] = {}
+    refs = []
+    for proc in tree:
+        d = depth.get(getattr(proc, "ppid", -1), -1) + 1 if depth else 0
+        depth[proc.pid] = d
+        refs.append(ProcRef(proc.pid, proc.start, d))
+    return tuple(refs)
+
+
+class SessionObserver:
+    """Per tick: read live-session files, transcripts (incrementally), the routing record; resolve.
+
+    ``observe_sync`` is blocking (run it in a worker thread: ``await observe(...)`` does);
+    calls are serialised, so a repoint's fresh recompute and a tick never interleave.
+    """
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
+                 proc_start: Callable[[int], int | None] = proc_start_ticks,
+                 activity: ActivityTracker | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.proc_start = proc_start
+        self._reader = ProcessReader()
+        self.activity = activity or ActivityTracker()
+        self.last: SessionsReport | None = None
+        self._lock = threading.Lock()
+        self._claude: dict[Path, TranscriptIndex] = {}
+        self._codex: dict[Path, CodexIndex] = {}
+        self._live: dict[Path, LiveSessionDir] = {}
+        self._routes: tuple[Any, RoutesRead] | None = None
+        self._history: dict[str, list[str]] = {}       # agent -> session ids bound or learned, oldest → newest
+        self._registry_seen: dict[str, list[str]] = {}
+        self._located: dict[tuple[Path, str], tuple[float, list[Path]]] = {}
+        self._folders: dict[tuple[str, str], str] = {}
+        self._agent_places: dict[str, tuple[tuple[str, ...], dict[str, Path]]] = {}
+        self._config_dirs: dict[str, Path] = {}
+        self._live_dirs: list[Path] = []
+
+    # --- where things live ----------------------------------------------------------------
+    def claude_dir(self, agent: AgentConfig) -> Path:
+        value = agent.env.get("CLAUDE_CONFIG_DIR")
+        return Path(value).expanduser() if value else Path(self.config.claude.config_dir).expanduser()
+
+    def codex_home(self, agent: AgentConfig) -> Path:
+        value = agent.env.get("CODEX_HOME")
+        return Path(value).expanduser() if value else Path(self.config.codex.home).expanduser()
+
+    def claude_index(self, config_dir: Path) -> TranscriptIndex:
+        index = self._claude.get(config_dir)
+        if index is None:
+            index = self._claude[config_dir] = TranscriptIndex(config_dir, clock=self.clock)
+        return index
+
+    def codex_index(self, home: Path) -> CodexIndex:
+        index = self._codex.get(home)
+        if index is None:
+            index = self._codex[home] = CodexIndex(home, clock=self.clock)
+        return index
+
+    def _live_dir(self, config_dir: Path) -> LiveSessionDir:
+        d = self._live.get(config_dir)
+        if d is None:
+            d = self._live[config_dir] = LiveSessionDir(config_dir)
+        return d
+
+    def _folder(self, index: TranscriptIndex, cwd: str) -> str:
+        key = (str(index.config_dir), cwd)
+        folder = self._folders.get(key)
+        if folder is None:  # the slug is computed per UTF-16 unit in Python: once per cwd, not per tick
+            folder = self._folders[key] = str(index.folder_for(cwd))
+        return folder
+
+    def _places(self, agent: AgentConfig) -> tuple[tuple[str, ...], dict[str, Path]]:
+        """The agent's cwds (as configured and resolved) and transcript folders; the config never changes."""
+        cached = self._agent_places.get(agent.name)
+        if cached is None:
+            cwd = os.fspath(agent.cwd)
+            cwds = tuple(dict.fromkeys([cwd, os.path.realpath(cwd)]))
+            if agent.kind == "codex":
+                home = self.codex_home(agent)
+                folders = {str(home): home}
+            else:
+                cdir = self.claude_dir(agent)
+                index = self.claude_index(cdir)
+                folders = {self._folder(index, c): cdir for c in cwds}
+            cached = self._agent_places[agent.name] = (cwds, folders)
+        return cached
+
+    # --- bound + learned ids --------------------------------------------------------------
+    def _sync_history(self, name: str, registry_ids: Sequence[str]) -> list[str]:
+        history = self._history.setdefault(name, [])
+        seen = self._registry_seen.get(name, [])
+        moved = [sid for sid in registry_ids if sid not in seen]
+        if registry_ids and (not seen or registry_ids[-1] != seen[-1]) and registry_ids[-1] not in moved:
+            moved.append(registry_ids[-1])  # re-bound (e.g. resumed again): newest now
+        for sid in moved:
+            if sid in history:
+                history.remove(sid)
+            history.append(sid)
+        self._registry_seen[name] = list(registry_ids)
+        return history
+
+    def _learn(self, name: str, sid: str) -> None:
+        """An id seen live in the agent's pane is the agent's from now on (the 'learned since' of SPEC §3)."""
+        history = self._history.setdefault(name, [])
+        if not history or history[-1] != sid:
+            if sid in history:
+                history.remove(sid)
+            history.append(sid)
+
+    # --- one pass -------------------------------------------------------------------------
+    async def observe(self, snapshot: Any, bound: Mapping[str, Sequence[str]], *, now: float | None = None,
+                      screens: Mapping[str, str] | None = None, track_activity: bool = True) -> SessionsReport:
+        return await asyncio.to_thread(self.observe_sync, snapshot, bound, now=now, screens=screens,
+                                       track_activity=track_activity)
+
+    def observe_sync(self, snapshot: Any, bound: Mapping[str, Sequence[str]], *, now: float | None = None,
+                     screens: Mapping[str, str] | None = None, track_activity: bool = True) -> SessionsReport:
+        with self._lock:
+            return self._observe(snapshot, bound, now, screens or {}, track_activity)
+
+    def _alive(self, procs: Any, pid: int, start: int | None) -> bool:
+        proc = procs.get(pid) if procs is not None else None
+        if proc is not None:
+            return (start is None or proc.start == start) and not proc.zombie
+        if self.proc_start is not proc_start_ticks:  # an injected probe (tests)
+            current = self.proc_start(pid)
+            return current is not None and (start is None or current == start)
+        found = self._reader.read(pid)
+        return found is not None and not found.zombie and (start is None or found.start == start)
+
+    def _observe(self, snapshot: Any, bound: Mapping[str, Sequence[str]], now: float | None,
+                 screens: Mapping[str, str], track_activity: bool) -> SessionsReport:
+        started = time.perf_counter()
+        now = self.clock() if now is None else now
+        bytes_before = self._bytes_read()
+        observations = getattr(snapshot, "agents", {}) or {}
+        procs = getattr(snapshot, "procs", None)
+
+        # live-session files of every config dir the fleet uses
+        agents = list(self.config.agents)
+        cdirs = self._config_dirs or {a.name: self.claude_dir(a) for a in agents}
+        self._config_dirs = cdirs
+        live: list[LiveSession] = []
+        bad_live = 0
+        if not self._live_dirs:
+            self._live_dirs = list(dict.fromkeys([Path(self.config.claude.config_dir).expanduser(),
+                                                  *cdirs.values()]))
+        for cdir in self._live_dirs:
+            reader = self._live_dir(cdir)
+            for l in reader.read():
+                live.append(LiveSession(l.pid, l.session_id, l.cwd, l.proc_start, l.status, l.updated_at,
+                                        self._alive(procs, l.pid, l.proc_start), l.path, l.via))
+            bad_live += reader.bad_files
+
+        facts: list[AgentFacts] = []
+        folder_of: dict[str, dict[str, Path]] = {}   # agent -> folder -> config dir or codex home
+        live_by_key = {(l.pid, l.proc_start): l for l in live if l.cwd and l.proc_start is not None}
+        claude_in_tree: set[str] = set()
+        for agent in agents:
+            obs = observations.get(agent.name)
+            tree = _tree_refs(getattr(obs, "tree", ()) or ())
+            cwds, folders = self._places(agent)
+            in_tree = [l for p in tree if (l := live_by_key.get((p.pid, p.start))) is not None]
+            if in_tree:
+                claude_in_tree.add(agent.name)
+            extra = [l.cwd for l in in_tree if l.cwd not in cwds]
+            if extra:  # the agent's claude runs elsewhere than its configured cwd: look there too
+                cwds = cwds + tuple(dict.fromkeys(extra))
+                index = self.claude_index(cdirs[agent.name])
+                folders = {**folders, **{self._folder(index, c): cdirs[agent.name] for c in extra}}
+            folder_of[agent.name] = folders
+            registry_ids = [s for s in bound.get(agent.name, ()) if isinstance(s, str) and s]
+            history = self._sync_history(agent.name, registry_ids)
+            facts.append(AgentFacts(agent.name, agent.kind, cwds, tuple(folders), tree, tuple(history)))
+
+        # transcripts of the fleet's folders (incremental)
+        transcripts: list[TranscriptFacts] = []
+        summaries: dict[tuple[str, str], TranscriptSummary] = {}
+        claude_folders: dict[Path, set[str]] = {}
+        codex_cwds: dict[Path, set[str]] = {}
+        for agent, f in zip(agents, facts):
+            if agent.kind == "codex":
+                codex_cwds.setdefault(self.codex_home(agent), set()).update(f.cwds)
+            elif agent.kind == "claude-code" or agent.name in claude_in_tree:
+                # a generic agent's folders matter only while a claude runs in its pane
+                claude_folders.setdefault(cdirs[agent.name], set()).update(f.folders)
+        for cdir, folders in claude_folders.items():
+            index = self.claude_index(cdir)
+            for folder in sorted(folders):
+                for s in index.refresh_folder(folder):
+                    summaries[(folder, s.session_id)] = s
+                    transcripts.append(TranscriptFacts(s.session_id, "claude-code", folder, s.cwd, s.last_at,
+                                                       s.first_at, s.turn_finished, s.path, s.sidechain))
+        for home, cwds in codex_cwds.items():
+            index = self.codex_index(home)
+            for s in index.refresh(cwds):
+                summaries[(str(home), s.session_id)] = s
+                transcripts.append(TranscriptFacts(s.session_id, "codex", str(home), s.cwd, s.last_at,
+                                                   s.first_at, s.turn_finished, s.path, s.sidechain))
+        live.extend(self._codex_open_rollouts(agents, facts))
+
+        resolutions = resolve_sessions(facts, live, transcripts)
+
+        truths: dict[str, SessionTruth] = {}
+        for agent, f in zip(agents, facts):
+            res = resolutions[agent.name]
+            summary = None
+            if res.disk_session is not None:
+                for folder in f.folders:
+                    if (folder, res.disk_session) in summaries:
+                        summary = self._complete(agent, folder, res.disk_session, summaries)
+                        break
+            if res.source == "live" and res.disk_session:
+                self._learn(agent.name, res.disk_session)
+            obs = observations.get(agent.name)
+            alive = obs is not None and getattr(obs, "proc", None) is not None
+            status = res.live.status if res.live is not None else None
+            activity = None
+            if track_activity:
+                pane = getattr(obs, "pane", None)
+                activity = self.activity.update(
+                    agent.name, now=now, alive=alive, live_status=status,
+                    turn_finished=summary.turn_finished if summary else None,
+                    last_turn_at=summary.last_at if summary else None,
+                    pane_mark=getattr(pane, "change_mark", None), screen=screens.get(agent.name))
+            elif self.last is not None and agent.name in self.last.truths and alive:
+                activity = self.last.truths[agent.name].activity
+            evidence = dict(res.evidence)
+            if track_activity and alive:
+                evidence["activity_why"] = self.activity.why(agent.name)
+            home = str(self.codex_home(agent) if agent.kind == "codex" else cdirs[agent.name])
+            truths[agent.name] = SessionTruth(
+                agent=agent.name, disk_session=res.disk_session, source=res.source,
+                last_turn_at=summary.last_at if summary else None,
+                turn_finished=summary.turn_finished if summary else None, status=status,
+                ambiguous=res.ambiguous, candidates=res.candidates, evidence=evidence, activity=activity,
+                transcript=summary, kind=agent.kind, config_dir=home)
+
+        routes, routes_file, routes_error, bad_entries = self._route_states(agents, facts, folder_of, summaries, now)
+        report = SessionsReport(
+            at=now, truths=truths, routes=routes, routes_file=routes_file, routes_error=routes_error,
+            routes_bad_entries=bad_entries, cost_ms=(time.perf_counter() - started) * 1000.0,
+            bytes_read=self._bytes_read() - bytes_before, bad_live_files=bad_live)
+        self.last = report
+        return report
+
+    def _complete(self, agent: AgentConfig, folder: str, sid: str,
+                  summaries: dict[tuple[str, str], TranscriptSummary]) -> TranscriptSummary:
+        """The disk truth's transcript, read whole once (a peeked file's counts are partial)."""
+        summary = summaries[(folder, sid)]
+        if summary.complete or agent.kind == "codex":
+            return summary
+        full = self.claude_index(self.claude_dir(agent)).ensure_full(folder, sid)
+        if full is not None:
+            summaries[(folder, sid)] = full
+            return full
+        return summary
+
+    def _codex_open_rollouts(self, agents: Sequence[AgentConfig], facts: Sequence[AgentFacts]) -> list[LiveSession]:
+        """Codex keeps its rollout open: a tree process holding one is that session's live process."""
+        out: list[LiveSession] = []
+        for agent, f in zip(agents, facts):
+            if agent.kind != "codex" or not f.tree:
+                continue
+            index = self.codex_index(self.codex_home(agent))
+            prefix = str(index.sessions) + os.sep
+            for ref in f.tree:
+                fd_dir = f"/proc/{ref.pid}/fd"
+                try:
+                    names = os.listdir(fd_dir)
+                except OSError:
+                    continue
+                for name in names:
+                    try:
+                        target = os.readlink(f"{fd_dir}/{name}")
+                    except OSError:
+                        continue
+                    if not (target.startswith(prefix) and target.endswith(".jsonl")):
+                        continue
+                    reader = index.by_path(target)
+                    if reader is None:
+                        continue
+                    out.append(LiveSession(ref.pid, reader.session_id, reader.cwd, ref.start, None, None, True,
+                                           target, "open-file"))
+        return out
+
+    def _read_routes(self) -> RoutesRead | None:
+        path = self.config.routes.file
+        if path is None:
+            return None
+        path = Path(path).expanduser()
+        try:
+            st = os.stat(path)
+            ident: Any = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        except OSError as exc:
+            ident = ("error", exc.errno)
+        if self._routes is not None and self._routes[0] == ident:
+            return self._routes[1]
+        read = read_routes(path)
+        self._routes = (ident, read)
+        return read
+
+    def _locate(self, cdir: Path, sid: str, now: float) -> list[Path]:
+        cached = self._located.get((cdir, sid))
+        if cached is not None and now - cached[0] < LOCATE_CACHE_S:
+            return cached[1]
+        found = self.claude_index(cdir).locate(sid)
+        if len(self._located) > 1000:
+            self._located.clear()
+        self._located[(cdir, sid)] = (now, found)
+        return found
+
+    def _route_states(self, agents: Sequence[AgentConfig], facts: Sequence[AgentFacts],
+                      folder_of: Mapping[str, Mapping[str, Path]],
+                      summaries: Mapping[tuple[str, str], TranscriptSummary],
+                      now: float) -> tuple[dict[str, RouteState], str | None, str | None, dict[str, str]]:
+        read = self._read_routes()
+        if read is None:
+            return {}, None, None, {}
+        if read.error is not None:
+            return {}, str(read.path), read.error, {}
+        out: dict[str, RouteState] = {}
+        for agent, f in zip(agents, facts):
+            sid = read.sessions.get(agent.name)
+            shape = read.shapes.get(agent.name)
+            if sid is None:
+                out[agent.name] = RouteState(agent.name, None, shape)
+                continue
+            sid_key = sid.lower()
+            if agent.kind == "codex":
+                home = self.codex_home(agent)
+                reader = self.codex_index(home).by_session(sid_key)
+                out[agent.name] = RouteState(agent.name, sid, shape, reader is not None,
+                                             reader.last_at if reader else None, None, str(home))
+                continue
+            if agent.kind not in TRANSCRIPT_KINDS:
+                out[agent.name] = RouteState(agent.name, sid, shape, None)
+                continue
+            cdir = self.claude_dir(agent)
+            hit = next((summaries[(folder, sid_key)] for folder in f.folders if (folder, sid_key) in summaries), None)
+            if hit is not None:
+                out[agent.name] = RouteState(agent.name, sid, shape, True, hit.last_at, None, str(cdir))
+                continue
+            elsewhere = self._locate(cdir, sid_key, now)
+            out[agent.name] = RouteState(agent.name, sid, shape, False, None,
+                                         str(elsewhere[0].parent) if elsewhere else None, str(cdir))
+        return out, str(read.path), read.error, dict(read.bad_entries)
+
+    def _bytes_read(self) -> int:
+        return (sum(i.bytes_read for i in self._claude.values())
+                + sum(i.bytes_read for i in self._codex.values()))
+
+    # --- what the rest of the cockpit asks ------------------------------------------------
+    def truth(self, name: str) -> SessionTruth | None:
+        return self.last.truths.get(name) if self.last is not None else None
+
+    def resume_for(self, agent: AgentConfig, bound: Sequence[str] = ()) -> str | None:
+        """The session a respawn resumes: the last disk truth, never the routing record (seed #3).
+
+        None (a fresh session) when the truth is unknown or ambiguous: a blank session is
+        recoverable, a hijacked one is not. Kinds without transcripts fall back to the newest
+        id cockpit bound.
+        """
+        truth = self.truth(agent.name)
+        if agent.kind not in TRANSCRIPT_KINDS:
+            if truth is not None and truth.disk_session:
+                return truth.disk_session
+            return bound[-1] if bound else None
+        if truth is None or truth.ambiguous:
+            return None
+        return truth.disk_session
