@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long to measure once every agent runs (default 20)")
     p.add_argument("--no-tui", action="store_true", help="measure the supervisor alone, without the TUI")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = sub.add_parser("bench", help="SPEC §5: the scan against the naive scan at 20, 100 and 500 agents",
+    p = sub.add_parser("bench", help="measure a scan at 20, 100 and 500 agents against the naive way (targets included)",
                        description="Build fleets of lightweight agents on a private tmux server and measure the "
                                    "scan, the loop lag, tmux processes per tick, peak RSS and the naive scan.")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
