@@ -113,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except _Refused:
+        return 2
     except ConfigError as exc:
         _err(str(exc))
         return bad_input_code
@@ -236,26 +238,39 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_respawn(args: argparse.Namespace) -> int:
+def _act(args: argparse.Namespace, act: Callable[[Any], Any]) -> Any:
+    """Run one operator act on a supervisor started for it (the same path the TUI's keys take).
+
+    A read-only refusal or an unknown target is one line on stderr and ``_Refused``.
+    """
     from cockpit.act.actions import ReadOnlyError
     from cockpit.supervisor import Supervisor
 
     config = _load(args)
-    config.agent(args.name)  # unknown names are a one-line config error
 
     async def run() -> Any:
         sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
         try:
             await sup.start()
-            return await sup.respawn(args.name, force=args.force)
+            return await act(sup)
         finally:
             await sup.close()
 
+    if getattr(args, "name", None):
+        config.agent(args.name)  # unknown names are a one-line config error
     try:
-        result = asyncio.run(run())
-    except ReadOnlyError as exc:
+        return asyncio.run(run())
+    except (ReadOnlyError, LookupError) as exc:
         _err(str(exc))
-        return 2
+        raise _Refused() from None
+
+
+class _Refused(Exception):
+    """The act was refused (read-only, unknown target): exit 2, the reason already printed."""
+
+
+def cmd_respawn(args: argparse.Namespace) -> int:
+    result = _act(args, lambda sup: sup.respawn(args.name, force=args.force))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -268,51 +283,13 @@ def cmd_respawn(args: argparse.Namespace) -> int:
 
 def cmd_repoint(args: argparse.Namespace) -> int:
     """Exit 0: the record points at the disk truth (now or already); 1: refused or failed; 2: read-only."""
-    from cockpit.act.actions import ReadOnlyError
-    from cockpit.supervisor import Supervisor
-
-    config = _load(args)
-    config.agent(args.name)  # unknown names are a one-line config error
-
-    async def run() -> Any:
-        sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
-        try:
-            await sup.start()
-            return await sup.repoint(args.name)
-        finally:
-            await sup.close()
-
-    try:
-        result = asyncio.run(run())
-    except ReadOnlyError as exc:
-        _err(str(exc))
-        return 2
-    if args.json:
-        print(json.dumps(result.to_json(), indent=2))
-    else:
-        print(result.summary)
+    result = _act(args, lambda sup: sup.repoint(args.name))
+    print(json.dumps(result.to_json(), indent=2) if args.json else result.summary)
     return 0 if result.ok else 1
 
 
 def cmd_reap(args: argparse.Namespace) -> int:
-    from cockpit.act.actions import ReadOnlyError
-    from cockpit.supervisor import Supervisor
-
-    config = _load(args)
-
-    async def run() -> Any:
-        sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
-        try:
-            await sup.start()
-            return await sup.reap(args.target)
-        finally:
-            await sup.close()
-
-    try:
-        results = asyncio.run(run())
-    except (ReadOnlyError, LookupError) as exc:
-        _err(str(exc))
-        return 2
+    results = _act(args, lambda sup: sup.reap(args.target))
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
