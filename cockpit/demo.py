@@ -6,6 +6,20 @@ per agent (two agents share one), a routing record, a gateway log and the config
 run on a private tmux socket ``cockpit-demo-<hex>``. The demo never forks an agent itself: the
 supervisor spawns every one of them on its first ticks, through the real verified spawn path.
 
+Besides the agents, the world runs what issues 4-6 need to be seen (``faults=True``):
+- seed #3: the gateway's routing record points scribe at yesterday's session while a newer one is
+  live; tabs and scribe share one cwd. The "gateway" process writes its cached (stale) route back
+  once, a few seconds after the leader repointed it: the leader does not fight a writer (the finding
+  stays) and the operator repoints with ``p``.
+- seed #9: two sub-agent wrappers (``cockpit-sim -p ... --linger-s 600``, stdout to files under the
+  world, matched by a ``[[wrappers]]`` rule) that wrote their result line and never exit: zombies
+  ``zombie_grace_s`` (10 s) later; and a sub-agent registered as ghost's (as ``cockpit wrap
+  --agent ghost`` registers its runs) whose parent agent is gone (ghost is fatal): an orphan. ``auto_reap`` is off in the demo so the operator sees them and
+  reaps them with ``k``/``ctrl+k``.
+- seed #7: the gateway appends ``[event-loop-block] tick took 1855ms - ...`` to its log every 20 s,
+  tailed through the config's ``[[logs]]`` entry; in the TUI the demo-only key ``b`` blocks the
+  cockpit's own loop 600 ms on purpose, so the Blocks tab shows a trace with its stack.
+
 Quitting tears the world down (SPEC §4: no tmux server or process is left behind): kill the tmux
 server, end every process that still carries the world's marker (SIGTERM, then SIGKILL; each one
 signalled only after its pid and start time match, SPEC §6), remove the socket and the directory.
@@ -40,6 +54,7 @@ from cockpit.claude_paths import transcript_path
 from cockpit.config import Config, parse_config
 from cockpit.fsutil import atomic_write, atomic_write_json, ensure_private_dir
 from cockpit.observe.procs import ProcessReader, signal_verified
+from cockpit.registry import Registry, new_spawn_id
 
 __all__ = [
     "DEFAULT_AGENTS",
@@ -58,6 +73,7 @@ DEFAULT_AGENTS = 8
 MAX_AGENTS = 1000
 SOCKET_PREFIX = "cockpit-demo-"
 SESSION = "agents"
+WORLD_SESSION = "world"  # the gateway and the sub-agent wrappers: the world's, not the fleet's
 MARKER_ENV = "COCKPIT_DEMO"  # every process of the world carries COCKPIT_DEMO=<world dir>
 SIM = (sys.executable, "-m", "cockpit.sim")
 
@@ -68,6 +84,9 @@ SIM = (sys.executable, "-m", "cockpit.sim")
 # - deaf never binds its port: each attempt fails after spawn_verify_s (4 s), so 4 failures span
 #   at least (1+4)+(2+4)+(2+4) = 17 s > 12 s: it keeps failing verification (spawn_failed), never fatal.
 # - flaky crashes ~20 s after each good start: one failure per window, restarts count up forever.
+# - the wrappers: a result line 10 s old makes a zombie (zombie_grace_s); auto_reap is off so they
+#   stay on screen until the operator reaps them (k asks first, ctrl+k does not); a reap waits
+#   stop_wait_s (3 s) after TERM before KILL.
 DEMO_SUPERVISOR: Mapping[str, Any] = {
     "tick_s": 1.0,
     "spawn_verify_s": 4.0,
@@ -76,7 +95,17 @@ DEMO_SUPERVISOR: Mapping[str, Any] = {
     "restart_window_s": 12.0,
     "backoff_max_s": 2.0,
     "max_actions_per_minute": 120,
+    "zombie_grace_s": 10.0,
+    "stop_wait_s": 3.0,
+    "auto_reap": False,
 }
+
+GATEWAY_BLOCK_EVERY_S = 20.0  # the gateway's log reports a block this often (seed #7)
+GATEWAY_FIRST_BLOCK_S = 6.0   # ...the first one soon after the demo starts
+GATEWAY_BLOCK_LINE = "[event-loop-block] tick took 1855ms - no tracked work active (untracked culprit)"
+GATEWAY_REVERT_AFTER_S = 2.0  # after the cockpit repoints the stale route, the gateway's cache writes it back once
+WRAPPER_LINGER_S = 600.0      # the zombie wrappers' life after their result (teardown ends them sooner)
+ORPHAN_REPLY_DELAY_S = 900.0  # the orphan never answers while the demo runs
 
 TEARDOWN_GRACE_S = 2.0  # after kill-server: time for the panes' processes to exit on their SIGHUP
 TERM_WAIT_S = 2.0       # after SIGTERM, before SIGKILL
@@ -114,13 +143,14 @@ _CAST: tuple[tuple[int, DemoAgent], ...] = (
     (0, DemoAgent("tabs", "claude-code", ("--chat-every-s", "3"), "shop",
                   "healthy; chats every 3 s; shares its cwd with scribe")),
     (7, DemoAgent("scribe", "claude-code", ("--chat-every-s", "5"), "shop",
-                  "healthy; chats every 5 s; its routing record points at an old session (stale route)")),
+                  "healthy; chats every 5 s; its routing record points at an old session (stale route; "
+                  "the gateway writes it back once: press p)")),
     (5, DemoAgent("api", "claude-code", ("--port", "{port}", "--chat-every-s", "7"), "api",
                   "healthy; serves its port; chats every 7 s", port=True)),
     (6, DemoAgent("relay", "generic", ("--session-id", "{session_id}", "--chat-every-s", "8"), "relay",
                   "healthy generic agent; chats every 8 s")),
     (1, DemoAgent("ghost", "claude-code", ("--die-after-ms", "50"), "ghost",
-                  "dies 50 ms after every start: restart budget spent -> fatal")),
+                  "dies 50 ms after every start: restart budget spent -> fatal; its sub-agent is an orphan")),
     (2, DemoAgent("deaf", "claude-code", ("--port", "{port}", "--no-bind"), "deaf",
                   "never binds its port: every spawn fails verification", port=True)),
     (3, DemoAgent("flaky", "claude-code", ("--crash-after-s", "20", "--chat-every-s", "6"), "flaky",
@@ -160,6 +190,64 @@ def demo_agents(n: int = DEFAULT_AGENTS, *, faults: bool = True,
         agents.append(DemoAgent(name, "claude-code", ("--chat-every-s", f"{every:g}"), name,
                                 f"healthy; chats every {every:g} s"))
     return agents
+
+
+# --- the world's background processes -------------------------------------------------------------
+
+# The "gateway": appends event-loop-block lines to its log (seed #7), and writes its cached route
+# for one agent back over the cockpit's repoint, once (seed #3: the cache lies). It runs in a
+# window of the world's tmux server (kill-server ends it) and exits when the world's dir is gone.
+_GATEWAY_CODE = r"""
+import json, os, sys, time
+from datetime import datetime, timezone
+log, routes, agent, stale, root, line = sys.argv[1:7]
+every, first, revert_after = (float(v) for v in sys.argv[7:10])
+
+def stamp():
+    t = datetime.now(timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+def say(text):
+    with open(log, "a", encoding="utf-8") as fh:
+        fh.write(f"{stamp()} {text}\n")
+
+def route():
+    try:
+        with open(routes, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return None, None
+    value = data.get(agent) if isinstance(data, dict) else None
+    return data, value.get("session_id") if isinstance(value, dict) else value
+
+next_block = time.monotonic() + first
+moved_at = None
+pending = bool(agent and stale)
+while os.path.isdir(root):
+    now = time.monotonic()
+    if now >= next_block:
+        say(line)
+        next_block = now + every
+    if pending:
+        data, current = route()
+        if current and current != stale:
+            moved_at = moved_at or now
+            if now - moved_at >= revert_after:
+                data[agent] = stale
+                tmp = routes + ".gateway-tmp"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                    json.dump(data, fh)
+                os.replace(tmp, routes)
+                say(f"[gateway] routes: {agent} -> {stale} written back from the gateway's cache")
+                pending = False
+    time.sleep(0.5)
+"""
+
+
+# A wrapper's stdout is a file (what `claude -p ... > out.jsonl` does): open it, then exec the command.
+_EXEC_TO_FILE = ("import os, sys; fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600); "
+                 "os.dup2(fd, 1); os.close(fd); os.execvp(sys.argv[2], sys.argv[2:])")
 
 
 # --- small helpers --------------------------------------------------------------------------------
@@ -319,6 +407,7 @@ class DemoWorld:
         self.server_start: int | None = None
         self.ports: dict[str, int] = {}
         self.stale_session: str | None = None
+        self.wrapper_marker = f"demo-zombie-{self.socket.removeprefix(SOCKET_PREFIX)}"  # the [[wrappers]] rule
         self.config: Config | None = None
         self._opened = False
         self._torn_down = False
@@ -359,6 +448,10 @@ class DemoWorld:
     @property
     def alerts_file(self) -> Path:
         return self._root / "alerts.jsonl"
+
+    @property
+    def wrappers_dir(self) -> Path:
+        return self._root / "wrappers"
 
     @property
     def _root(self) -> Path:
@@ -405,6 +498,8 @@ class DemoWorld:
         try:
             self._build()
             self._start_tmux()
+            if self.faults:
+                self._start_background()
         except BaseException:
             self.close(keep=False)
             raise
@@ -412,7 +507,8 @@ class DemoWorld:
 
     def _build(self) -> None:
         root = self._root
-        for d in (self.home, self.claude_dir, self.codex_dir, self.work_dir, self.routes_file.parent):
+        for d in (self.home, self.claude_dir, self.codex_dir, self.work_dir, self.routes_file.parent,
+                  self.wrappers_dir):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
         ensure_private_dir(self.state_dir)
         for agent in self.agents:
@@ -498,6 +594,8 @@ class DemoWorld:
             "agents": agents,
         }
         if self.faults:
+            # seed #9: the demo's lingering sub-agents carry this marker in their argv; nothing else matches
+            data["wrappers"] = [{"match": f"--name {self.wrapper_marker}-"}]
             data["logs"] = [{"name": "gateway", "path": str(self.gateway_log)}]
         return data
 
@@ -506,6 +604,56 @@ class DemoWorld:
                 f"Written by `cockpit demo`; quitting the demo removes this directory.\n"
                 f"Check it by hand: cockpit check --config {shlex.quote(str(self.config_path))}\n"
                 f"Agents:\n" + "".join(f"  {a.name:<8} {a.shows}\n" for a in self.agents))
+
+    def _start_background(self) -> None:
+        """The gateway and the sub-agent wrappers: windows of the world's tmux server, in their own
+        session (``world``, never the agents'), so kill-server ends them as it ends the agents."""
+        names = {a.name for a in self.agents}
+        gateway_agent = "scribe" if self.stale_session and "scribe" in names else ""
+        self._window("gateway", [sys.executable, "-c", _GATEWAY_CODE, str(self.gateway_log), str(self.routes_file),
+                                 gateway_agent, self.stale_session or "", str(self._root), GATEWAY_BLOCK_LINE,
+                                 str(GATEWAY_BLOCK_EVERY_S), str(GATEWAY_FIRST_BLOCK_S), str(GATEWAY_REVERT_AFTER_S)])
+        cwd = self.work_dir / "wrappers"  # their transcripts land in a project folder no agent reads
+        cwd.mkdir(exist_ok=True)
+        sims = (("1", "summarise the failing tests", ()),
+                ("2", "apply the review fixups", ("--result-subtype", "error_max_turns", "--result-is-error")))
+        for n, prompt, extra in sims:
+            # stdout to a file under the world: the stream-json output the wrapper tracker follows
+            out = self.wrappers_dir / f"zombie-{n}.jsonl"
+            self._window(f"zombie-{n}", [sys.executable, "-c", _EXEC_TO_FILE, str(out),
+                                         *SIM, "-p", prompt, "--output-format", "stream-json", "--reply-delay-s", "0",
+                                         "--linger-s", str(WRAPPER_LINGER_S), "--name", f"{self.wrapper_marker}-{n}",
+                                         *extra], cwd=cwd)
+        if "ghost" in names:
+            self._start_orphan(cwd)
+
+    def _start_orphan(self, cwd: Path) -> None:
+        """A sub-agent started for ghost and registered as ghost's, the way ``cockpit wrap --agent ghost``
+        registers its runs (a registry ``spawned`` row, ``wrapper: true``): ghost is gone (fatal), so
+        it is an orphan at once. It is still thinking (no result line): only a reap ends it."""
+        name = "ghost-notes"
+        out = self.wrappers_dir / f"{name}.jsonl"
+        argv = [*SIM, "-p", "file today's notes", "--output-format", "stream-json",
+                "--reply-delay-s", str(ORPHAN_REPLY_DELAY_S)]
+        pid = self._window(name, [sys.executable, "-c", _EXEC_TO_FILE, str(out), *argv], cwd=cwd)
+        proc = ProcessReader().read(pid) if pid else None
+        if proc is None or self.config is None:
+            raise DemoError(f"the demo's {name} did not start")
+        Registry(self.config.state.registry).event(
+            "spawned", agent=name, spawn_id=new_spawn_id(), wrapper=True, pid=proc.pid, start=proc.start,
+            pgid=proc.pgid, output=str(out), parent_agent="ghost", argv=argv, cwd=str(cwd), by="demo")
+
+    def _window(self, name: str, argv: list[str], *, cwd: Path | None = None) -> int | None:
+        """One window of the ``world`` session running ``argv`` (an argv: tmux execs it, no shell); its pid."""
+        exists = self._tmux("has-session", "-t", f"={WORLD_SESSION}", env=self.server_env()).returncode == 0
+        where = ["new-window", "-d", "-t", f"={WORLD_SESSION}:"] if exists else \
+            ["new-session", "-d", "-s", WORLD_SESSION, "-x", "100", "-y", "30"]
+        done = self._tmux(*where, "-P", "-F", "#{pane_pid}", "-n", name, "-c", str(cwd or self._root), *argv,
+                          env=self.server_env())
+        if done.returncode != 0:
+            raise DemoError(f"cannot start the demo's {name}: {(done.stderr or done.stdout).strip()}")
+        pid = done.stdout.strip()
+        return int(pid) if pid.isdigit() else None
 
     def _tmux(self, *args: str, timeout: float = 10.0, env: Mapping[str, str] | None = None
               ) -> subprocess.CompletedProcess[str]:
@@ -561,7 +709,8 @@ class DemoWorld:
             f"  config:      {self.config_path}",
             f"               cockpit --config {shlex.quote(str(self.config_path))}   "
             f"(or: cockpit check --config ...)",
-            f"  clean up:    tmux -L {sock} kill-server; rm -rf {root}",
+            # a second for the killed processes to write their last lines, or rm races them
+            f"  clean up:    tmux -L {sock} kill-server; sleep 1; rm -rf {root}",
         ]
         return "\n".join(lines)
 
@@ -698,6 +847,14 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
         state["signals"] += 1
         state["signum"] = signum
         app = holder.app
+        if state["signals"] == 1:
+            # If unwinding has not finished within a few seconds (a task that never completes its
+            # cancellation keeps asyncio.run waiting), the same signal again stops it hard; the
+            # teardown in run_demo's finally still runs.
+            timer = threading.Timer(SIGNAL_ESCALATE_S, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            timers.append(timer)
         if state["signals"] == 1 and app is not None:
             try:
                 loop = asyncio.get_running_loop()
@@ -705,12 +862,8 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
                 loop = None
             if loop is not None:
                 # Let the app quit its own way (its "quit" action closes the supervisor and restores
-                # the terminal, as `q` does); if it has not within a few seconds, stop it hard.
+                # the terminal, as `q` does).
                 loop.call_soon_threadsafe(_ask_to_quit, app, 128 + signum)
-                timer = threading.Timer(SIGNAL_ESCALATE_S, os.kill, (os.getpid(), signum))
-                timer.daemon = True
-                timer.start()
-                timers.append(timer)
                 return
         raise DemoInterrupted(signum)
 
@@ -783,13 +936,11 @@ def _lag_stats(samples: list[float]) -> dict[str, float]:
 
 def _spawned_agents(world: DemoWorld) -> int:
     """How many agents have a verified spawn (registry rows ``spawned``) — from disk, not the app."""
-    from cockpit.registry import Registry
-
     path = world.config.state.registry if world.config else None
     if path is None or not path.exists():
         return 0
     rows = Registry(path).read_all().rows
-    return len({r.get("agent") for r in rows if r.get("event") == "spawned"})
+    return len({r.get("agent") for r in rows if r.get("event") == "spawned" and r.get("wrapper") is not True})
 
 
 def tui_available() -> bool:

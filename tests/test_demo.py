@@ -92,10 +92,14 @@ def test_the_demo_world_shows_each_fault_through_the_real_spawn_path_and_leaves_
         assert routes == {"scribe": world.stale_session}
         assert transcript_path(world.claude_dir, str(world.config.agent("scribe").cwd), world.stale_session).exists()
         assert world.gateway_log.exists() and "[event-loop-block]" in world.gateway_log.read_text()
-        # the demo forks no agent itself: before the supervisor runs, the server is empty
+        # the demo forks no agent itself: before the supervisor runs, the server holds only the world's
+        # own session (the gateway and the sub-agent wrappers), no agent
         assert tmux_alive(socket) or world.server_running()
-        assert subprocess.run(["tmux", "-L", socket, "list-panes", "-a"], capture_output=True,
-                              text=True).stdout.strip() == ""
+        windows = subprocess.run(["tmux", "-L", socket, "list-windows", "-a", "-F", "#{session_name}:#{window_name}"],
+                                 capture_output=True, text=True).stdout.split()
+        assert sorted(windows) == ["world:gateway", "world:ghost-notes", "world:zombie-1", "world:zombie-2"]
+        assert [r.match for r in world.config.wrappers] == [f"--name {world.wrapper_marker}-"]
+        assert not world.config.supervisor.auto_reap  # the operator reaps them with k
 
         seen: list = []
 
@@ -106,14 +110,34 @@ def test_the_demo_world_shows_each_fault_through_the_real_spawn_path_and_leaves_
                     return (all(status(r, n).status in LIVE_STATUSES for n in HEALTHY)
                             and status(r, "ghost").status == "fatal"
                             and any(f.agent == "deaf" for f in seen))
-                return await tick_until(sup, settled, timeout=40, seen=seen)
+                await tick_until(sup, settled, timeout=40, seen=seen)
+
+                # seed #9: two wrappers alive past zombie_grace_s after their result line, and an orphan
+                # of ghost; seed #7: the gateway's log reported a block (untracked culprit)
+                def zombies(r):
+                    return (sum(w.state == "zombie" for w in r.wrappers) == 3
+                            and any(b.source == "gateway" for b in r.blocks))
+                return await tick_until(sup, zombies, timeout=30, seen=seen)
             finally:
                 await sup.close()
 
         report = asyncio.run(go())
+        by_name = {w.name: w for w in report.wrappers}
+        assert by_name["ghost-notes"].zombie_reason == "orphan" and by_name["ghost-notes"].agent == "ghost"
+        after = sorted((w.result.subtype, w.result.is_error) for w in report.wrappers
+                       if w.zombie_reason == "after_result")
+        assert after == [("error_max_turns", True), ("success", False)]
+        [block] = {b.line: b for b in report.blocks if b.source == "gateway"}.values()
+        assert block.duration_ms == 1855 and "untracked culprit" in block.culprit
+        assert {(f.kind, f.subject) for f in report.findings if f.kind == "loop_block"} == {("loop_block", "gateway")}
+        # seed #3: the gateway wrote its cached route back over the leader's repoint; the leader does not
+        # fight it, so the finding stays for the operator (p)
+        assert "written back from the gateway's cache" in world.gateway_log.read_text()
+        assert ("stale_route", "scribe") in {(f.kind, f.agent) for f in report.findings}
+        assert json.loads(world.routes_file.read_text()) == {"scribe": world.stale_session}
         assert status(report, "api").port_listening is True
-        [exhausted] = [f for f in report.findings if f.agent == "ghost"]
-        assert exhausted.kind == "respawn_exhausted"
+        assert sorted(f.kind for f in report.findings if f.agent == "ghost") == ["respawn_exhausted",
+                                                                                "zombie_wrapper"]
         deaf = [f for f in seen if f.agent == "deaf" and f.kind in ("spawn_failed", "port_not_listening")]
         assert deaf and deaf[0].evidence.get("check", "port_listening") == "port_listening"
         assert "deaf" not in {f.agent for f in report.findings if f.kind == "respawn_exhausted"}
@@ -164,7 +188,7 @@ def test_keep_leaves_the_world_running_and_says_where_it_is():
         text = world.close()
         assert text is not None
         assert f"tmux -L {world.socket} attach" in text and str(world.config_path) in text
-        assert f"tmux -L {world.socket} kill-server; rm -rf {world.root}" in text
+        assert f"tmux -L {world.socket} kill-server; sleep 1; rm -rf {world.root}" in text
         # nothing was torn down
         assert tmux_alive(world.socket) and world.root.exists() and pid_alive(tabs.pid, tabs.start)
         # the clean-up the text gives works: no process of the world outlives it
@@ -289,8 +313,9 @@ def test_a_signal_to_the_demo_still_tears_the_world_down(tmp_path, sig):
         assert match, out.read_text()
         socket, root = match.group(1), Path(match.group(2))
         registry = root / "state" / "registry.jsonl"
-        while time.monotonic() < deadline:
-            if registry.exists() and '"event":"spawned"' in registry.read_text().replace(" ", ""):
+        while time.monotonic() < deadline:  # an agent's verified spawn (the world's own wrapper row is not one)
+            rows = Registry(registry).read_all().rows if registry.exists() else []
+            if any(r.get("event") == "spawned" and r.get("wrapper") is not True for r in rows):
                 break
             time.sleep(0.1)
         pids = world_processes(root, socket)
@@ -323,7 +348,9 @@ def test_config_demo_toml_is_what_the_demo_writes():
         sup = config.supervisor
         return agents, (sup.tick_s, sup.spawn_verify_s, sup.min_uptime_s, sup.max_restarts,
                         sup.restart_window_s, sup.backoff_max_s, sup.max_actions_per_minute,
-                        sup.alert_command[1:3]), [log.name for log in config.logs], config.tmux.session
+                        sup.zombie_grace_s, sup.stop_wait_s, sup.auto_reap,
+                        sup.alert_command[1:3]), [log.name for log in config.logs], config.tmux.session, \
+            [re.sub(r"demo-zombie-[0-9a-f]+-", "demo-zombie-HEX-", w.match) for w in config.wrappers]
 
     assert shape(example) == shape(real)
 

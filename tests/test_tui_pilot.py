@@ -7,24 +7,30 @@ Each test reads like the failure it prevents.
 from __future__ import annotations
 
 import asyncio
+import io
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual.command import CommandPalette
+from textual.widgets import Static, TabbedContent
 
 from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Registry
 from cockpit.supervisor import Report
 from cockpit.tui import TuiSettings, create_app
-from cockpit.tui.app import CockpitApp
+from cockpit.tui.app import DEMO_BLOCK_SCOPE, CockpitApp
 from cockpit.tui.attach import attach_plan
-from cockpit.tui.fixture import PANES, FixtureSupervisor, fixture_config, fixture_report
+from cockpit.tui.fixture import (PANES, ROUTES, SESSIONS, FixtureSupervisor, fixture_config,
+                                 fixture_report)
 from cockpit.tui.messages import ReportReady
-from cockpit.tui.screens import ConfirmRespawn, HelpScreen
+from cockpit.tui.screens import ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen
 from cockpit.tui.screenshots import frozen_clock, settled, until
-from cockpit.tui.widgets import AgentTable, JournalTable
-from tests.conftest import SIM
+from cockpit.tui.widgets import (AgentTable, BlockTable, EvidencePane, JournalTable, SessionTable, WrapperTable,
+                                 sparkline)
+from tests.conftest import SIM, wait_for
+from tests.test_wrappers import has_result, rule_config, sims  # noqa: F401 - the sims fixture
 
 
 def registry_rows(world, event: str | None = None, agent: str | None = None) -> list[dict[str, Any]]:
@@ -413,5 +419,282 @@ def test_the_layout_fits_the_terminal_without_overflow(width, height):
                     assert region.area and region.right <= width and region.bottom <= height, (selector, region)
             preview = screen.query_one("#preview")
             assert preview.display == (width >= 100 or height >= 30)  # 80x24: no room for the preview
+            # SPEC §1: every agent's row on screen, phone-sized too (the agents table never scrolls)
+            agents = screen.query_one(AgentTable)
+            assert agents.max_scroll_y == 0 and agents.row_count == len(app.report.agents)
+            for key, table, detail in (("1", "#sessions-table", "#sessions-detail"),
+                                       ("2", "#blocks-table", "#blocks-detail"),
+                                       ("3", "#zombies-table", "#zombies-detail")):
+                await pilot.press(key)
+                await pilot.pause()
+                for selector in (table, detail):
+                    widget = screen.query_one(selector)
+                    if widget.display:
+                        region = widget.region
+                        assert region.area and region.right <= width and region.bottom <= height, (selector, region)
+                assert screen.max_scroll_x == 0 and screen.max_scroll_y == 0
+
+    asyncio.run(go())
+
+
+# --- issues 4-6: sessions, zombies, blocks --------------------------------------------------------
+
+
+def shown(widget) -> str:
+    """The text an evidence pane shows now (its renderable, printed wide so nothing wraps)."""
+    console = Console(width=400, color_system=None, file=io.StringIO())
+    console.print(widget.query_one(".evidence-body", Static).content)
+    return console.file.getvalue()
+
+
+def cell(table, key: str, column: str) -> str:
+    return table.get_cell(key, column).plain
+
+
+def test_tab_keys_switch_tabs_in_spec_order_and_4_waits_for_its_tab():
+    app, _ = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            tabs = app.query_one(TabbedContent)
+            assert tabs.active == "journal-tab"
+            for key, pane, table in (("1", "sessions-tab", SessionTable), ("2", "blocks-tab", BlockTable),
+                                     ("3", "zombies-tab", WrapperTable), ("5", "journal-tab", JournalTable)):
+                await pilot.press(key)
+                await until(pilot, lambda: tabs.active == pane, f"{key} shows {pane}")
+                assert isinstance(app.focused, table)  # its keys (arrows, k) go to that tab's table
+            await pilot.press("4")  # no Reminders tab yet: 4 is bound with it, not before
+            await pilot.pause(0.1)
+            assert tabs.active == "journal-tab"
+            keys = {row.key: row.description for row in app.key_help()}
+            assert [keys.get(k) for k in "12345"] == ["Sessions", "Blocks", "Zombies", None, "Journal"]
+            assert {b.binding.id for b in app.screen.active_bindings.values()} >= {"tab_1", "tab_2", "tab_3",
+                                                                                   "tab_5"}
+
+    asyncio.run(go())
+
+
+def test_the_sessions_tab_shows_record_and_disk_side_by_side_with_the_evidence_of_the_selected_agent():
+    app, _ = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            app.select_agent("docs")
+            await pilot.press("1")
+            table = app.query_one(SessionTable)
+            await until(pilot, lambda: table.selected_key == "docs", "the tab following the agents table")
+            assert cell(table, "docs", "record") == ROUTES["docs"][:8]
+            assert cell(table, "docs", "vs") == "≠" and cell(table, "docs", "disk") == SESSIONS["docs"][:8]
+            assert cell(table, "docs", "record_turn") == "1d" and cell(table, "docs", "disk_turn") == "6m"
+            assert cell(table, "docs", "source") == "live" and "stale_route" in cell(table, "docs", "check")
+            assert cell(table, "tabs", "vs") == "=" and "ok" in cell(table, "tabs", "check")
+            assert cell(table, "builder", "check").endswith("unknown_route")
+            assert cell(table, "reviewer", "disk") == "ambiguous" and "ambiguous" in cell(table, "critic", "check")
+            detail = shown(app.query_one("#sessions-detail", EvidencePane))
+            for text in (ROUTES["docs"], SESSIONS["docs"], "2025-05-31 11:18:00Z", "2025-06-01 11:54:00Z",
+                         "Docs rebuilt: 41 pages, 0 broken links.", "rebuild the docs and check the links"):
+                assert text in detail, text
+            await pilot.press("down")  # moving in the sessions table moves the one selected agent
+            await until(pilot, lambda: app.selected_agent == "builder", "the agents table following")
+            assert "0196a0aa" in shown(app.query_one("#sessions-detail", EvidencePane))
+
+    asyncio.run(go())
+
+
+def test_p_on_a_stale_agent_shows_record_and_disk_then_repoints_and_the_journal_shows_it():
+    app, supervisor = fixture_app()
+    notes = record_notifications(app)
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("p")  # tabs' record matches its disk: nothing to repoint, and it says so
+            await until(pilot, lambda: any(n["title"] == "cannot repoint" for n in notes), "the notice")
+            assert not isinstance(app.screen, ConfirmRepoint)
+            app.select_agent("docs")
+            await pilot.pause()
+            await pilot.press("p")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRepoint), "the repoint dialog")
+            dialog = app.screen
+            assert (dialog.agent, dialog.record, dialog.disk) == ("docs", ROUTES["docs"], SESSIONS["docs"])
+            assert [f.kind for f in dialog.findings] == ["stale_route"]
+            assert supervisor.repointed == []  # nothing written before the operator says so
+            await pilot.press("y")
+            await until(pilot, lambda: journal_top(app) == ("repoint ✓", "docs"), "the verified journal row")
+
+    asyncio.run(go())
+    assert supervisor.repointed == ["docs"]
+    assert any(n["title"] == "repoint docs: verified" for n in notes)
+    assert any("already points at its disk session" in n["message"] for n in notes)
+
+
+def test_k_on_an_agent_reaps_its_zombie_wrappers_after_naming_them():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            assert app.selected_agent == "tabs"
+            await pilot.press("k")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmReap), "the reap dialog")
+            dialog = app.screen
+            assert [(w.name, w.pid) for w in dialog.wrappers] == [("wrapper-48630", 48630)]
+            assert dialog.agent == "tabs" and app.focused.id == "confirm-yes"  # a zombie: reap is the default
+            await pilot.press("n")
+            await until(pilot, lambda: not isinstance(app.screen, ConfirmReap), "the dialog closed")
+            assert supervisor.reaped == []
+            await pilot.press("k", "y")
+            await until(pilot, lambda: supervisor.reaped == ["48630:486300"], "the reap")
+            await until(pilot, lambda: journal_top(app) == ("reap ✓", "tabs"), "the journal row")
+            texts = [c.text for c in app.palette_commands()]
+            assert "Repoint docs" in texts and "Reap tabs" in texts and "Reap review-fixups" in texts
+
+    asyncio.run(go())
+
+
+def test_a_read_only_cockpit_dims_p_and_k_and_refuses_them_with_a_reason():
+    app, supervisor = fixture_app(read_only=True)
+    notes = record_notifications(app)
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            app.select_agent("docs")
+            await pilot.pause()
+            bindings = app.screen.active_bindings
+            assert not bindings["p"].enabled and not bindings["k"].enabled and not bindings["ctrl+k"].enabled
+            await pilot.press("p")
+            await pilot.press("3", "k")
+            await pilot.press("ctrl+k")
+            await until(pilot, lambda: sum(n["title"] == "read-only" for n in notes) == 3, "three refusals")
+            assert not isinstance(app.screen, (ConfirmRepoint, ConfirmReap))
+            palette = {c.text: c for c in app.palette_commands()}
+            assert palette["Repoint docs"].unavailable == palette["Reap tabs"].unavailable == "read-only cockpit"
+            app.request_repoint("docs")  # the palette's way in refuses the same way
+            app.request_reap(agent="tabs")
+            await pilot.pause(0.2)
+            assert not isinstance(app.screen, (ConfirmRepoint, ConfirmReap))
+
+    asyncio.run(go())
+    assert supervisor.repointed == [] and supervisor.reaped == []
+    assert sum(n["title"] == "read-only" for n in notes) == 5
+
+
+def test_the_preview_waits_while_the_supervisor_sheds_pane_previews_but_follows_a_new_selection():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            assert supervisor.tmux.captures == ["%3"]
+            moved = tuple(replace(p, activity=p.activity + 1) for p in PANES)
+            app.post_message(ReportReady(replace(fixture_report(tick=100, new=False), panes=moved,
+                                                 shed=("idle_pane_captures", "pane_previews"))))
+            await pilot.pause(0.2)
+            assert supervisor.tmux.captures == ["%3"]  # seed #8: over budget, the moved pane waits
+            app.select_agent("docs")
+            await until(pilot, lambda: supervisor.tmux.captures[-1:] == ["%4"], "the new selection captured")
+            app.select_agent("tabs")
+            await until(pilot, lambda: supervisor.tmux.captures[-1:] == ["%3"], "tabs captured again")
+            app.post_message(ReportReady(replace(fixture_report(tick=101, new=False), panes=PANES)))
+            await until(pilot, lambda: supervisor.tmux.captures.count("%3") == 3, "the budget back: captured")
+
+    asyncio.run(go())
+
+
+def test_the_header_sparkline_shows_the_loop_lag_per_tick_and_a_stall_stands_out():
+    bars = sparkline([1.0] * 10 + [600.0] + [2.0] * 9, 10)
+    assert [c for c, _ in bars] == ["▁"] * 5 + ["█"] + ["▁"] * 4
+    assert "".join(c for c, _ in sparkline([3.0], 4)) == "   ▁"  # a young history is right-aligned
+    app, _ = fixture_app()
+
+    async def go() -> str:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            return str(app.query_one("#fleet-header").render())
+
+    header = asyncio.run(go())
+    assert "█" in header and "▁" in header
+
+
+def test_k_and_ctrl_k_reap_real_zombie_wrappers_and_the_zombies_tab_shows_them_reaped(world, sims):
+    first, out1 = sims.start(linger=60)
+    second, out2 = sims.start(linger=60)
+    wait_for(lambda: has_result(out1) and has_result(out2), what="both result lines")
+    config = rule_config(world, sims.marker, zombie_grace_s=0.3, auto_reap=False, stop_wait_s=2.0)
+
+    async def go() -> CockpitApp:
+        app = create_app(TuiSettings(config))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: sum(w.state == "zombie" for w in app._wrappers.values()) == 2,
+                        "two zombies", 15)
+            await pilot.press("3")
+            table = app.query_one(WrapperTable)
+            await until(pilot, lambda: table.row_count == 2 and app.focused is table, "the Zombies tab")
+            target = app._wrappers[table.selected_key]
+            await pilot.press("k")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmReap), "the reap dialog")
+            assert [(w.name, w.pid) for w in app.screen.wrappers] == [(target.name, target.pid)]
+            assert target.result is not None and target.result.subtype == "success"
+            await pilot.press("y")
+            await until(pilot, lambda: cell(table, target.id, "state") == "reaped", "the first one reaped", 15)
+            await pilot.press("down")
+            other = app._wrappers[table.selected_key]
+            assert other.id != target.id and other.state == "zombie"
+            await pilot.press("ctrl+k")  # no question asked
+            await pilot.pause(0.1)
+            assert not isinstance(app.screen, ConfirmReap)
+            await until(pilot, lambda: cell(table, other.id, "state") == "reaped", "the second one reaped", 15)
+            await pilot.press("q")
+        return app
+
+    asyncio.run(go())
+    assert first.wait(timeout=5) is not None and second.wait(timeout=5) is not None
+    exits = [r for r in registry_rows(world, "exit") if r.get("wrapper") is True]
+    assert sorted(r["pid"] for r in exits) == sorted([first.pid, second.pid])
+    assert {r["reason"] for r in exits} == {"reaped"}
+
+
+def test_the_demo_block_key_records_a_block_whose_culprit_and_stack_show_in_the_blocks_tab(world):
+    config = world.write_config([], supervisor={"loop_block_ms": 250})
+
+    async def go() -> tuple[str, str]:
+        app = create_app(TuiSettings(config, demo=True))
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: app.report is not None, "the first report")
+            assert app.screen.active_bindings["b"].binding.id == "demo_block"
+            await pilot.press("b")
+            await until(pilot, lambda: any(b.culprit == DEMO_BLOCK_SCOPE for b in app._blocks.values()),
+                        "the block in a report", 10)
+            await pilot.press("2")
+            table = app.query_one(BlockTable)
+            await until(pilot, lambda: table.row_count >= 1 and app._blocks.get(table.selected_key) is not None
+                        and app._blocks[table.selected_key].culprit == DEMO_BLOCK_SCOPE, "the newest block selected")
+            row = [c.plain for c in table.get_row_at(0)]
+            await pilot.pause(0.1)
+            return " ".join(row), shown(app.query_one("#blocks-detail", EvidencePane))
+
+    row, detail = asyncio.run(go())
+    assert "cockpit" in row and DEMO_BLOCK_SCOPE in row
+    assert int(row.split(" ms")[0].split()[-1]) >= 500
+    assert "stack (innermost first)" in detail
+    assert detail.split("stack (innermost first)")[1].split("\n")[1].startswith("→ cockpit/tui/app.py:")
+    assert "in action_demo_block" in detail.split("stack (innermost first)")[1].split("\n")[1]
+
+
+def test_the_demo_block_key_does_not_exist_outside_the_demo():
+    app, _ = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            assert "b" not in app.screen.active_bindings
+            assert "Block loop" not in {row.description for row in app.key_help()}
+            blocks = len(app._blocks)
+            await pilot.press("b")
+            await pilot.pause(0.1)
+            assert len(app._blocks) == blocks
 
     asyncio.run(go())

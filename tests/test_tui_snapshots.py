@@ -34,3 +34,26 @@ def test_read_only_dims_respawn_and_explains_instead_of_acting(snap_compare):
 
 def test_narrow_80x24_layout_hides_the_preview_without_overflow(snap_compare):
     assert compare(snap_compare, "narrow-80x24")
+
+
+def test_sessions_tab_puts_each_agents_record_next_to_its_disk_truth_with_the_evidence(snap_compare):
+    """Seed #3: record id and last turn | disk id, source and last turn; stale, unknown and ambiguous marked."""
+    assert compare(snap_compare, "sessions")
+
+
+def test_repoint_confirm_shows_record_and_disk_with_their_last_turns(snap_compare):
+    assert compare(snap_compare, "confirm-repoint")
+
+
+def test_zombies_tab_lists_every_wrapper_and_the_selected_ones_tree_and_result_line(snap_compare):
+    """Seed #9: running, finished, zombie (after its result, or orphaned) and reaped wrappers."""
+    assert compare(snap_compare, "zombies")
+
+
+def test_reap_confirm_names_the_wrapper_its_pid_and_its_result(snap_compare):
+    assert compare(snap_compare, "confirm-reap")
+
+
+def test_blocks_tab_shows_blocks_newest_first_and_the_selected_blocks_stack(snap_compare):
+    """Seed #7: culprit and stack on select; the loop-lag sparkline in the header."""
+    assert compare(snap_compare, "blocks")

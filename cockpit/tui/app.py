@@ -36,14 +36,20 @@ from cockpit.act.spawn import plan_launch
 from cockpit.config import Config
 from cockpit.findings import Severity
 from cockpit.judge.agents import AgentStatus
+from cockpit.observe.loopwatch import Block, tracked
+from cockpit.observe.sessions import RouteState, SessionTruth
+from cockpit.observe.wrappers import WrapperView
 from cockpit.supervisor import Report, Supervisor
 from cockpit.tmux import TmuxError
 from cockpit.tui.attach import attach_plan
 from cockpit.tui.commands import AgentCommands, PaletteCommand
 from cockpit.tui.messages import ActionDone, JournalRows, PaneCaptured, ReportReady, TickFailed
-from cockpit.tui.screens import ConfirmRespawn, HelpScreen
+from cockpit.tui.screens import ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen
 from cockpit.tui.widgets import (
+    MAX_BLOCK_ROWS,
     AgentTable,
+    BlockTable,
+    EvidencePane,
     FilterBar,
     FleetHeader,
     HeaderState,
@@ -51,11 +57,21 @@ from cockpit.tui.widgets import (
     JournalTable,
     KeyHelp,
     PanePreview,
+    SessionTable,
+    WrapperTable,
     agent_cells,
     agent_matches,
+    block_cells,
+    block_detail,
+    block_key,
     journal_cells,
+    session_cells,
+    session_detail,
+    session_findings_by_agent,
     shown_status,
     worst_by_agent,
+    wrapper_cells,
+    wrapper_detail,
 )
 
 STYLESHEET = files("cockpit") / "styles" / "cockpit.tcss"
@@ -65,6 +81,35 @@ JOURNAL_POLL_S = 1.0        # the journal is also written by other cockpits and 
 JOURNAL_MAX_ROWS = 1000     # newest rows kept in the table; the file keeps them all
 MAX_SEPARATE_TOASTS = 3     # more new critical findings than this in one tick: one summary toast
 NEW_SESSION = "<new session id>"
+LAG_HISTORY_TICKS = 60      # the header's sparkline: the supervisor's loop lag over the last 60 ticks
+DEMO_BLOCK_SCOPE = "demo:block-the-loop"
+DEMO_BLOCK_S = 0.6          # the demo's deliberate stall: over loop_block_ms, so the sentinel records it
+
+# Actions that change the world: refused in read-only mode (by the action layer; the UI dims and explains).
+MUTATING = ("respawn", "repoint", "reap", "reap_now")
+# Actions whose key stays in the footer, dimmed, when unavailable; pressing it says why.
+EXPLAINED = (*MUTATING, "attach")
+
+
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the lower pane: its key's binding id, its pane, and the table its key focuses."""
+    binding_id: str
+    key: str
+    pane: str
+    label: str
+    table: str
+
+
+# SPEC §4 order; tab_4 (Reminders) is bound once that tab exists: no key for a tab that is not there.
+TABS: tuple[Tab, ...] = (
+    Tab("tab_1", "1", "sessions-tab", "Sessions", "sessions-table"),
+    Tab("tab_2", "2", "blocks-tab", "Blocks", "blocks-table"),
+    Tab("tab_3", "3", "zombies-tab", "Zombies", "zombies-table"),
+    Tab("tab_5", "5", "journal-tab", "Journal", "journal-table"),
+)
+TAB_KEYS = Binding.Group("Tabs", compact=True)  # the footer shows "1235 Tabs"; help lists each
+REAP_KEYS = Binding.Group("Reap")
 
 
 class SupervisorLike(Protocol):
@@ -80,6 +125,8 @@ class SupervisorLike(Protocol):
     async def start(self) -> None: ...
     async def run(self, stop: asyncio.Event, on_report: Callable[[Report], Any] | None = None) -> None: ...
     async def respawn(self, name: str, *, force: bool = False) -> ActionResult: ...
+    async def repoint(self, name: str) -> ActionResult: ...
+    async def reap(self, target: str) -> list[Any]: ...   # list[ReapResult]; LookupError: names nothing
     async def close(self) -> None: ...
     def resume_for(self, agent: Any) -> str | None: ...
 
@@ -117,7 +164,8 @@ def respawn_preview(supervisor: SupervisorLike, name: str) -> tuple[tuple[str, .
 
 
 class CockpitApp(App[int]):
-    """One screen: fleet header, agents table, pane preview, journal; keys turn into supervisor actions."""
+    """One screen: fleet header, agents table, pane preview, and the tabs (Sessions, Blocks, Zombies,
+    Journal); keys turn into the supervisor's actions (respawn, repoint, reap, attach)."""
 
     CSS_PATH = [str(STYLESHEET)]
     TITLE = "cockpit"
@@ -129,15 +177,25 @@ class CockpitApp(App[int]):
     BINDINGS = [
         Binding("R", "respawn", "Respawn", id="respawn",
                 tooltip="Respawn the selected agent through the verified spawn path (asks first)"),
+        Binding("p", "repoint", "Repoint", id="repoint",
+                tooltip="Point the selected agent's routing record at its disk session (asks first)"),
+        Binding("k", "reap", "Reap", id="reap", group=REAP_KEYS,
+                tooltip="Reap the selected wrapper (Zombies tab) or the selected agent's zombie wrappers "
+                        "(asks first)"),
+        Binding("ctrl+k", "reap_now", "Reap now", id="reap_now", group=REAP_KEYS,
+                tooltip="Reap zombie wrappers without asking"),
         Binding("enter", "attach", "Attach", id="attach",
                 tooltip="Attach to the selected agent's pane (detach to come back)"),
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="Narrow the agents by name, kind, state or finding"),
-        Binding("1", "show_tab('journal-tab')", "Journal", id="tab_1", tooltip="Show the journal tab"),
+        *(Binding(tab.key, f"show_tab('{tab.pane}')", tab.label, id=tab.binding_id, group=TAB_KEYS,
+                  tooltip=f"Show the {tab.label} tab") for tab in TABS),
         Binding("question_mark", "help", "Help", id="help", tooltip="Every key, as currently bound"),
+        Binding("q", "quit", "Quit", id="quit", tooltip="Stop the supervisor and leave"),
         Binding("ctrl+p", "command_palette", "Palette", id="palette", priority=True,
                 tooltip="Every action for every agent, by name"),
-        Binding("q", "quit", "Quit", id="quit", tooltip="Stop the supervisor and leave"),
+        Binding("b", "demo_block", "Block loop", id="demo_block",
+                tooltip="Demo only: stall the event loop 600 ms on purpose; the Blocks tab shows the trace"),
     ]
 
     def __init__(self, settings: TuiSettings, supervisor: SupervisorLike, *,
@@ -163,6 +221,10 @@ class CockpitApp(App[int]):
         self._availability: tuple[bool, ...] = ()
         self._tick_error: str | None = None
         self._journal_error: str | None = None
+        self._lag_history: deque[float] = deque(maxlen=LAG_HISTORY_TICKS)
+        self._blocks: dict[str, Block] = {}
+        self._wrappers: dict[str, WrapperView] = {}
+        self._tab_labels: dict[str, str] = {}
         self._gc_frozen = False
         if settings.config.keys:
             self.set_keymap(dict(settings.config.keys))
@@ -173,14 +235,31 @@ class CockpitApp(App[int]):
         yield FleetHeader(id="fleet-header")
         yield FilterBar(placeholder="filter agents: name, kind, state or finding (escape clears)", id="filter")
         yield AgentTable(names=[a.name for a in self.settings.config.agents], id="agents")
+        names = [a.name for a in self.settings.config.agents]
         with Container(id="lower"):
             yield PanePreview(id="preview")
             with TabbedContent(id="tabs", initial="journal-tab"):
+                with TabPane("Sessions", id="sessions-tab"):
+                    with Container(id="sessions", classes="tab-body"):
+                        yield SessionTable(names=names, id="sessions-table")
+                        yield EvidencePane(id="sessions-detail", classes="detail")
+                with TabPane("Blocks", id="blocks-tab"):
+                    with Container(id="blocks", classes="tab-body"):
+                        yield BlockTable(id="blocks-table")
+                        yield EvidencePane(id="blocks-detail", classes="detail")
+                with TabPane("Zombies", id="zombies-tab"):
+                    with Container(id="zombies", classes="tab-body"):
+                        yield WrapperTable(id="zombies-table")
+                        yield EvidencePane(id="zombies-detail", classes="detail")
                 with TabPane("Journal", id="journal-tab"):
-                    with Container(id="journal"):
+                    with Container(id="journal", classes="tab-body"):
                         yield JournalTable(id="journal-table")
-                        yield JournalDetail(id="journal-detail")
+                        yield JournalDetail(id="journal-detail", classes="detail")
         yield Footer(show_command_palette=False)
+
+    def on_resize(self, event: Any) -> None:
+        # Narrow terminals: the footer drops its padding so every key still fits (q Quit included).
+        self.query_one(Footer).compact = event.size.width < 100
 
     def on_mount(self) -> None:
         self.query_one(AgentTable).focus()
@@ -278,10 +357,15 @@ class CockpitApp(App[int]):
         self.report = report
         self._tick_error = None
         self._worst = worst_by_agent(report.findings)
+        self._lag_history.append(report.loop_lag_ms)
+        self._wrappers = {w.id: w for w in report.wrappers}
+        self._blocks = {block_key(b): b for b in report.blocks[-MAX_BLOCK_ROWS:]}
         self._show_agents()
         self._render_header()
         self._toast_new_findings(report)
         self._update_preview()
+        self._show_tab_labels()
+        self._show_tab(self.query_one(TabbedContent).active)
         self._journal_wake.set()  # the tick may have journaled findings
         self._refresh_availability()
 
@@ -324,7 +408,124 @@ class CockpitApp(App[int]):
     def _render_header(self) -> None:
         self.query_one(FleetHeader).state = HeaderState(
             title=self.settings.title, report=self.report, lag_ms=self.lag_ms, read_only=self.read_only,
-            demo=self.settings.demo)
+            demo=self.settings.demo, lag_history=tuple(self._lag_history))
+
+    # --- tabs -----------------------------------------------------------------------------
+
+    def _show_tab_labels(self) -> None:
+        """Each tab says how much it holds that needs an eye: session findings, zombies, blocks."""
+        report = self.report
+        if report is None:
+            return
+        counts = {
+            "sessions-tab": sum(len(v) for v in session_findings_by_agent(report.findings).values()),
+            "blocks-tab": len(self._blocks),
+            "zombies-tab": sum(1 for w in report.wrappers if w.state == "zombie"),
+        }
+        tabs = self.query_one(TabbedContent)
+        for tab in TABS:
+            label = tab.label + (f" {counts[tab.pane]}" if counts.get(tab.pane) else "")
+            if self._tab_labels.get(tab.pane, tab.label) != label:
+                self._tab_labels[tab.pane] = label
+                tabs.get_tab(tab.pane).label = label
+
+    def _show_tab(self, pane: str | None) -> None:
+        """Bring a tab up to date (diffed). Hidden tabs wait until shown: a tick costs what is on screen."""
+        if pane == "sessions-tab":
+            self._show_sessions()
+        elif pane == "blocks-tab":
+            self._show_blocks()
+        elif pane == "zombies-tab":
+            self._show_wrappers()
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._show_tab(event.pane.id)
+        self._refresh_availability()
+
+    def _session_sides(self, name: str | None) -> tuple[SessionTruth | None, RouteState | None]:
+        sessions = self.report.sessions if self.report is not None else None
+        if name is None or sessions is None:
+            return None, None
+        return sessions.truths.get(name), sessions.routes.get(name)
+
+    def _show_sessions(self) -> None:
+        report = self.report
+        if report is None:
+            return
+        table = self.query_one(SessionTable)
+        findings = session_findings_by_agent(report.findings)
+        rows = []
+        for agent in report.agents:
+            truth, route = self._session_sides(agent.name)
+            rows.append((agent.name, session_cells(agent.name, truth, route, findings.get(agent.name, ()), report.at)))
+        with self.batch_update():
+            table.show_rows(rows)
+            if not table.has_focus and self.selected_agent is not None:
+                table.select_key(self.selected_agent)  # the tab follows the agents table
+        sessions = report.sessions
+        table.border_subtitle = (f"record: {sessions.routes_file}" if sessions is not None and sessions.routes_file
+                                 else "no [routes] file configured")
+        self._show_session_detail()
+
+    def _show_session_detail(self) -> None:
+        report = self.report
+        name = self.query_one(SessionTable).selected_key
+        truth, route = self._session_sides(name)
+        findings = session_findings_by_agent(report.findings).get(name or "", []) if report is not None else []
+        now = report.at if report is not None else time.time()
+        sessions = report.sessions if report is not None else None
+        signature = (truth, route, tuple(f.key for f in findings), int(now))
+        self.query_one("#sessions-detail", EvidencePane).show(
+            session_detail(name, truth, route, findings, now,
+                           routes_file=sessions.routes_file if sessions is not None else None),
+            key=name, signature=signature)
+
+    @on(DataTable.RowHighlighted, "#sessions-table")
+    def _session_highlighted(self) -> None:
+        table = self.query_one(SessionTable)
+        name = table.selected_key
+        if table.has_focus and name is not None and name != self.selected_agent:
+            self.query_one(AgentTable).select_agent(name)  # one selected agent: p, R and the preview follow
+        self._show_session_detail()
+
+    def _show_wrappers(self) -> None:
+        table = self.query_one(WrapperTable)
+        with self.batch_update():
+            table.show_rows([(key, wrapper_cells(view)) for key, view in self._wrappers.items()])
+        zombies = sum(1 for w in self._wrappers.values() if w.state == "zombie")
+        table.border_subtitle = f"{len(self._wrappers)} wrappers · {zombies} zombies" if self._wrappers else \
+            "no wrappers ([[wrappers]] rules and cockpit wrap runs)"
+        self._show_wrapper_detail()
+
+    def _show_wrapper_detail(self) -> None:
+        key = self.query_one(WrapperTable).selected_key
+        view = self._wrappers.get(key) if key is not None else None
+        self.query_one("#zombies-detail", EvidencePane).show(wrapper_detail(view), key=key, signature=view)
+
+    @on(DataTable.RowHighlighted, "#zombies-table")
+    def _wrapper_highlighted(self) -> None:
+        self._show_wrapper_detail()
+        self._refresh_availability()
+
+    def _show_blocks(self) -> None:
+        table = self.query_one(BlockTable)
+        threshold = float(self.supervisor.config.supervisor.loop_block_ms)
+        newest_first = sorted(self._blocks.items(), key=lambda item: -item[1].start)
+        with self.batch_update():
+            table.show_rows([(key, block_cells(block, threshold)) for key, block in newest_first])
+        table.border_subtitle = f"{len(self._blocks)} blocks" if self._blocks else \
+            f"no block over {threshold:g} ms yet"
+        self._show_block_detail()
+
+    def _show_block_detail(self) -> None:
+        key = self.query_one(BlockTable).selected_key
+        block = self._blocks.get(key) if key is not None else None
+        self.query_one("#blocks-detail", EvidencePane).show(block_detail(block), key=key, signature=block)
+
+    @on(DataTable.RowHighlighted, "#blocks-table")
+    def _block_highlighted(self) -> None:
+        self._show_block_detail()
 
     def _sample_lag(self) -> None:
         """The event loop's lag: how late this 100 ms timer woke (worst of the last 2 s)."""
@@ -345,10 +546,17 @@ class CockpitApp(App[int]):
     def _agent_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._update_preview()
         self._refresh_availability()
+        sessions = self.query_one(SessionTable)
+        name = self.selected_agent
+        if name is not None and not sessions.has_focus and self.query_one(TabbedContent).active == "sessions-tab":
+            sessions.select_key(name)
+
+    def on_descendant_focus(self) -> None:
+        self._refresh_availability()  # k means the selected wrapper in the Zombies tab, the agent's zombies elsewhere
 
     def _refresh_availability(self) -> None:
         """Re-render the footer only when an action became available or unavailable (footers are costly)."""
-        availability = tuple(self._why_not(action) is None for action in ("respawn", "attach"))
+        availability = tuple(self._why_not(action) is None for action in EXPLAINED)
         if availability != self._availability:
             self._availability = availability
             self.refresh_bindings()
@@ -380,6 +588,8 @@ class CockpitApp(App[int]):
         if key == self._preview_key:
             return
         selection_changed = self._preview_key is None or self._preview_key[:2] != key[:2]
+        if not selection_changed and "pane_previews" in getattr(self.report, "shed", ()):
+            return  # seed #8: the supervisor is over its tick budget; the preview waits (a new selection does not)
         self._preview_key = key
         preview.border_title = f"{name} · {pane}" if pane else name
         if pane is None:
@@ -457,36 +667,54 @@ class CockpitApp(App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Unavailable actions stay in the footer, dimmed (None); pressing them explains why."""
-        if action == "respawn":
-            return None if self._why_not("respawn") else True
-        if action == "attach":
-            return None if self._why_not("attach") else True
+        if action == "demo_block":
+            return bool(self.settings.demo)  # not a key of a real fleet's cockpit: hidden outside the demo
+        if action in EXPLAINED:
+            return None if self._why_not(action) else True
         return True
 
     def _why_not(self, action: str, name: str | None = None) -> str | None:
+        if action in MUTATING and self.read_only:
+            return f"this cockpit is read-only (--read-only): {action.replace('_now', '')} is refused"
+        if action in ("reap", "reap_now"):
+            return self.reap_request(now=action == "reap_now")[2]
         name = name if name is not None else self.selected_agent
-        if action == "respawn" and self.read_only:
-            return "this cockpit is read-only (--read-only): respawn is refused"
         if name is None:
             return "select an agent first"
         if action == "attach":
             status = self.agent_status(name)
             if status is None or status.pane is None:
                 return f"{name} has no tmux window to attach to"
+        if action == "repoint":
+            return self._repoint_blocker(name)
+        return None
+
+    def _repoint_blocker(self, name: str) -> str | None:
+        """Why ``p`` has nothing to do for ``name`` (the action layer decides again, fresh, before writing)."""
+        truth, route = self._session_sides(name)
+        if truth is None:
+            return f"no session observation of {name} yet"
+        if truth.ambiguous:
+            return f"{name}'s session is ambiguous (see the Sessions tab): cockpit does not guess"
+        if truth.disk_session is None:
+            return f"no session of {name} is on disk: nothing to repoint its record to"
+        record = route.session_id if route is not None else None
+        if record is not None and record.lower() == truth.disk_session.lower():
+            return f"{name}'s routing record already points at its disk session {truth.disk_session[:8]}"
         return None
 
     def on_key(self, event: Any) -> None:
         """A key bound to an unavailable action says why instead of doing nothing."""
         active = self.screen.active_bindings.get(event.key)
-        if active is None or active.enabled or active.binding.action not in ("respawn", "attach"):
+        if active is None or active.enabled or active.binding.action not in EXPLAINED:
             return
         reason = self._why_not(active.binding.action)
         if reason:
             self._explain(active.binding.action, reason)
 
     def _explain(self, action: str, reason: str) -> None:
-        read_only = action == "respawn" and self.read_only
-        self.notify(reason, title="read-only" if read_only else f"cannot {action}",
+        read_only = action in MUTATING and self.read_only
+        self.notify(reason, title="read-only" if read_only else f"cannot {action.replace('_now', '')}",
                     severity="warning", markup=False)
 
     def action_respawn(self) -> None:
@@ -520,17 +748,164 @@ class CockpitApp(App[int]):
             return
         self.post_message(ActionDone("respawn", name, result=result))
 
+    # seed #3: p repoints the routing record to the disk truth
+
+    def action_repoint(self) -> None:
+        self.request_repoint(self.selected_agent)
+
+    def request_repoint(self, name: str | None) -> None:
+        """p or the palette: show both sides (record → disk, with last turns), then repoint, verified."""
+        reason = self._why_not("repoint", name)
+        if reason is not None or name is None:
+            self._explain("repoint", reason or "select an agent first")
+            return
+        self.confirm_repoint(name)
+
+    @work(exclusive=True, group="confirm", name="confirm repoint")
+    async def confirm_repoint(self, name: str) -> None:
+        report = self.report
+        truth, route = self._session_sides(name)
+        findings = session_findings_by_agent(report.findings).get(name, []) if report is not None else []
+        sessions = report.sessions if report is not None else None
+        confirmed = await self.push_screen_wait(ConfirmRepoint(
+            name, truth, route, findings=findings, now=report.at if report is not None else time.time(),
+            routes_file=sessions.routes_file if sessions is not None else None))
+        if confirmed:
+            self.run_repoint(name)
+
+    @work(group="actions", name="repoint")
+    async def run_repoint(self, name: str) -> None:
+        self.notify(f"repointing {name}…", title="repoint", timeout=3, markup=False)
+        try:
+            result = await self.supervisor.repoint(name)
+        except ReadOnlyError as exc:
+            self.post_message(ActionDone("repoint", name, refused=str(exc)))
+            return
+        self.post_message(ActionDone("repoint", name, result=result))
+
+    # seed #9: k reaps wrappers that won't die
+
+    def _zombies_focused(self) -> bool:
+        focused = self.focused
+        if focused is None:
+            return False
+        try:
+            pane = self.query_one("#zombies-tab")
+        except NoMatches:
+            return False
+        return focused is pane or pane in focused.ancestors
+
+    def reap_request(self, *, wrapper: str | None = None, agent: str | None = None,
+                     now: bool = False) -> tuple[str | None, list[WrapperView], str | None]:
+        """What a reap would act on: ``(target for Supervisor.reap, its wrappers, why not)``.
+
+        Nothing named: the wrapper selected in the Zombies tab when it has focus, else the
+        selected agent's zombie wrappers. ``now`` (ctrl+k, no question asked) takes zombies only.
+        """
+        if wrapper is None and agent is None:
+            if self._zombies_focused():
+                wrapper = self.query_one(WrapperTable).selected_key
+                if wrapper is None:
+                    return None, [], "select a wrapper in the Zombies tab first"
+            else:
+                agent = self.selected_agent
+                if agent is None:
+                    return None, [], "select an agent (its zombie wrappers) or a wrapper in the Zombies tab"
+        if wrapper is not None:
+            view = self._wrappers.get(wrapper) or next((w for w in self._wrappers.values() if w.name == wrapper),
+                                                        None)
+            if view is None:
+                return None, [], f"no wrapper {wrapper} in the last tick"
+            if not view.alive:
+                return None, [], f"{view.name} is already gone ({view.state})"
+            if now and view.state != "zombie":
+                return None, [], f"{view.name} is {view.state}, not a zombie: k reaps it after asking"
+            return view.id, [view], None
+        zombies = [w for w in self._wrappers.values() if w.agent == agent and w.state == "zombie" and w.alive]
+        if not zombies:
+            return None, [], f"{agent} has no zombie wrappers"
+        return agent, zombies, None
+
+    def action_reap(self) -> None:
+        self.request_reap()
+
+    def action_reap_now(self) -> None:
+        self.request_reap(now=True)
+
+    def request_reap(self, *, wrapper: str | None = None, agent: str | None = None, now: bool = False) -> None:
+        """k (confirm first), ctrl+k (at once, zombies only) or the palette."""
+        action = "reap_now" if now else "reap"
+        if self.read_only:
+            self._explain(action, "this cockpit is read-only (--read-only): reap is refused")
+            return
+        target, views, reason = self.reap_request(wrapper=wrapper, agent=agent, now=now)
+        if reason is not None or target is None:
+            self._explain(action, reason or "nothing to reap")
+            return
+        owner = target if target not in self._wrappers else None
+        if now:
+            self.run_reap(target, views[0].name if owner is None else owner)
+        else:
+            self.confirm_reap(target, views, owner)
+
+    @work(exclusive=True, group="confirm", name="confirm reap")
+    async def confirm_reap(self, target: str, views: list[WrapperView], agent: str | None) -> None:
+        stop_wait = self.supervisor.config.supervisor.stop_wait_s
+        if await self.push_screen_wait(ConfirmReap(views, agent=agent, stop_wait_s=stop_wait)):
+            self.run_reap(target, agent or views[0].name)
+
+    @work(group="actions", name="reap")
+    async def run_reap(self, target: str, label: str) -> None:
+        self.notify(f"reaping {label}…", title="reap", timeout=3, markup=False)
+        try:
+            results = await self.supervisor.reap(target)
+        except ReadOnlyError as exc:
+            self.post_message(ActionDone("reap", label, refused=str(exc)))
+            return
+        except LookupError as exc:
+            self.post_message(ActionDone("reap", label, error=str(exc)))
+            return
+        self.post_message(ActionDone("reap", label, reaps=tuple(results)))
+
     def on_action_done(self, message: ActionDone) -> None:
         self._journal_wake.set()
         if message.refused is not None:
             self.notify(message.refused, title="read-only", severity="warning", markup=False)
             return
+        if message.error is not None:
+            self.notify(message.error, title=f"cannot {message.action} {message.agent}", severity="warning",
+                        markup=False)
+            return
+        if message.action == "reap":
+            self._toast_reaps(message.agent, message.reaps)
+            return
         result = message.result
         if result is None:
             return
-        outcome = "skipped" if result.skipped else "verified" if result.ok else "failed"
-        self.notify(result.summary, title=f"{message.action} {message.agent}: {outcome}",
+        refused = result.evidence.get("refused") if isinstance(result.evidence, dict) else None
+        outcome = "skipped" if result.skipped else "verified" if result.ok else "refused" if refused else "failed"
+        severity = "error" if outcome == "failed" else "warning" if outcome == "refused" else "information"
+        self.notify(result.summary, title=f"{message.action} {message.agent}: {outcome}", severity=severity,
+                    timeout=8, markup=False)
+
+    def _toast_reaps(self, label: str, reaps: tuple[Any, ...]) -> None:
+        if not reaps:
+            self.notify(f"{label}: nothing to reap (no zombie wrapper now)", title=f"reap {label}", markup=False)
+            return
+        gone = sum(1 for r in reaps if r.ok)
+        outcome = "verified" if gone == len(reaps) else "skipped" if all(r.skipped for r in reaps) else "failed"
+        self.notify("\n".join(r.summary for r in reaps), title=f"reap {label}: {outcome} ({gone}/{len(reaps)} gone)",
                     severity="error" if outcome == "failed" else "information", timeout=8, markup=False)
+
+    # seed #7, demo only: a deliberate stall, so an operator sees what the Blocks tab records
+
+    def action_demo_block(self) -> None:
+        if not self.settings.demo:
+            return
+        with tracked(DEMO_BLOCK_SCOPE):
+            time.sleep(DEMO_BLOCK_S)  # on the loop, on purpose: the sentinel thread samples this stack
+        self.notify(f"the event loop was blocked {DEMO_BLOCK_S * 1000:.0f} ms on purpose by {DEMO_BLOCK_SCOPE}; "
+                    f"press 2: the Blocks tab shows its culprit and stack", title="demo block", markup=False)
 
     def action_attach(self) -> None:
         self.request_attach(self.selected_agent)
@@ -610,7 +985,14 @@ class CockpitApp(App[int]):
         return True
 
     def action_show_tab(self, tab: str) -> None:
-        self.query_one(TabbedContent).active = tab
+        """1–5: show the tab and put the keys in its table (k then means the wrapper selected there)."""
+        tabs = self.query_one(TabbedContent)
+        if tabs.active != tab:
+            tabs.active = tab
+            self._show_tab(tab)  # now, not when TabActivated arrives: the table is up to date before it has focus
+        target = next((t.table for t in TABS if t.pane == tab), None)
+        if target is not None:
+            self.query_one(f"#{target}").focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help(), NAVIGATION_HELP))
@@ -634,14 +1016,29 @@ class CockpitApp(App[int]):
             status = self.agent_status(name)
             yield PaletteCommand(f"Respawn {name}", "Confirm, then respawn through the verified spawn path",
                                  partial(self.request_respawn, name), read_only)
+            yield PaletteCommand(f"Repoint {name}", "Show record and disk side by side, then point the routing "
+                                 "record at the disk session", partial(self.request_repoint, name),
+                                 read_only or self._repoint_blocker(name))
+            yield PaletteCommand(f"Reap {name}", "Confirm, then reap this agent's zombie wrappers",
+                                 partial(self.request_reap, agent=name),
+                                 read_only or self.reap_request(agent=name)[2])
             no_pane = None if status is not None and status.pane else "no tmux window"
             yield PaletteCommand(f"Attach to {name}", "Suspend the cockpit and attach to the agent's pane",
                                  partial(self.request_attach, name), no_pane)
             yield PaletteCommand(f"Select {name}", "Move the agents table to this agent and preview its pane",
                                  partial(self.select_agent, name))
+        for view in self._wrappers.values():
+            if view.alive:
+                yield PaletteCommand(f"Reap {view.name}", f"Confirm, then reap wrapper pid {view.pid} ({view.state})",
+                                     partial(self.request_reap, wrapper=view.id),
+                                     read_only or self.reap_request(wrapper=view.id)[2])
         yield PaletteCommand("Filter agents", "Narrow the agents table (/)", self.action_filter)
-        yield PaletteCommand("Show journal", "Every decision and action, newest first (1)",
-                             partial(self.action_show_tab, "journal-tab"))
+        for tab in TABS:
+            yield PaletteCommand(f"Show {tab.label.lower()}", f"The {tab.label} tab ({tab.key})",
+                                 partial(self.action_show_tab, tab.pane))
+        if self.settings.demo:
+            yield PaletteCommand("Block the event loop (demo)", "Stall the loop 600 ms on purpose; see the Blocks tab",
+                                 self.action_demo_block)
         yield PaletteCommand("Keys", "Every key as currently bound (?)", self.action_help)
 
     # --- quitting -------------------------------------------------------------------------
@@ -672,8 +1069,8 @@ class CockpitApp(App[int]):
 
 
 NAVIGATION_HELP = (
-    KeyHelp("↑ ↓ pgup pgdn", "move in the agents or journal table"),
-    KeyHelp("tab", "move focus: agents, tabs, journal, evidence"),
+    KeyHelp("↑ ↓ pgup pgdn", "move in the focused table (1–5 put the keys in that tab's table)"),
+    KeyHelp("tab", "move focus: agents, the tab strip, the tab's table, its evidence"),
     KeyHelp("escape", "clear the filter; close a dialog"),
     KeyHelp("y / n", "answer a confirmation"),
     KeyHelp("ctrl+q", "quit from anywhere"),

@@ -8,6 +8,7 @@ from typing import Any
 from textual.message import Message
 
 from cockpit.act.actions import ActionResult
+from cockpit.act.reap import ReapResult
 from cockpit.supervisor import Report
 
 
@@ -48,6 +49,8 @@ class PaneCaptured(Message):
 class ActionDone(Message):
     """An operator action finished: what the action layer verified, or why it refused."""
     action: str
-    agent: str
+    agent: str                              # the agent, or the reap target as the operator named it
     result: ActionResult | None = None
-    refused: str | None = None
+    refused: str | None = None              # read-only: the action layer said no
+    error: str | None = None                # the target named nothing (a wrapper gone meanwhile...)
+    reaps: tuple[ReapResult, ...] = ()      # a reap: one result per wrapper

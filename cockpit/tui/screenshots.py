@@ -18,8 +18,8 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 
 from cockpit.tui.app import CockpitApp, TuiSettings, create_app
-from cockpit.tui.fixture import JOURNAL, FixtureSupervisor, fixture_config
-from cockpit.tui.screens import ConfirmRespawn, HelpScreen
+from cockpit.tui.fixture import JOURNAL, LAG_HISTORY, FixtureSupervisor, fixture_config
+from cockpit.tui.screens import ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen
 from cockpit.tui.widgets import AgentTable, JournalTable, PanePreview
 
 SETTLE_TIMEOUT_S = 10.0
@@ -39,6 +39,7 @@ class Scene:
     select: str | None = None
     keys: tuple[str, ...] = ()
     screen: type[Screen] | None = None  # the screen on top once the keys were pressed
+    toasts: bool = True  # False: the first tick's toast is dismissed, so the evidence under it shows
 
     def app(self) -> CockpitApp:
         settings = TuiSettings(fixture_config(), read_only=self.read_only)
@@ -52,6 +53,8 @@ class Scene:
         if self.select is not None:
             app.select_agent(self.select)
             await until(pilot, lambda: settled(app), f"{self.select} selected and previewed")
+        if not self.toasts:
+            app.clear_notifications()
         for key in self.keys:
             await pilot.press(key)
         if self.screen is not None:
@@ -61,8 +64,8 @@ class Scene:
 
 
 def settled(app: CockpitApp) -> bool:
-    """Report shown, journal loaded, lag measured, and the selected pane's preview captured."""
-    if app.report is None or app.lag_ms is None:
+    """The fixture's minute of ticks shown, journal loaded, lag measured, the selected pane's preview captured."""
+    if app.report is None or app.lag_ms is None or app.report.tick < len(LAG_HISTORY):
         return False
     if app.query_one(JournalTable).row_count < len(JOURNAL) or not app.query_one(AgentTable).row_count:
         return False
@@ -89,6 +92,16 @@ SCENES: tuple[Scene, ...] = (
     Scene("read-only", "--read-only: respawn is dimmed, and R says why instead of acting", read_only=True,
           keys=("R",)),
     Scene("narrow-80x24", "80x24: the preview steps aside, nothing overflows", size=(80, 24)),
+    Scene("sessions", "1, Sessions: each agent's routing record next to its disk truth; docs' evidence",
+          select="docs", keys=("1",), toasts=False),
+    Scene("confirm-repoint", "p shows both sides, record → disk with their last turns, before repointing",
+          select="docs", keys=("p",), screen=ConfirmRepoint),
+    Scene("zombies", "3, Zombies: every wrapper, its state and result; the selected one's tree and result line",
+          keys=("3",), toasts=False),
+    Scene("confirm-reap", "k in the Zombies tab names the wrapper, its pid and its result before reaping",
+          keys=("3", "k"), screen=ConfirmReap),
+    Scene("blocks", "2, Blocks: loop blocks newest first, the selected block's culprit and stack; the lag "
+                    "sparkline in the header", keys=("2",), toasts=False),
 )
 
 

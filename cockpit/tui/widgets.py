@@ -7,10 +7,13 @@ functions next to them so tests and screenshots see exactly what operators see.
 from __future__ import annotations
 
 import json
+import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 from rich.console import Group, RenderableType
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,6 +28,9 @@ from textual.widgets.data_table import CellDoesNotExist
 from cockpit.findings import Finding, Severity
 from cockpit.judge.agents import AgentStatus
 from cockpit.lifecycle import AgentState
+from cockpit.observe.loopwatch import Block
+from cockpit.observe.sessions import RouteState, SessionTruth
+from cockpit.observe.wrappers import ResultLine, WrapperView
 from cockpit.registry import parse_ts
 from cockpit.supervisor import Report
 
@@ -137,12 +143,15 @@ class HeaderState:
     lag_ms: float | None = None
     read_only: bool = False
     demo: bool = False
+    lag_history: tuple[float, ...] = ()  # the supervisor's loop lag per tick (Report.loop_lag_ms), oldest first
 
 
 COMPACT_BELOW = 112  # columns: under this the header abbreviates so every part still fits
+SPARK_WIDE = 20      # bars of the loop-lag sparkline: 60 ticks at 3 a bar
+SPARK_COMPACT = 10   # 60 ticks at 6 a bar
 
 
-def header_content(state: HeaderState, *, compact: bool = False) -> Content:
+def header_content(state: HeaderState, *, compact: bool = False, spark_width: int | None = None) -> Content:
     """The one header line: fleet health, findings by severity, tick cost, loop lag, role, badges."""
     report = state.report
     sep = (" │ ", "$text-muted")
@@ -187,6 +196,12 @@ def header_content(state: HeaderState, *, compact: bool = False) -> Content:
     else:
         parts.append((f"lag {state.lag_ms:.0f}{'' if compact else ' '}ms",
                       "bold $text-error" if state.lag_ms >= 100 else ""))
+    if state.lag_history:
+        parts.append(" ")
+        width = spark_width or (SPARK_COMPACT if compact else SPARK_WIDE)
+        for char, value in sparkline(state.lag_history, width):
+            parts.append((char, "$text-error" if value >= SPARK_FLOOR_MS else
+                          "$text-warning" if value >= SPARK_FLOOR_MS / 4 else "$text-muted"))
     if report is not None:
         parts.append(sep)
         parts.append(("leader", "$text-success") if report.leader else ("follower", "$text-muted"))
@@ -294,6 +309,350 @@ def journal_detail(row: Mapping[str, Any] | None) -> RenderableType:
     return Group(*parts)
 
 
+def _utc_time(epoch: float | None) -> str:
+    """``HH:MM:SS`` UTC (the journal's timestamps are UTC too); ``-`` when unknown."""
+    if epoch is None:
+        return "-"
+    return time.strftime("%H:%M:%S", time.gmtime(epoch))
+
+
+def when_text(epoch: float | None, now: float) -> Text:
+    """``2025-06-01 11:59:48Z · 12s ago``, or ``unknown``."""
+    if epoch is None:
+        return Text("unknown", style="dim")
+    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(epoch))
+    return Text.assemble(stamp, (f" · {short_age(now - epoch)} ago", "dim"))
+
+
+def _kv_grid(rows: Iterable[tuple[str, RenderableType]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim", no_wrap=True)
+    grid.add_column()
+    for key, value in rows:
+        grid.add_row(key, value)
+    return grid
+
+
+def _section(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def _quote(text: str | None, limit: int = 400) -> Text:
+    if not text:
+        return Text("-", style="dim")
+    flat = " ".join(text.split())
+    return Text(flat[:limit - 1] + "…" if len(flat) > limit else flat)
+
+
+# --- sessions (seed #3) ---------------------------------------------------------------------------
+
+SESSION_FINDINGS = ("stale_route", "unknown_route_session", "ambiguous_session")
+SESSION_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "agent"), ("record", "record"), ("record_turn", "age"), ("vs", ""), ("disk", "disk"),
+    ("source", "source"), ("disk_turn", "age"), ("check", "check"),
+)
+SESSION_COLUMN_WIDTHS: dict[str, int] = {
+    "name": 8, "record": 9, "record_turn": 3, "vs": 1, "disk": 9, "source": 6, "disk_turn": 3, "check": 15,
+}
+# The check column's words (the detail and the agents table name the finding in full).
+SESSION_CHECK_LABELS = {"stale_route": "stale_route", "unknown_route_session": "unknown_route",
+                        "ambiguous_session": "ambiguous"}
+
+
+def session_findings_by_agent(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
+    """Each agent's session findings (what the judge said; the TUI never re-judges)."""
+    out: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.kind in SESSION_FINDINGS and finding.agent is not None:
+            out.setdefault(finding.agent, []).append(finding)
+    for found in out.values():
+        found.sort(key=lambda f: -f.severity.rank)
+    return out
+
+
+def _sid(sid: str | None, style: str = "") -> Text:
+    return Text(sid[:8], style=style) if sid else Text("-", style="dim")
+
+
+def _age_cell(epoch: float | None, now: float) -> Text:
+    return Text(short_age(now - epoch)) if epoch is not None else Text("-", style="dim")
+
+
+def session_cells(name: str, truth: SessionTruth | None, route: RouteState | None,
+                  findings: Sequence[Finding], now: float) -> Cells:
+    """One row of the Sessions tab: the record's side, the disk's side, and the judge's verdict."""
+    record = route.session_id if route is not None else None
+    disk = truth.disk_session if truth is not None else None
+    kinds = {f.kind for f in findings}
+    record_style = "bold red" if "stale_route" in kinds else "yellow" if "unknown_route_session" in kinds else ""
+    record_cell = _sid(record, record_style)
+    if route is not None and route.known is False and record:
+        record_cell.append("?", style="yellow")  # no transcript of it in the agent's config dir
+    if truth is not None and truth.ambiguous:
+        disk_cell = Text("ambiguous", style="yellow")
+    else:
+        disk_cell = _sid(disk, "bold" if disk else "")
+    if record and disk:
+        vs = Text("=", style="dim") if record.lower() == disk.lower() else Text("≠", style="bold red")
+    elif truth is not None and truth.ambiguous:
+        vs = Text("~", style="yellow")
+    else:
+        vs = Text("?", style="yellow") if record else Text(" ")  # a record the disk cannot confirm
+    if findings:
+        top = findings[0]
+        check = Text(f"{SEVERITY_MARKS[top.severity]} {SESSION_CHECK_LABELS.get(top.kind, top.kind)}",
+                     style=SEVERITY_STYLES[top.severity])
+        if len(findings) > 1:
+            check.append(f" +{len(findings) - 1}", style="dim")
+    elif record and disk and record.lower() == disk.lower():
+        check = Text("✓ ok", style="green")
+    elif not record:
+        check = Text("no record", style="dim")
+    else:
+        check = Text("disk unknown", style="dim")
+    cells = {
+        "name": Text(name, style="bold"),
+        "record": record_cell,
+        "record_turn": _age_cell(route.last_turn_at if route is not None else None, now),
+        "vs": vs,
+        "disk": disk_cell,
+        "source": Text(truth.source, style="cyan") if truth is not None and truth.source else Text("-", style="dim"),
+        "disk_turn": _age_cell(truth.last_turn_at if truth is not None else None, now),
+        "check": check,
+    }
+    return tuple(cells[key] for key, _ in SESSION_COLUMNS)
+
+
+def session_detail(name: str | None, truth: SessionTruth | None, route: RouteState | None,
+                   findings: Sequence[Finding], now: float, *, routes_file: str | None = None) -> RenderableType:
+    """The evidence of one agent's row: both ids, both last turns, the candidates, the transcript's last words."""
+    if name is None:
+        return Text("Select an agent to compare its routing record with the disk.", style="dim")
+    parts: list[RenderableType] = []
+    head = Text(name, style="bold")
+    for finding in findings:
+        head.append("  ")
+        head.append(f"{SEVERITY_MARKS[finding.severity]} {finding.kind}", style=SEVERITY_STYLES[finding.severity])
+    parts.append(head)
+    for finding in findings:
+        parts.append(Text(finding.summary))
+    record = route.session_id if route is not None else None
+    known = {True: "yes", False: "no: resuming it would start a blank session", None: "cannot tell"}[
+        route.known if route is not None else None]
+    parts.append(_section("routing record"))
+    rows: list[tuple[str, RenderableType]] = [
+        ("session", Text(record, style="bold") if record else Text("no entry for this agent", style="dim")),
+        ("last turn", when_text(route.last_turn_at if route is not None else None, now)),
+    ]
+    if record:
+        rows.append(("transcript", Text(known)))
+        if route is not None and route.found_in:
+            rows.append(("found in", Text(route.found_in)))
+    if routes_file:
+        rows.append(("file", Text(routes_file, style="dim")))
+    parts.append(_kv_grid(rows))
+    parts.append(_section("disk truth"))
+    if truth is None:
+        parts.append(Text("not observed yet", style="dim"))
+        return Group(*parts)
+    disk = truth.disk_session
+    if truth.ambiguous:
+        disk_text = Text("ambiguous: nothing decides which session is this agent's; cockpit picks none",
+                         style="yellow")
+    else:
+        disk_text = Text(disk, style="bold") if disk else Text("unknown: no live file, bound id or unowned "
+                                                               "transcript", style="dim")
+    rows = [("session", disk_text), ("source", Text(truth.source or "-")),
+            ("last turn", when_text(truth.last_turn_at, now))]
+    if truth.status or truth.activity:
+        rows.append(("activity", Text(" · ".join(x for x in (truth.activity, truth.status and
+                                                             f"live status {truth.status}") if x))))
+    if truth.candidates:
+        rows.append(("candidates", Text(", ".join(truth.candidates))))
+    transcript = truth.transcript
+    if transcript is not None:
+        rows.append(("transcript", Text(transcript.path, style="dim")))
+        rows.append(("last user", _quote(transcript.last_user_text)))
+        rows.append(("last assistant", _quote(transcript.last_assistant_text)))
+    parts.append(_kv_grid(rows))
+    evidence = {k: v for k, v in truth.evidence.items() if k != "activity_why"}
+    if evidence:
+        parts.append(_section("evidence"))
+        parts.append(Text(_json_block(evidence)))
+    return Group(*parts)
+
+
+# --- wrappers (seed #9) ---------------------------------------------------------------------------
+
+WRAPPER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "wrapper"), ("pid", "pid"), ("state", "state"), ("since", "since"), ("result", "result"),
+    ("agent", "agent"),
+)
+WRAPPER_COLUMN_WIDTHS: dict[str, int] = {"name": 13, "pid": 7, "state": 8, "since": 5, "result": 17, "agent": 8}
+WRAPPER_STATE_STYLES = {"running": "green", "finished": "dim", "zombie": "bold yellow", "reaped": "magenta"}
+
+
+def result_text(result: ResultLine | None) -> Text:
+    """``success``, or ``error_max_turns ✗`` when the run failed (SPEC §2: success needs is_error false)."""
+    if result is None:
+        return Text("-", style="dim")
+    subtype = result.subtype or "?"
+    if result.success:
+        return Text(subtype, style="green")
+    return Text(f"{subtype}{' ✗' if result.is_error else ''}", style="red")
+
+
+def wrapper_cells(view: WrapperView) -> Cells:
+    state = Text(view.state, style=WRAPPER_STATE_STYLES.get(view.state, ""))
+    agent = Text(view.agent or "-", style="bold" if view.agent else "dim")
+    if view.orphan:
+        agent.append("✗", style="bold red")  # its parent agent is gone: an orphan
+    cells = {
+        "name": Text(view.name, style="bold"),
+        "pid": Text(str(view.pid)),
+        "state": state,
+        "since": Text(short_age(view.result_age_s)) if view.result_age_s is not None else Text("-", style="dim"),
+        "result": result_text(view.result),
+        "agent": agent,
+    }
+    return tuple(cells[key] for key, _ in WRAPPER_COLUMNS)
+
+
+def wrapper_detail(view: WrapperView | None) -> RenderableType:
+    """A wrapper's evidence: what it runs, its result line, its process tree, its completion record."""
+    if view is None:
+        return Text("Select a wrapper to see its process tree and result line.", style="dim")
+    parts: list[RenderableType] = []
+    head = Text.assemble((view.name, "bold"), "  ", (view.state, WRAPPER_STATE_STYLES.get(view.state, "")))
+    if view.zombie_reason == "after_result" and view.result_age_s is not None:
+        head.append(f": still alive {short_age(view.result_age_s)} after its result line", style="yellow")
+    elif view.zombie_reason == "orphan":
+        head.append(f": its parent agent {view.agent or ''} is gone".replace("  ", " "), style="yellow")
+    parts.append(head)
+    rows: list[tuple[str, RenderableType]] = [
+        ("id", Text(f"{view.id}  (pid:start; a pid alone is not an identity)")),
+        ("agent", Text(view.agent or "none found (not under an agent's pane)")),
+        ("command", Text(view.command or "-")),
+        ("output", Text(view.output or "-", style="dim")),
+    ]
+    if view.registered:
+        rows.append(("registered", Text(f"by cockpit wrap, spawn {view.spawn_id or '?'}")))
+    if view.pane:
+        rows.append(("window", Text(view.pane)))
+    if view.bad_lines:
+        rows.append(("bad lines", Text(str(view.bad_lines), style="yellow")))
+    parts.append(_kv_grid(rows))
+    parts.append(_section("result line"))
+    if view.result is None:
+        parts.append(Text("no result line yet", style="dim"))
+    else:
+        parts.append(Text(_json_block(view.result.to_json())))
+    parts.append(_section("process tree" if view.alive else "process tree (as last seen alive)"))
+    if view.tree:
+        tree = Table.grid(padding=(0, 2))
+        for column in ("pid", "pgid", "command"):
+            tree.add_column(header=column, style="dim" if column == "pgid" else "")
+        for proc in view.tree:
+            indent = "  " if proc.pid != view.pid else ""
+            tree.add_row(f"{indent}{proc.pid}", str(proc.pgid), Text(proc.command[:300]))
+        parts.append(tree)
+    else:
+        parts.append(Text("-", style="dim"))
+    if view.exit:
+        parts.append(_section("completion record"))
+        parts.append(Text(_json_block(dict(view.exit))))
+    return Group(*parts)
+
+
+# --- blocks (seed #7) -----------------------------------------------------------------------------
+
+BLOCK_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("time", "time"), ("source", "source"), ("duration", "duration"), ("culprit", "culprit"),
+)
+BLOCK_COLUMN_WIDTHS: dict[str, int] = {"time": 8, "source": 10, "duration": 9, "culprit": 34}
+MAX_BLOCK_ROWS = 200
+
+
+def block_key(block: Block) -> str:
+    return f"{block.source}|{block.start:.6f}|{block.duration_ms:.1f}"
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"
+
+
+def block_cells(block: Block, loop_block_ms: float = 250.0) -> Cells:
+    untracked = block.culprit in ("untracked", "unsampled")
+    return (
+        Text(_utc_time(block.start)),
+        Text(block.source, style="bold"),
+        Text(_duration(block.duration_ms), style="bold red" if block.duration_ms >= 4 * loop_block_ms else "yellow"),
+        Text(block.culprit, style="bold yellow" if untracked else ""),
+    )
+
+
+_FRAME_PREFIXES = tuple(sorted({p.rstrip("/") + "/" for p in sys.path if p.startswith("/")}, key=len, reverse=True))
+
+
+def short_frame(frame: str) -> str:
+    """``/usr/lib/python3.11/asyncio/events.py:80 in _run`` → ``asyncio/events.py:80 in _run``."""
+    for prefix in _FRAME_PREFIXES:
+        if frame.startswith(prefix):
+            return frame[len(prefix):]
+    return frame
+
+
+def block_detail(block: Block | None) -> RenderableType:
+    """A block's evidence: who held the loop, for how long, and the stack sampled during the stall."""
+    if block is None:
+        return Text("Select a block to see its culprit and stack.", style="dim")
+    parts: list[RenderableType] = [Text.assemble(
+        (f"{block.source} event loop blocked {_duration(block.duration_ms)}", "bold"),
+        f" at {_utc_time(block.start)} UTC by ", (block.culprit, "bold yellow"))]
+    rows: list[tuple[str, RenderableType]] = []
+    if block.scopes:
+        rows.append(("tracked", Text(" › ".join(block.scopes))))
+    rows.append(("samples", Text(str(block.samples))))
+    if block.line:
+        rows.append(("log line", Text(block.line)))
+    parts.append(_kv_grid(rows))
+    parts.append(_section("stack (innermost first)"))
+    if block.stack:
+        # innermost first: in a small pane the frame that held the loop is the one in view
+        frames = [short_frame(f) for f in reversed(block.stack)]
+        stack = Text("\n").join(Text(("→ " if i == 0 else "  ") + frame, style="bold" if i == 0 else "dim")
+                                 for i, frame in enumerate(frames))
+        parts.append(stack)
+    else:
+        parts.append(Text("none: an external log line carries no stack" if block.line else "not sampled",
+                          style="dim"))
+    return Group(*parts)
+
+
+# --- the loop-lag sparkline -----------------------------------------------------------------------
+
+SPARK_CHARS = "▁▂▃▄▅▆▇█"
+SPARK_FLOOR_MS = 100.0  # the scale never goes below this: idle jitter stays flat, a stall stands out
+
+
+def sparkline(values: Sequence[float], width: int, *, floor_ms: float = SPARK_FLOOR_MS) -> list[tuple[str, float]]:
+    """``width`` bars over ``values`` (oldest first): each bar the worst value of its share, as (char, ms).
+
+    Fewer values than bars: the line is right-aligned (blank bars first, value NaN).
+    """
+    values = [max(0.0, float(v)) for v in values]
+    if width <= 0:
+        return []
+    per = max(1, -(-len(values) // width))  # ceil: every value lands in a bar
+    bins = [max(values[i:i + per]) for i in range(0, len(values), per)][-width:]
+    top = max([floor_ms, *bins])
+    out = [(" ", float("nan"))] * (width - len(bins))
+    for value in bins:
+        level = min(len(SPARK_CHARS) - 1, int(value / top * (len(SPARK_CHARS) - 1) + 0.5))
+        out.append((SPARK_CHARS[level], value))
+    return out
+
+
 # --- widgets ------------------------------------------------------------------------------------
 
 
@@ -303,26 +662,44 @@ class FleetHeader(Widget):
     state: reactive[HeaderState] = reactive(HeaderState)
 
     def render(self) -> Content:
-        return header_content(self.state, compact=self.size.width < COMPACT_BELOW)
+        if self.size.width >= COMPACT_BELOW:
+            # wide, unless its badges and sparkline would not fit: a shorter sparkline first, then compact
+            for spark in (SPARK_WIDE, SPARK_COMPACT):
+                full = header_content(self.state, spark_width=spark)
+                if full.cell_length <= self.size.width:
+                    return full
+        return header_content(self.state, compact=True)
 
 
 def _signature(cells: Sequence[Text]) -> tuple[tuple[str, str, tuple[Any, ...]], ...]:
     return tuple((c.plain, str(c.style), tuple(c.spans)) for c in cells)
 
 
-class AgentTable(DataTable[Text]):
-    """The agents, one row per agent keyed by name, updated by diffing (Dolphie style)."""
+class KeyedTable(DataTable[Text]):
+    """Rows keyed by identity (an agent's name, a wrapper's id...), updated by diffing (Dolphie style):
+    gone rows removed, changed cells updated in place, new rows added; never cleared and rebuilt.
 
-    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self._shown: dict[str, tuple[Any, ...]] = {}  # name -> what each cell shows, to diff against
-        # The fleet is known from the config: the name column fits its longest name (up to 24).
-        self._name_width = min(24, max([AGENT_COLUMN_WIDTHS["name"], *(len(n) for n in names)]))
+    Columns have fixed widths: a cell that shrinks would make DataTable re-measure the whole
+    column, and with a few hundred rows that turns one tick into a loop stall (seed #7).
+    The cursor stays on the row it was on, by key, when rows come and go around it.
+    """
+
+    COLUMNS: tuple[tuple[str, str], ...] = ()
+    WIDTHS: Mapping[str, int] = {}
+    FOLLOW_TOP = False  # a cursor on the first row stays there when newer rows are added above it
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cursor_type", "row")
+        super().__init__(**kwargs)
+        self._shown: dict[str, tuple[Any, ...]] = {}  # key -> what each cell shows, to diff against
+        self._first: dict[str, Text] = {}  # key -> its first cell as stored (what a re-order sorts by)
+
+    def column_width(self, key: str) -> int | None:
+        return self.WIDTHS.get(key)
 
     def on_mount(self) -> None:
-        for key, label in AGENT_COLUMNS:
-            width = self._name_width if key == "name" else AGENT_COLUMN_WIDTHS[key]
-            self.add_column(label, key=key, width=width)
+        for key, label in self.COLUMNS:
+            self.add_column(label, key=key, width=self.column_width(key))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # enter belongs to the app's "attach" binding (remappable), not to DataTable's select.
@@ -331,7 +708,7 @@ class AgentTable(DataTable[Text]):
         return super().check_action(action, parameters)
 
     @property
-    def selected_agent(self) -> str | None:
+    def selected_key(self) -> str | None:
         if not self.row_count:
             return None
         try:
@@ -340,34 +717,100 @@ class AgentTable(DataTable[Text]):
             return None
         return str(key.value) if key.value is not None else None
 
-    def select_agent(self, name: str) -> bool:
-        if name not in self._shown:
+    def select_key(self, key: str) -> bool:
+        if key not in self._shown:
             return False
-        self.move_cursor(row=self.get_row_index(name))
+        self.move_cursor(row=self.get_row_index(key), animate=False)
         return True
 
     def show_rows(self, rows: Sequence[tuple[str, Cells]]) -> None:
         """Make the table show exactly ``rows`` (in order): remove gone rows, update changed cells, add new ones."""
-        wanted = {name: cells for name, cells in rows}
-        added = False
-        for name in [n for n in self._shown if n not in wanted]:
-            self.remove_row(name)
-            del self._shown[name]
-        for name, cells in rows:
+        wanted = {key: cells for key, cells in rows}
+        under_cursor = self.selected_key
+        at_top = self.cursor_row == 0
+        for key in [k for k in self._shown if k not in wanted]:
+            self.remove_row(key)
+            del self._shown[key]
+            del self._first[key]
+        for key, cells in rows:
             signature = _signature(cells)
-            old = self._shown.get(name)
+            old = self._shown.get(key)
             if old is None:
-                self.add_row(*cells, key=name)
-                added = True
+                self.add_row(*cells, key=key)
+                self._first[key] = cells[0]
             elif old != signature:
-                for (column, _), before, after, cell in zip(AGENT_COLUMNS, old, signature, cells, strict=True):
+                for i, ((column, _), before, after, cell) in enumerate(
+                        zip(self.COLUMNS, old, signature, cells, strict=True)):
                     if before != after:
-                        self.update_cell(name, column, cell)
-            self._shown[name] = signature
-        if added and list(self._shown) != list(wanted):
-            order = {name: i for i, name in enumerate(wanted)}
-            self.sort("name", key=lambda cell: order.get(cell.plain, len(order)))
-            self._shown = {name: self._shown[name] for name in sorted(self._shown, key=order.__getitem__)}
+                        self.update_cell(key, column, cell)
+                        if i == 0:
+                            self._first[key] = cell
+            self._shown[key] = signature
+        if list(self._shown) != list(wanted):
+            order = {id(self._first[key]): i for i, key in enumerate(wanted)}
+            self.sort(key=lambda row: order.get(id(row[0]), len(order)))
+            self._shown = {key: self._shown[key] for key in wanted}
+        if not self.row_count:
+            return
+        if self.FOLLOW_TOP and at_top:
+            target = 0
+        elif under_cursor is not None and under_cursor in self._shown:
+            target = self.get_row_index(under_cursor)
+        else:
+            target = min(self.cursor_row, self.row_count - 1)
+        if target != self.cursor_row:
+            self.move_cursor(row=target, animate=False)
+
+
+class AgentTable(KeyedTable):
+    """The agents, one row per agent keyed by name."""
+
+    COLUMNS = AGENT_COLUMNS
+    WIDTHS = AGENT_COLUMN_WIDTHS
+
+    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(zebra_stripes=True, **kwargs)
+        # The fleet is known from the config: the name column fits its longest name (up to 24).
+        self._name_width = min(24, max([AGENT_COLUMN_WIDTHS["name"], *(len(n) for n in names)]))
+
+    def column_width(self, key: str) -> int | None:
+        return self._name_width if key == "name" else super().column_width(key)
+
+    @property
+    def selected_agent(self) -> str | None:
+        return self.selected_key
+
+    def select_agent(self, name: str) -> bool:
+        return self.select_key(name)
+
+
+class SessionTable(KeyedTable):
+    """Seed #3: each agent's routing record next to its disk truth, one row per agent."""
+
+    COLUMNS = SESSION_COLUMNS
+    WIDTHS = SESSION_COLUMN_WIDTHS
+
+    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._name_width = min(24, max([SESSION_COLUMN_WIDTHS["name"], *(len(n) for n in names)]))
+
+    def column_width(self, key: str) -> int | None:
+        return self._name_width if key == "name" else super().column_width(key)
+
+
+class WrapperTable(KeyedTable):
+    """Seed #9: every sub-agent wrapper, one row per wrapper id (pid:start)."""
+
+    COLUMNS = WRAPPER_COLUMNS
+    WIDTHS = WRAPPER_COLUMN_WIDTHS
+
+
+class BlockTable(KeyedTable):
+    """Seed #7: event-loop blocks, newest first."""
+
+    COLUMNS = BLOCK_COLUMNS
+    WIDTHS = BLOCK_COLUMN_WIDTHS
+    FOLLOW_TOP = True
 
 
 class PanePreview(Widget):
@@ -428,20 +871,38 @@ class JournalTable(DataTable[Text]):
             self.add_column(label, key=key)
 
 
-class JournalDetail(VerticalScroll):
+class EvidencePane(VerticalScroll):
+    """The evidence of the row selected in the table above it; keeps its scroll while the row stays."""
+
+    PLACEHOLDER = "Select a row to see its evidence."
+
+    _shown_key: Any = None
+    _shown_signature: Any = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(self.PLACEHOLDER, style="dim"), classes="evidence-body")
+
+    def show(self, renderable: RenderableType, *, key: Any = None, signature: Any = None) -> None:
+        """Show ``renderable`` for row ``key``; ``signature`` unchanged on the same key: nothing to redraw."""
+        if key is not None and key == self._shown_key and signature == self._shown_signature:
+            return
+        same_row = key is not None and key == self._shown_key
+        self._shown_key, self._shown_signature = key, signature
+        self.query_one(".evidence-body", Static).update(renderable)
+        if not same_row:
+            self.scroll_home(animate=False)
+
+
+class JournalDetail(EvidencePane):
     """The selected journal row's evidence."""
 
     _row: Mapping[str, Any] | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Static(journal_detail(None), id="journal-detail-body")
 
     def show_row(self, row: Mapping[str, Any] | None) -> None:
         if row is self._row and row is not None:
             return  # the same row: keep the operator's scroll position
         self._row = row
-        self.query_one("#journal-detail-body", Static).update(journal_detail(row))
-        self.scroll_home(animate=False)
+        self.show(journal_detail(row))
 
 
 @dataclass(frozen=True)
