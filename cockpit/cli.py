@@ -18,6 +18,7 @@ from cockpit import __version__, wrap
 from cockpit.config import Config, ConfigError, find_config_path, load_config
 from cockpit.fsutil import StateDirError
 from cockpit.locks import LockTimeout
+from cockpit.reminders import ReminderError
 
 
 class UsageError(Exception):
@@ -72,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reap", "reap a zombie wrapper by its name or PID, or an agent's zombie wrappers")
     p.add_argument("target", metavar="NAME|PID", help="wrapper name, wrapper id (pid:start), PID or agent name")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p = add("remind", "schedule a reminder: --wake types it into the agent's pane (verified), --notice tells humans")
+    p.add_argument("name", help="agent name")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--in", dest="in_", metavar="DURATION", help="due after a duration: 45s, 10m, 1h30m, 2d")
+    when.add_argument("--at", metavar="TIME", help="due at an ISO-8601 time: 2026-11-24T10:00 (local) or with a zone")
+    verb = p.add_mutually_exclusive_group(required=True)
+    verb.add_argument("--wake", dest="verb", action="store_const", const="wake",
+                      help="type the text into the agent's pane, then verify the agent picked it up")
+    verb.add_argument("--notice", dest="verb", action="store_const", const="notice",
+                      help="tell the humans (journal, TUI, notice_command); never touches the agent")
+    p.add_argument("--respawn-if-down", action="store_true",
+                   help="--wake only: respawn the agent first if it is down (else the reminder waits)")
+    p.add_argument("--json", action="store_true", help="print the reminder as JSON")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="the reminder (several words are joined by spaces)")
+    p = add("reminders", "list reminders and their delivery state; `reminders cancel ID` cancels one")
+    p.add_argument("action", nargs="?", choices=("cancel",), help="cancel: cancel the reminder ID")
+    p.add_argument("id", nargs="?", metavar="ID", help="reminder id (or a unique prefix)")
+    p.add_argument("--json", action="store_true", help="print JSON")
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     return parser
@@ -106,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reap": cmd_reap,
         "repoint": cmd_repoint,
         "wrap": cmd_wrap,
+        "remind": cmd_remind,
+        "reminders": cmd_reminders,
     }
     handler = handlers[command]
     try:
@@ -124,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockTimeout as exc:
         _err(str(exc))
         return bad_input_code
+    except ReminderError as exc:
+        _err(str(exc))
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -298,6 +322,88 @@ def cmd_reap(args: argparse.Namespace) -> int:
         if not results:
             print(f"{args.target}: no zombie wrapper to reap")
     return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    """``cockpit remind NAME (--in D | --at T) (--wake | --notice) [--respawn-if-down] TEXT``: one row, no supervisor."""
+    import time
+
+    from cockpit.registry import Journal
+    from cockpit.reminders import ReminderQueue, due_from_args
+
+    config = _load(args)
+    config.agent(args.name)  # unknown names are a one-line config error
+    if args.respawn_if_down and args.verb != "wake":
+        raise UsageError("cockpit remind: --respawn-if-down goes with --wake only")
+    if args.read_only:
+        _err("remind refused: this cockpit is read-only")
+        return 2
+    now = time.time()
+    due = due_from_args(in_=args.in_, at=args.at, now=now)
+    queue = ReminderQueue.for_config(config)
+    r = queue.add(args.name, args.verb, " ".join(args.text), due, respawn_if_down=args.respawn_if_down,
+                  by="cli", now=now)
+    Journal(config.state.journal).record("action", agent=r.agent, action="remind", actor="cli", result="scheduled",
+                                         summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {_local(due)}",
+                                         after=r.to_json())
+    if args.json:
+        print(json.dumps(r.to_json(), indent=2))
+    else:
+        print(f"{r.id}: {r.verb} {r.agent} at {_local(r.due_at)} (in {_span(r.due_at - now)})"
+              + (", respawning it if down" if r.respawn_if_down else ""))
+    return 0
+
+
+def cmd_reminders(args: argparse.Namespace) -> int:
+    """``cockpit reminders [--json]`` and ``cockpit reminders cancel ID``."""
+    from cockpit.registry import Journal
+    from cockpit.reminders import ReminderQueue
+
+    config = _load(args)
+    queue = ReminderQueue.for_config(config)
+    if args.action == "cancel":
+        if not args.id:
+            raise UsageError("cockpit reminders cancel: give the reminder ID (cockpit reminders lists them)")
+        if args.read_only:
+            _err("cancel refused: this cockpit is read-only")
+            return 2
+        r = queue.cancel(args.id, by="cli")
+        Journal(config.state.journal).record("action", agent=r.agent, action="cancel_reminder", actor="cli",
+                                             summary=f"reminder {r.id} cancelled ({r.verb} {r.agent})",
+                                             after=r.to_json(), result="cancelled")
+        print(json.dumps(r.to_json(), indent=2) if args.json else f"{r.id}: cancelled ({r.verb} {r.agent})")
+        return 0
+    if args.id:
+        raise UsageError(f"cockpit reminders: unexpected argument {args.id!r} (did you mean `reminders cancel ID`?)")
+    reminders = queue.reminders()
+    if args.json:
+        print(json.dumps([r.to_json() for r in reminders], indent=2))
+        return 0
+    if not reminders:
+        print("no reminders")
+        return 0
+    print(f"{'ID':<11} {'AGENT':<12} {'VERB':<6} {'STATE':<9} {'DUE':<19} {'TRIES':>5}  TEXT")
+    for r in reminders:
+        text = " ".join(r.text.split())
+        text = text if len(text) <= 50 else text[:49] + "…"
+        why = f"  [{r.why}]" if r.state == "waiting" and r.why else ""
+        print(f"{r.id:<11} {r.agent:<12} {r.verb:<6} {r.state:<9} {_local(r.due_at):<19} {r.attempts:>5}  {text}{why}")
+    return 0
+
+
+def _local(epoch: float) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _span(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if v]
+    return "".join(parts) or "0s"
 
 
 def cmd_wrap(args: argparse.Namespace) -> int:

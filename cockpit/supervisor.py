@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from cockpit.act.actions import ActionLayer, ActionResult
+from cockpit.act.deliver import ReminderPass
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
@@ -30,6 +31,7 @@ from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tm
 from cockpit.judge.sessions import session_findings
 from cockpit.judge.zombies import judge_zombies
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json, judge_blocks, supervisor_overloaded
+from cockpit.judge.reminders import overdue_grace_s, reminder_findings
 from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
 from cockpit.observe.logs import LogWatcher
@@ -40,6 +42,7 @@ from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
+from cockpit.reminders import Reminder, ReminderQueue
 from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 
 SCHEMA = 1
@@ -69,6 +72,8 @@ class Report:
     loop_lag_ms: float = 0.0              # the loop's worst heartbeat lateness since the last tick
     sessions: SessionsReport | None = None  # seed #3: record vs disk per agent, each side's last turn
     panes: tuple[Pane, ...] = ()  # this tick's panes: the TUI re-captures its preview only when a change_mark moved
+    reminders: tuple[Reminder, ...] = ()  # seed #6: open reminders and those finished in the last day (Reminders tab)
+    notices: tuple[Reminder, ...] = ()    # notices delivered this tick: the TUI toasts each once
 
     @property
     def exit_code(self) -> int:
@@ -81,7 +86,7 @@ class Report:
             "agents": [a.to_json() for a in self.agents],
             "findings": [f.to_json() for f in self.findings],
             "wrappers": [w.to_json() for w in self.wrappers],
-            "reminders": [],
+            "reminders": [r.to_json() for r in self.reminders],
             "blocks": blocks_json(self.blocks),
         }
 
@@ -109,6 +114,10 @@ class Supervisor:
                                    sessions=self.sessions, observe=self.observer.observe, actor=actor)
         self.view = self.actions.view
         self.wrappers = WrapperTracker(config.wrappers, registry_path=config.state.registry, reader=self.reader)
+        # seed #6: the queue is read by every cockpit (the report); only the leader's pass fires and verifies
+        self.reminder_queue = ReminderQueue(config.state.reminders, clock=clock)
+        self.reminders = ReminderPass(config, self.reminder_queue, self.actions, tmux=self.tmux,
+                                      observe=self.observer.observe, sessions=self.sessions, clock=clock, actor=actor)
         self._wrappers_lock = asyncio.Lock()  # a tick and an operator's reap never observe at once
         self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
         self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
@@ -179,6 +188,8 @@ class Supervisor:
     async def close(self) -> None:
         self.loopwatch.stop()
         self.logs.close()
+        await self.reminders.close()  # a wake cut mid-verification stays "fired": the next leader settles it
+        self.reminder_queue.close()
         for task in list(self.tasks):
             task.cancel()
         if self.tasks:
@@ -249,13 +260,21 @@ class Supervisor:
             # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
             self._count("reap")
             throttled += self.actions.auto_reap([w for w in wrappers if w.state == "zombie"])
+        if self.leader and not self.read_only:
+            # seed #6: fire due reminders, settle orphaned firings; each attempt verifies in its own task
+            self._count("reminders")
+            async with tracked("reminders"):
+                await self.reminders.run(snapshot, starting=set(self.actions.in_flight) | self.spawning)
+        async with tracked("reminders_read"):
+            reminders = await asyncio.to_thread(self.reminder_queue.visible, snapshot.at)
         if self.leader and not self.read_only and snapshot.at - self.last_prune >= PRUNE_EVERY_S:
             async with tracked("prune"):
                 await self._prune(snapshot.at)
         self._count("judge")
         with tracked("judge"):
-            extra = zombies + throttled + self._judge_self(snapshot.at)
-            report = replace(self._judge(snapshot, extra=extra, sessions=sessions), wrappers=wrappers)
+            extra = zombies + throttled + self._judge_self(snapshot.at) + self._judge_reminders(reminders, snapshot.at)
+            report = replace(self._judge(snapshot, extra=extra, sessions=sessions), wrappers=wrappers,
+                             reminders=tuple(reminders), notices=tuple(self.reminders.take_notices()))
         async with tracked("journal"):
             await self._journal_changes(report)
             await self._alert_fatal(report)
@@ -281,6 +300,13 @@ class Supervisor:
             if overloaded is not None:
                 found.append(overloaded)
         return found
+
+    def _judge_reminders(self, reminders: list[Reminder], now: float) -> list[Finding]:
+        """Seed #6: ``missed_wake`` and ``reminder_overdue`` (due, not fired: no leader, agent down...)."""
+        self._count("judge_reminders")
+        sup = self.config.supervisor
+        return reminder_findings(reminders, now=now, grace_s=overdue_grace_s(sup.tick_s), verify_s=sup.wake_verify_s,
+                                 max_attempts=1 + sup.wake_retries)
 
     async def _observe_wrappers(self, snapshot: Snapshot) -> tuple[tuple[WrapperView, ...], list[Finding]]:
         """The wrappers (observe, in a worker thread) and their zombies (judge)."""
@@ -356,6 +382,7 @@ class Supervisor:
             await asyncio.to_thread(self.journal.record, "info", actor="cockpit",
                                     summary=f"registry pruned: {result.dropped} old rows dropped, {result.kept} kept")
             await self.actions.sync()
+        await asyncio.to_thread(self.reminder_queue.prune, now, REGISTRY_RETENTION_S)
 
     def _spawn_in_background(self, name: str, by: str) -> None:
         task = asyncio.create_task(self._tracked_respawn(name, by), name=f"spawn-{name}")
