@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from cockpit import __version__, wrap
+from cockpit import __version__, doctor, wrap
 from cockpit.config import Config, ConfigError, find_config_path, load_config
 from cockpit.fsutil import StateDirError
 from cockpit.locks import LockTimeout
@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=("cancel",), help="cancel: cancel the reminder ID")
     p.add_argument("id", nargs="?", metavar="ID", help="reminder id (or a unique prefix)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p = add("doctor", "boot a candidate agent CLI with the production flags in a throwaway tmux pane; "
+                      "--promote LINK repoints LINK at it only after a pass")
+    doctor.add_arguments(p)  # CANDIDATE, --promote LINK, --home DIR, --cwd DIR, --json
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     return parser
@@ -125,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reap": cmd_reap,
         "repoint": cmd_repoint,
         "wrap": cmd_wrap,
+        "doctor": cmd_doctor,
         "remind": cmd_remind,
         "reminders": cmd_reminders,
     }
@@ -404,6 +408,11 @@ def _span(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if v]
     return "".join(parts) or "0s"
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Exit 0: passed (and promoted); 1: failed (LINK untouched, the screen printed) or promotion failed; 2: bad input."""
+    return doctor.run_args(args, _load(args), read_only=bool(args.read_only))
 
 
 def cmd_wrap(args: argparse.Namespace) -> int:

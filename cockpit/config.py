@@ -77,6 +77,11 @@ class StateConfig:
     def reminders(self) -> Path:
         return self.dir / "reminders.jsonl"
 
+    @property
+    def promotions(self) -> Path:
+        """Written by ``cockpit doctor --promote`` after a pass; version_drift compares the fleet's CLIs with it."""
+        return self.dir / "promotions.jsonl"
+
 
 @dataclass(frozen=True)
 class SupervisorConfig:

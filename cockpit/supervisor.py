@@ -28,12 +28,17 @@ from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.judge.canaries import judge_canaries
+from cockpit.judge.drift import judge_drift
+from cockpit.judge.fold import Fold, FoldWatch, judge_folds
 from cockpit.judge.sessions import session_findings
 from cockpit.judge.zombies import judge_zombies
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json, judge_blocks, supervisor_overloaded
 from cockpit.judge.reminders import overdue_grace_s, reminder_findings
 from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
+from cockpit.observe.canaries import CanaryRunner, CanaryState
+from cockpit.observe.drift import CliTarget, DriftObserver
 from cockpit.observe.logs import LogWatcher
 from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
@@ -72,6 +77,9 @@ class Report:
     loop_lag_ms: float = 0.0              # the loop's worst heartbeat lateness since the last tick
     sessions: SessionsReport | None = None  # seed #3: record vs disk per agent, each side's last turn
     panes: tuple[Pane, ...] = ()  # this tick's panes: the TUI re-captures its preview only when a change_mark moved
+    clis: tuple[CliTarget, ...] = ()        # seed #1: each agent CLI's resolved target vs its last passed promotion
+    canaries: tuple[CanaryState, ...] = ()  # seed #5: per canary: last run, ok, output tail
+    folds: dict[str, tuple[Fold, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
     reminders: tuple[Reminder, ...] = ()  # seed #6: open reminders and those finished in the last day (Reminders tab)
     notices: tuple[Reminder, ...] = ()    # notices delivered this tick: the TUI toasts each once
 
@@ -138,6 +146,10 @@ class Supervisor:
         self.shed: tuple[str, ...] = ()  # optional work skipped while over budget; capture paths honour it
         self.loads: deque[TickLoad] = deque(maxlen=30)
         self.invocations: dict[str, int] = {}  # module -> times invoked (seed #10: tests assert each ran)
+        # seeds #1, #5, #11: CLI drift vs the last passed promotion, user-level canaries, folds in transcripts
+        self.drift = DriftObserver(config.state.dir, clock=clock, journal=self.journal)
+        self.canaries = CanaryRunner(config.canaries, clock=clock)  # its own threads: never on the loop
+        self.folds = FoldWatch(clock=clock)
 
     def _count(self, name: str) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1
@@ -188,6 +200,8 @@ class Supervisor:
     async def close(self) -> None:
         self.loopwatch.stop()
         self.logs.close()
+        self.canaries.close()  # kills running canary commands; never waits for one
+        self.drift.close()
         await self.reminders.close()  # a wake cut mid-verification stays "fired": the next leader settles it
         self.reminder_queue.close()
         for task in list(self.tasks):
@@ -241,10 +255,20 @@ class Supervisor:
             snapshot = await self.observer.observe()
             if self.config.logs:
                 await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
+            if self.config.canaries:
+                self._count("canaries")
+                self.canaries.start_due(snapshot.at)  # seed #5: submits due canaries to their threads, never waits
+            self._count("drift")
+            # seed #1: readlink/realpath per distinct CLI; only the leader writes a first-seen baseline
+            clis = await asyncio.to_thread(self.drift.observe, self.config.agents,
+                                           write=self.leader and not self.read_only)
             await self.actions.sync()
         async with tracked("sessions"):
             self._count("sessions")
             sessions = await self.sessions.observe(snapshot, self.view.bound_sessions)
+        async with tracked("folds"):
+            self._count("folds")  # seed #11: the new records of each agent's current transcript, incrementally
+            folds = await asyncio.to_thread(self.folds.observe, FoldWatch.targets(sessions), snapshot.at)
         async with tracked("wrappers"):
             wrappers, zombies = await self._observe_wrappers(snapshot)
         acted: list[ActionResult] = []
@@ -272,12 +296,17 @@ class Supervisor:
                 await self._prune(snapshot.at)
         self._count("judge")
         with tracked("judge"):
-            extra = zombies + throttled + self._judge_self(snapshot.at) + self._judge_reminders(reminders, snapshot.at)
+            canaries = self.canaries.states()
+            extra = (zombies + throttled + self._judge_self(snapshot.at)
+                     + self._judge_reminders(reminders, snapshot.at) + judge_drift(clis)
+                     + judge_canaries(canaries, snapshot.at) + judge_folds(folds, snapshot.at))
             report = replace(self._judge(snapshot, extra=extra, sessions=sessions), wrappers=wrappers,
-                             reminders=tuple(reminders), notices=tuple(self.reminders.take_notices()))
+                             reminders=tuple(reminders), notices=tuple(self.reminders.take_notices()),
+                             clis=clis, canaries=canaries, folds=folds)
         async with tracked("journal"):
             await self._journal_changes(report)
             await self._alert_fatal(report)
+            self._alert_drift(report)
         load = TickLoad(wall_ms=(time.perf_counter() - wall0) * 1000.0,
                         cpu_ms=(time.process_time() - cpu0) * 1000.0,
                         tmux_processes=self.tmux.processes_started - procs0,
@@ -450,6 +479,17 @@ class Supervisor:
 
         await asyncio.to_thread(write)
 
+    def _alert_drift(self, report: Report) -> None:
+        """seed #1: a CLI changed behind our back is alerted once, when first seen, in the background."""
+        if not self.leader or self.read_only:
+            return
+        for finding in report.new_findings:
+            if finding.kind == "version_drift":
+                self._count("alert")
+                task = asyncio.create_task(self.actions.alert(finding), name="alert-version-drift")
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
     async def _alert_fatal(self, report: Report) -> None:
         """On the first irrecoverable failure: the alert, once (seed #2)."""
         for name, lc in list(self.view.book.states.items()):
@@ -502,6 +542,9 @@ async def check_once(config: Config) -> Report:
     sup = Supervisor(config, read_only=True)
     try:
         await sup.start()
+        if config.canaries:  # seed #5: one scan includes one run of each canary, bounded by its timeout
+            sup.canaries.start_due()
+            await asyncio.to_thread(sup.canaries.wait, max(c.timeout_s for c in config.canaries) + 5.0)
         return await sup.tick()
     finally:
         await sup.close()

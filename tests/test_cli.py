@@ -160,3 +160,26 @@ def test_reap_and_wrap_are_commands(world, sims):
     rows = [json.loads(line) for line in (config.state.dir / "registry.jsonl").read_text().splitlines()]
     assert [r["reason"] for r in rows if r["event"] == "exit"] == ["reaped", "ack_timeout"]
     assert cockpit("wrap", "--config", str(world.config_path)).returncode == 2
+
+
+def test_doctor_is_a_command_with_exit_codes(world):
+    # seed #1: `cockpit doctor CANDIDATE --promote LINK`: 1 and LINK untouched on a fail, 0 and promoted on a pass
+    world.write_config([], extra='\n[doctor]\nboot_s = 5.0\nready_pattern = "^> ?$"\n')
+    versions = world.root / "versions"
+    versions.mkdir()
+    bad, good = versions / "2.1.197", versions / "2.1.198"
+    bad.write_text('#!/bin/sh\necho "TypeError: g9H is not a function"\nsleep 30\n')
+    good.write_text('#!/bin/sh\necho "> "\nsleep 30\n')
+    for path in (bad, good):
+        path.chmod(0o755)
+    link = world.root / "claude-link"
+    os.symlink(versions / "2.1.196", link)
+    cfg = ["--config", str(world.config_path)]
+    failed = cockpit("doctor", str(bad), "--promote", str(link), *cfg)
+    assert failed.returncode == 1 and "g9H is not a function" in failed.stdout
+    assert os.readlink(link) == str(versions / "2.1.196")
+    passed = cockpit("doctor", str(good), "--promote", str(link), "--json", *cfg)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert json.loads(passed.stdout)["promotion"]["readlink"] == str(good) and os.readlink(link) == str(good)
+    missing = cockpit("doctor", str(versions / "nope"), *cfg)
+    assert missing.returncode == 2 and missing.stdout == "" and missing.stderr.count("\n") == 1

@@ -440,3 +440,68 @@ def test_check_lists_wrappers_and_reports_a_zombie_without_reaping_it(world, sim
     [finding] = [f for f in report.findings if f.kind == "zombie_wrapper"]
     assert finding.action == "reap" and report.exit_code == 1
     assert proc.poll() is None and registry_rows(world, "exit") == []  # check takes no action
+
+
+def test_version_drift_canaries_and_folds_are_judged_every_tick(world):
+    # seeds #1, #5, #11 wired into the tick (seed #10: each module is asserted invoked, not only present)
+    import os
+
+    from cockpit.observe.drift import PromotionLog
+
+    versions = world.root / "versions"
+    versions.mkdir()
+    for version in ("2.1.196", "2.1.197"):
+        cli = versions / version
+        cli.write_text(f'#!/bin/sh\nexec {sys.executable} -m cockpit.sim "$@"\n')
+        cli.chmod(0o755)
+    (world.root / "bin").mkdir()
+    link = world.root / "bin" / "claude"
+    os.symlink(versions / "2.1.196", link)
+    notice = world.root / "notice.txt"
+    notice.write_text("user notice: shown\n")
+    canary = ('\n[[canaries]]\nname = "notice"\nevery_s = 0.2\n'
+              f'command = ["cat", "{notice}"]\nexpect = "^user notice: shown$"\n')
+    config = world.write_config([{"name": "tabs", "kind": "claude-code", "command": [str(link), "which db?"],
+                                  "cwd": str(world.work)}], extra=canary)
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            report = await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES and r.sessions is not None
+                                      and r.sessions.truths["tabs"].transcript is not None
+                                      and r.canaries and r.canaries[0].ok)
+            assert not {f.kind for f in report.findings} & {"version_drift", "canary_failed", "fold_under_pressure"}
+            [row] = PromotionLog.in_state_dir(world.state_dir).read_all().rows
+            assert row["kind"] == "baseline" and row["resolved"] == str(versions / "2.1.196")
+            # overnight: an updater repoints the CLI, the notice stops showing, the agent folds
+            os.unlink(link)
+            os.symlink(versions / "2.1.197", link)
+            notice.write_text("")
+            path = Path(report.sessions.truths["tabs"].transcript.path)
+            with open(path, "a") as fh:
+                for rtype, content in (("user", "hmm, are you sure?"),
+                                       ("assistant", [{"type": "text", "text": "You're right, scrap mine."}])):
+                    fh.write(json.dumps({"type": rtype, "message": {"role": rtype, "content": content},
+                                         "uuid": f"u-{rtype}", "timestamp": iso_now(), "isSidechain": False,
+                                         "cwd": str(world.work)}) + "\n")
+            want = {"version_drift", "canary_failed", "fold_under_pressure"}
+            report = await tick_until(sup, lambda r: want <= {f.kind for f in r.findings})
+            await asyncio.sleep(0.2)  # the drift alert runs in the background
+            return report, dict(sup.invocations)
+        finally:
+            await sup.close()
+
+    report, invoked = asyncio.run(go())
+    assert {"drift", "canaries", "folds"} <= set(invoked)
+    by_kind = {f.kind: f for f in report.findings}
+    assert by_kind["version_drift"].severity.value == "critical"
+    assert by_kind["version_drift"].evidence["new_target"] == str(versions / "2.1.197")
+    assert by_kind["fold_under_pressure"].evidence["pushback"]["text"] == "hmm, are you sure?"
+    assert by_kind["canary_failed"].evidence["canary"] == "notice"
+    rows = Journal(world.state_dir / "journal.jsonl").read_all().rows
+    assert any(r["kind"] == "alert" and "changed since" in r["summary"] for r in rows)
+    assert any(r["kind"] == "info" and "version baseline" in r["summary"] for r in rows)
+
+
+def iso_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
