@@ -8,27 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from dataclasses import replace
 from typing import Any
 
 import pytest
 from rich.console import Console
 from textual.command import CommandPalette
-from textual.widgets import Static, TabbedContent
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TabbedContent
 
+from cockpit.config import DoctorConfig, StateConfig
 from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Registry
+from cockpit.reminders import Reminder
 from cockpit.supervisor import Report
 from cockpit.tui import TuiSettings, create_app
 from cockpit.tui.app import DEMO_BLOCK_SCOPE, CockpitApp
 from cockpit.tui.attach import attach_plan
-from cockpit.tui.fixture import (PANES, ROUTES, SESSIONS, FixtureSupervisor, fixture_config,
+from cockpit.tui.fixture import (AT, JOURNAL, PANES, ROUTES, SESSIONS, FixtureSupervisor, fixture_config,
                                  fixture_report)
 from cockpit.tui.messages import ReportReady
-from cockpit.tui.screens import ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen
+from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
+                                 HelpScreen, ReminderForm)
 from cockpit.tui.screenshots import frozen_clock, settled, until
-from cockpit.tui.widgets import (AgentTable, BlockTable, EvidencePane, JournalTable, SessionTable, WrapperTable,
-                                 sparkline)
+from cockpit.tui.widgets import (AgentTable, BlockTable, EvidencePane, JournalTable, ReminderTable, SessionTable,
+                                 WrapperTable, sparkline)
 from tests.conftest import SIM, wait_for
 from tests.test_wrappers import has_result, rule_config, sims  # noqa: F401 - the sims fixture
 
@@ -336,7 +340,7 @@ def test_new_journal_rows_go_on_top_without_moving_the_row_being_read():
             reading = app._journal_rows[str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)]
             supervisor.journal.record("info", summary="a new row")
             app._journal_wake.set()
-            await until(pilot, lambda: table.row_count == 9, "the new row")
+            await until(pilot, lambda: table.row_count == len(JOURNAL) + 1, "the new row")
             assert journal_top(app) == ("info", "-")
             row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
             assert app._journal_rows[str(row_key)] is reading and table.cursor_row == 4
@@ -451,7 +455,7 @@ def cell(table, key: str, column: str) -> str:
     return table.get_cell(key, column).plain
 
 
-def test_tab_keys_switch_tabs_in_spec_order_and_4_waits_for_its_tab():
+def test_tab_keys_switch_tabs_in_spec_order_1_to_5():
     app, _ = fixture_app()
 
     async def go() -> None:
@@ -460,17 +464,15 @@ def test_tab_keys_switch_tabs_in_spec_order_and_4_waits_for_its_tab():
             tabs = app.query_one(TabbedContent)
             assert tabs.active == "journal-tab"
             for key, pane, table in (("1", "sessions-tab", SessionTable), ("2", "blocks-tab", BlockTable),
-                                     ("3", "zombies-tab", WrapperTable), ("5", "journal-tab", JournalTable)):
+                                     ("3", "zombies-tab", WrapperTable), ("4", "reminders-tab", ReminderTable),
+                                     ("5", "journal-tab", JournalTable)):
                 await pilot.press(key)
                 await until(pilot, lambda: tabs.active == pane, f"{key} shows {pane}")
                 assert isinstance(app.focused, table)  # its keys (arrows, k) go to that tab's table
-            await pilot.press("4")  # no Reminders tab yet: 4 is bound with it, not before
-            await pilot.pause(0.1)
-            assert tabs.active == "journal-tab"
             keys = {row.key: row.description for row in app.key_help()}
-            assert [keys.get(k) for k in "12345"] == ["Sessions", "Blocks", "Zombies", None, "Journal"]
+            assert [keys.get(k) for k in "12345"] == ["Sessions", "Blocks", "Zombies", "Reminders", "Journal"]
             assert {b.binding.id for b in app.screen.active_bindings.values()} >= {"tab_1", "tab_2", "tab_3",
-                                                                                   "tab_5"}
+                                                                                   "tab_4", "tab_5"}
 
     asyncio.run(go())
 
@@ -698,3 +700,252 @@ def test_the_demo_block_key_does_not_exist_outside_the_demo():
             assert len(app._blocks) == blocks
 
     asyncio.run(go())
+
+
+# --- seed #6: the Reminders tab; seed #1: the doctor from the palette ------------------------------
+
+
+def test_n_in_the_reminders_tab_schedules_a_reminder_with_the_parsed_due_time():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("4")
+            await pilot.press("n")
+            await until(pilot, lambda: isinstance(app.screen, ReminderForm), "the reminder form")
+            form = app.screen
+            assert form.query_one("#reminder-agent", Select).value == "tabs"  # the selected agent
+            for key in "1h30m":
+                await pilot.press(key)  # the due field has focus
+            form.query_one("#reminder-verb", Select).value = "notice"
+            form.query_one("#reminder-text", Input).value = "check the deploy"
+            form.query_one("#reminder-respawn", Checkbox).value = True
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: supervisor.reminders.scheduled, "schedule called")
+            assert not isinstance(app.screen, ReminderForm)
+
+    asyncio.run(go())
+    assert supervisor.reminders.scheduled == [{"agent": "tabs", "verb": "notice", "text": "check the deploy",
+                                               "due_at": AT + 5400, "respawn_if_down": True, "by": "tui"}]
+
+
+def test_an_invalid_due_time_is_named_inline_and_nothing_is_scheduled():
+    app, supervisor = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("4", "n")
+            await until(pilot, lambda: isinstance(app.screen, ReminderForm), "the reminder form")
+            form = app.screen
+            for key in "10x":
+                await pilot.press(key)
+            await pilot.press("enter")
+            await pilot.pause(0.05)
+            error = form.query_one("#reminder-error", Label)
+            assert "expected a duration like 45s, 10m" in str(error.content) and error.has_class("-error")
+            assert app.screen is form  # still open, nothing raised
+            form.query_one("#reminder-when", Select).value = "at"
+            form.query_one("#reminder-due", Input).value = "2020-01-01T10:00"
+            form.query_one("#reminder-text", Input).value = "too late"
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.05)
+            assert "is in the past" in str(error.content) and app.screen is form
+            form.query_one("#reminder-due", Input).value = "10m"
+            form.query_one("#reminder-when", Select).value = "in"
+            form.query_one("#reminder-text", Input).value = "   "
+            await pilot.press("ctrl+s")
+            await pilot.pause(0.05)
+            assert "printable text" in str(error.content) and app.screen is form
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, ReminderForm), "the form closed")
+
+    asyncio.run(go())
+    assert supervisor.reminders.scheduled == []
+
+
+def test_x_cancels_the_selected_reminder_after_naming_it_and_explains_a_finished_one():
+    app, supervisor = fixture_app()
+
+    async def go() -> list[dict[str, Any]]:
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("4")
+            table = app.query_one(ReminderTable)
+            assert table.row_count == 3 and table.select_key("r-1a2b3c4d")
+            await pilot.pause()
+            await pilot.press("x")  # delivered: nothing to cancel, says why
+            await pilot.pause(0.05)
+            assert not isinstance(app.screen, ConfirmCancelReminder)
+            assert any("already delivered" in n["message"] for n in notes)
+            assert "in 4.2s via transcript" in cell(table, "r-1a2b3c4d", "outcome")
+            assert table.select_key("r-9c0d1e2f")
+            await pilot.pause()
+            assert "needs input" in shown(app.query_one("#reminders-detail", EvidencePane))
+            await pilot.press("x")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmCancelReminder), "the cancel confirmation")
+            await pilot.press("y")
+            await until(pilot, lambda: supervisor.reminders.cancelled, "cancel called")
+            return notes
+
+    notes = asyncio.run(go())
+    assert supervisor.reminders.cancelled == ["r-9c0d1e2f"]
+    assert any(n["title"] == "reminder cancelled" for n in notes)
+
+
+def test_a_read_only_cockpit_dims_n_and_x_in_the_reminders_tab_and_refuses_them_with_a_reason():
+    app, supervisor = fixture_app(read_only=True)
+
+    async def go() -> list[dict[str, Any]]:
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            outside = app.screen.active_bindings.get("n")
+            assert outside is None or not outside.enabled  # n and x belong to the Reminders tab
+            await pilot.press("4")
+            await pilot.pause()
+            app.query_one(ReminderTable).select_key("r-9c0d1e2f")
+            await pilot.pause()
+            for key in ("n", "x"):
+                assert not app.screen.active_bindings[key].enabled
+                assert app.check_action(app.screen.active_bindings[key].binding.action, ()) is None  # dimmed
+                await pilot.press(key)
+                await pilot.pause(0.05)
+                assert not isinstance(app.screen, (ReminderForm, ConfirmCancelReminder))
+            return notes
+
+    notes = asyncio.run(go())
+    refusals = [n for n in notes if n["title"] == "read-only"]
+    assert any("new reminder" in n["message"] or "add reminder" in n["message"] for n in refusals)
+    assert any("cancel reminder" in n["message"] for n in refusals)
+    assert supervisor.reminders.scheduled == [] and supervisor.reminders.cancelled == []
+
+
+def test_a_delivered_notice_is_toasted_once():
+    app, _ = fixture_app()
+    notice = Reminder(id="r-abcdef01", agent="docs", verb="notice", text="the nightly build is red", due_at=AT,
+                      created_at=AT - 60, state="delivered", attempts=1)
+
+    async def go() -> list[dict[str, Any]]:
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            app.post_message(ReportReady(replace(fixture_report(tick=99, new=False), notices=(notice,))))
+            app.post_message(ReportReady(fixture_report(tick=100, new=False)))
+            await pilot.pause(0.1)
+            return notes
+
+    notes = asyncio.run(go())
+    assert [n["message"] for n in notes if "notice" in n["title"]] == ["the nightly build is red"]
+
+
+def test_doctor_from_the_palette_passes_a_candidate_and_promote_repoints_the_link(tmp_path):
+    versions = tmp_path / "versions"
+    versions.mkdir()
+    old, new = versions / "1.0.0", versions / "2.0.0"
+    for path, body in ((old, 'echo "old"; sleep 60\n'), (new, 'echo "claude 2.0.0 ready"; sleep 60\n')):
+        path.write_text("#!/bin/sh\n" + body)
+        path.chmod(0o755)
+    (tmp_path / "bin").mkdir()
+    link = tmp_path / "bin" / "claude"
+    link.symlink_to(old)
+    (tmp_path / "state").mkdir()
+    base = fixture_config()
+    config = replace(base, state=StateConfig(dir=tmp_path / "state"),
+                     doctor=DoctorConfig(boot_s=5.0, ready_pattern="ready"),
+                     agents=(replace(base.agents[0], command=(str(link),), cwd=tmp_path), *base.agents[1:]))
+    app, _ = fixture_app(config=config)
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            [command] = [c for c in app.palette_commands() if c.text == "Doctor: check a candidate CLI for tabs"]
+            command.callback()
+            await until(pilot, lambda: isinstance(app.screen, DoctorScreen) and app.screen.is_mounted, "the doctor screen")
+            await pilot.pause()
+            doctor = app.screen
+            await until(pilot, lambda: doctor.query_one("#doctor-link", Input).value == str(link), "the CLI's link")
+            candidates = doctor.query_one("#doctor-candidates", Select)
+            assert [v for _, v in candidates._options if v is not Select.NULL] == [str(new), str(old)]
+            candidates.value = str(new)
+            await until(pilot, lambda: doctor.query_one("#doctor-candidate", Input).value == str(new), "picked")
+            doctor.query_one("#doctor-check", Button).press()
+            await until(pilot, lambda: doctor.result is not None, "the verdict", timeout=30)
+            assert doctor.result.passed and doctor.result.reason == "ready"
+            assert "claude 2.0.0 ready" in shown_static(doctor.query_one("#doctor-screen", Static))
+            assert "PASS" in shown_static(doctor.query_one("#doctor-verdict", Static))
+            promote = doctor.query_one("#doctor-promote", Button)
+            assert not promote.disabled
+            promote.press()
+            await until(pilot, lambda: doctor.result.promotion is not None, "the promotion", timeout=15)
+            assert "promoted" in shown_static(doctor.query_one("#doctor-verdict", Static))
+
+    asyncio.run(go())
+    assert os.readlink(link) == str(new)
+
+
+def test_doctor_in_a_read_only_cockpit_checks_but_refuses_to_promote(tmp_path):
+    good = tmp_path / "2.0.0"
+    good.write_text('#!/bin/sh\necho "ready"; sleep 60\n')
+    good.chmod(0o755)
+    old = tmp_path / "1.0.0"
+    old.write_text('#!/bin/sh\nsleep 60\n')
+    old.chmod(0o755)
+    link = tmp_path / "claude"
+    link.symlink_to(old)
+    config = replace(fixture_config(), state=StateConfig(dir=tmp_path / "state"),
+                     doctor=DoctorConfig(boot_s=5.0, ready_pattern="ready"))
+    app, _ = fixture_app(config=config, read_only=True)
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            app.open_doctor("docs")
+            await until(pilot, lambda: isinstance(app.screen, DoctorScreen) and app.screen.is_mounted, "the doctor screen")
+            await pilot.pause()
+            doctor = app.screen
+            doctor.query_one("#doctor-candidate", Input).value = str(good)
+            doctor.query_one("#doctor-link", Input).value = str(link)
+            doctor.query_one("#doctor-check", Button).press()
+            await until(pilot, lambda: doctor.result is not None, "the verdict", timeout=30)
+            assert doctor.result.passed
+            doctor.query_one("#doctor-promote", Button).press()
+            await until(pilot, lambda: "refused" in shown_static(doctor.query_one("#doctor-verdict", Static)),
+                        "the refusal")
+
+    asyncio.run(go())
+    assert os.readlink(link) == str(old)
+
+
+def shown_static(widget: Static) -> str:
+    console = Console(width=400, color_system=None, file=io.StringIO())
+    console.print(widget.content)
+    return console.file.getvalue()
+
+
+def test_canary_and_fold_findings_show_their_output_and_both_turns_when_selected_in_the_journal():
+    """Seeds #5 and #11: the canary's output tail; the fold's quote, the pushback and the reply."""
+    app, _ = fixture_app()
+
+    async def go() -> dict[str, str]:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            table = app.query_one(JournalTable)
+            seen: dict[str, str] = {}
+            for index in range(table.row_count):
+                table.move_cursor(row=index, animate=False)
+                await pilot.pause()
+                text = shown(app.query_one("#journal-detail", EvidencePane))
+                for kind in ("canary_failed", "fold_under_pressure"):
+                    if f'"kind": "{kind}"' in text:
+                        seen[kind] = text
+            return seen
+
+    seen = asyncio.run(go())
+    canary, fold = seen["canary_failed"], seen["fold_under_pressure"]
+    assert "canary output (tail)" in canary and "TypeError: t.map is not a function" in canary
+    assert "Welcome back" in canary
+    assert "the pushback (user turn)" in fold and "No, your approach breaks the tab order" in fold
+    assert "the reply (assistant turn)" in fold and "I'll revert my change" in fold

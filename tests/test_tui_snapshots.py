@@ -57,3 +57,14 @@ def test_reap_confirm_names_the_wrapper_its_pid_and_its_result(snap_compare):
 def test_blocks_tab_shows_blocks_newest_first_and_the_selected_blocks_stack(snap_compare):
     """Seed #7: culprit and stack on select; the loop-lag sparkline in the header."""
     assert compare(snap_compare, "blocks")
+
+
+def test_reminders_tab_shows_each_reminders_delivery_state_and_the_selected_ones_evidence(snap_compare):
+    """Seed #6: delivered with its latency, missed after its retries with what the agent showed, waiting and why."""
+    assert compare(snap_compare, "reminders")
+
+
+def test_reminder_form_shows_an_invalid_duration_inline(snap_compare):
+    """n opens the form; a bad duration is named under the fields, never a traceback."""
+    assert compare(snap_compare, "reminder-form")
+

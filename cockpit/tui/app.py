@@ -44,7 +44,9 @@ from cockpit.tmux import TmuxError
 from cockpit.tui.attach import attach_plan
 from cockpit.tui.commands import AgentCommands, PaletteCommand
 from cockpit.tui.messages import ActionDone, JournalRows, PaneCaptured, ReportReady, TickFailed
-from cockpit.tui.screens import ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen
+from cockpit.reminders import Reminder, ReminderError
+from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
+                                 HelpScreen, ReminderForm, ReminderRequest)
 from cockpit.tui.widgets import (
     MAX_BLOCK_ROWS,
     AgentTable,
@@ -57,6 +59,7 @@ from cockpit.tui.widgets import (
     JournalTable,
     KeyHelp,
     PanePreview,
+    ReminderTable,
     SessionTable,
     WrapperTable,
     agent_cells,
@@ -65,6 +68,8 @@ from cockpit.tui.widgets import (
     block_detail,
     block_key,
     journal_cells,
+    reminder_cells,
+    reminder_detail,
     session_cells,
     session_detail,
     session_findings_by_agent,
@@ -86,7 +91,9 @@ DEMO_BLOCK_SCOPE = "demo:block-the-loop"
 DEMO_BLOCK_S = 0.6          # the demo's deliberate stall: over loop_block_ms, so the sentinel records it
 
 # Actions that change the world: refused in read-only mode (by the action layer; the UI dims and explains).
-MUTATING = ("respawn", "repoint", "reap", "reap_now")
+MUTATING = ("respawn", "repoint", "reap", "reap_now", "add_reminder", "cancel_reminder")
+# Keys of the Reminders tab: in the footer only while that tab is shown.
+REMINDER_ACTIONS = ("add_reminder", "cancel_reminder")
 # Actions whose key stays in the footer, dimmed, when unavailable; pressing it says why.
 EXPLAINED = (*MUTATING, "attach")
 
@@ -101,14 +108,15 @@ class Tab:
     table: str
 
 
-# SPEC §4 order; tab_4 (Reminders) is bound once that tab exists: no key for a tab that is not there.
+# SPEC §4 order.
 TABS: tuple[Tab, ...] = (
     Tab("tab_1", "1", "sessions-tab", "Sessions", "sessions-table"),
     Tab("tab_2", "2", "blocks-tab", "Blocks", "blocks-table"),
     Tab("tab_3", "3", "zombies-tab", "Zombies", "zombies-table"),
+    Tab("tab_4", "4", "reminders-tab", "Reminders", "reminders-table"),
     Tab("tab_5", "5", "journal-tab", "Journal", "journal-table"),
 )
-TAB_KEYS = Binding.Group("Tabs", compact=True)  # the footer shows "1235 Tabs"; help lists each
+TAB_KEYS = Binding.Group("Tabs", compact=True)  # the footer shows "12345 Tabs"; help lists each
 REAP_KEYS = Binding.Group("Reap")
 
 
@@ -186,6 +194,10 @@ class CockpitApp(App[int]):
                 tooltip="Reap zombie wrappers without asking"),
         Binding("enter", "attach", "Attach", id="attach",
                 tooltip="Attach to the selected agent's pane (detach to come back)"),
+        Binding("n", "add_reminder", "New reminder", id="add_reminder",
+                tooltip="Reminders tab: schedule a wake or notice for an agent"),
+        Binding("x", "cancel_reminder", "Cancel reminder", id="cancel_reminder",
+                tooltip="Reminders tab: cancel the selected reminder (asks first)"),
         Binding("slash", "filter", "Filter", id="filter",
                 tooltip="Narrow the agents by name, kind, state or finding"),
         *(Binding(tab.key, f"show_tab('{tab.pane}')", tab.label, id=tab.binding_id, group=TAB_KEYS,
@@ -223,6 +235,7 @@ class CockpitApp(App[int]):
         self._journal_error: str | None = None
         self._lag_history: deque[float] = deque(maxlen=LAG_HISTORY_TICKS)
         self._blocks: dict[str, Block] = {}
+        self._reminders: dict[str, Reminder] = {}
         self._wrappers: dict[str, WrapperView] = {}
         self._tab_labels: dict[str, str] = {}
         self._gc_frozen = False
@@ -251,6 +264,10 @@ class CockpitApp(App[int]):
                     with Container(id="zombies", classes="tab-body"):
                         yield WrapperTable(id="zombies-table")
                         yield EvidencePane(id="zombies-detail", classes="detail")
+                with TabPane("Reminders", id="reminders-tab"):
+                    with Container(id="reminders", classes="tab-body"):
+                        yield ReminderTable(id="reminders-table")
+                        yield EvidencePane(id="reminders-detail", classes="detail")
                 with TabPane("Journal", id="journal-tab"):
                     with Container(id="journal", classes="tab-body"):
                         yield JournalTable(id="journal-table")
@@ -360,9 +377,11 @@ class CockpitApp(App[int]):
         self._lag_history.append(report.loop_lag_ms)
         self._wrappers = {w.id: w for w in report.wrappers}
         self._blocks = {block_key(b): b for b in report.blocks[-MAX_BLOCK_ROWS:]}
+        self._reminders = {r.id: r for r in getattr(report, "reminders", ())}
         self._show_agents()
         self._render_header()
         self._toast_new_findings(report)
+        self._toast_notices(report)
         self._update_preview()
         self._show_tab_labels()
         self._show_tab(self.query_one(TabbedContent).active)
@@ -395,6 +414,11 @@ class CockpitApp(App[int]):
             self.notify(finding.summary, title=finding.kind.replace("_", " "), severity="error", timeout=10,
                         markup=False)
 
+    def _toast_notices(self, report: Report) -> None:
+        """Seed #6: a notice reminder is told to the humans: each delivered notice is toasted once."""
+        for notice in getattr(report, "notices", ()):
+            self.notify(notice.text, title=f"notice for {notice.agent} ({notice.id})", timeout=10, markup=False)
+
     def _show_agents(self) -> None:
         if self.report is None:
             return
@@ -421,6 +445,7 @@ class CockpitApp(App[int]):
             "sessions-tab": sum(len(v) for v in session_findings_by_agent(report.findings).values()),
             "blocks-tab": len(self._blocks),
             "zombies-tab": sum(1 for w in report.wrappers if w.state == "zombie"),
+            "reminders-tab": sum(1 for r in self._reminders.values() if not r.done),
         }
         tabs = self.query_one(TabbedContent)
         for tab in TABS:
@@ -437,6 +462,8 @@ class CockpitApp(App[int]):
             self._show_blocks()
         elif pane == "zombies-tab":
             self._show_wrappers()
+        elif pane == "reminders-tab":
+            self._show_reminders()
 
     @on(TabbedContent.TabActivated, "#tabs")
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -508,6 +535,28 @@ class CockpitApp(App[int]):
         self._show_wrapper_detail()
         self._refresh_availability()
 
+    def _show_reminders(self) -> None:
+        table = self.query_one(ReminderTable)
+        ordered = sorted(self._reminders.values(), key=lambda r: (r.due_at, r.id))
+        with self.batch_update():
+            table.show_rows([(r.id, reminder_cells(r)) for r in ordered])
+        open_ = sum(1 for r in ordered if not r.done)
+        table.border_subtitle = (f"{len(ordered)} reminders · {open_} open" if ordered
+                                 else "no reminders (n adds one; cockpit remind from a shell)")
+        self._show_reminder_detail()
+
+    def _show_reminder_detail(self) -> None:
+        key = self.query_one(ReminderTable).selected_key
+        reminder = self._reminders.get(key) if key is not None else None
+        now = self.report.at if self.report is not None else time.time()
+        self.query_one("#reminders-detail", EvidencePane).show(reminder_detail(reminder, now), key=key,
+                                                               signature=reminder)
+
+    @on(DataTable.RowHighlighted, "#reminders-table")
+    def _reminder_highlighted(self) -> None:
+        self._show_reminder_detail()
+        self._refresh_availability()
+
     def _show_blocks(self) -> None:
         table = self.query_one(BlockTable)
         threshold = float(self.supervisor.config.supervisor.loop_block_ms)
@@ -556,7 +605,7 @@ class CockpitApp(App[int]):
 
     def _refresh_availability(self) -> None:
         """Re-render the footer only when an action became available or unavailable (footers are costly)."""
-        availability = tuple(self._why_not(action) is None for action in EXPLAINED)
+        availability = (*(self._why_not(action) is None for action in EXPLAINED), self._reminders_shown())
         if availability != self._availability:
             self._availability = availability
             self.refresh_bindings()
@@ -669,15 +718,28 @@ class CockpitApp(App[int]):
         """Unavailable actions stay in the footer, dimmed (None); pressing them explains why."""
         if action == "demo_block":
             return bool(self.settings.demo)  # not a key of a real fleet's cockpit: hidden outside the demo
+        if action in REMINDER_ACTIONS and not self._reminders_shown():
+            return False  # the Reminders tab's keys: in the footer while that tab is shown
         if action in EXPLAINED:
             return None if self._why_not(action) else True
         return True
 
+    def _reminders_shown(self) -> bool:
+        try:
+            return self.query_one(TabbedContent).active == "reminders-tab" and len(self.screen_stack) == 1
+        except NoMatches:
+            return False
+
     def _why_not(self, action: str, name: str | None = None) -> str | None:
         if action in MUTATING and self.read_only:
-            return f"this cockpit is read-only (--read-only): {action.replace('_now', '')} is refused"
+            what = action.replace('_now', '').replace('_', ' ')
+            return f"this cockpit is read-only (--read-only): {what} is refused"
         if action in ("reap", "reap_now"):
             return self.reap_request(now=action == "reap_now")[2]
+        if action == "add_reminder":
+            return None if self.agent_names() else "no agents configured"
+        if action == "cancel_reminder":
+            return self.cancel_reminder_request()[1]
         name = name if name is not None else self.selected_agent
         if name is None:
             return "select an agent first"
@@ -708,17 +770,113 @@ class CockpitApp(App[int]):
         active = self.screen.active_bindings.get(event.key)
         if active is None or active.enabled or active.binding.action not in EXPLAINED:
             return
+        if active.binding.action in REMINDER_ACTIONS and not self._reminders_shown():
+            return  # n and x belong to the Reminders tab
         reason = self._why_not(active.binding.action)
         if reason:
             self._explain(active.binding.action, reason)
 
     def _explain(self, action: str, reason: str) -> None:
         read_only = action in MUTATING and self.read_only
-        self.notify(reason, title="read-only" if read_only else f"cannot {action.replace('_now', '')}",
+        self.notify(reason, title="read-only" if read_only else
+                    f"cannot {action.replace('_now', '').replace('_', ' ')}",
                     severity="warning", markup=False)
 
     def action_respawn(self) -> None:
         self.request_respawn(self.selected_agent)
+
+    # seed #6: n adds a reminder, x cancels the selected one
+
+    def _wall_clock(self) -> Callable[[], float]:
+        reminders = getattr(self.supervisor, "reminders", None)
+        return getattr(reminders, "clock", None) or time.time
+
+    def action_add_reminder(self) -> None:
+        self.request_add_reminder(self.selected_agent)
+
+    def request_add_reminder(self, agent: str | None = None) -> None:
+        """n or the palette: the form (validated inline), then schedule through the supervisor's reminder pass."""
+        reason = self._why_not("add_reminder")
+        if reason is not None:
+            self._explain("add_reminder", reason)
+            return
+        self.ask_reminder(agent)
+
+    @work(exclusive=True, group="confirm", name="reminder form")
+    async def ask_reminder(self, agent: str | None) -> None:
+        request = await self.push_screen_wait(ReminderForm(self.agent_names(), agent=agent, now=self._wall_clock()))
+        if request is not None:
+            self.run_schedule(request)
+
+    @work(group="actions", name="schedule reminder")
+    async def run_schedule(self, request: ReminderRequest) -> None:
+        try:
+            reminder = await self.supervisor.reminders.schedule(
+                request.agent, request.verb, request.text, request.due_at,
+                respawn_if_down=request.respawn_if_down, by="tui")
+        except ReadOnlyError as exc:
+            self.post_message(ActionDone("remind", request.agent, refused=str(exc)))
+            return
+        except (ReminderError, LookupError, OSError) as exc:
+            self.post_message(ActionDone("remind", request.agent, error=str(exc)))
+            return
+        self._journal_wake.set()
+        self.notify(f"{reminder.id}: {reminder.verb} {reminder.agent} at {reminder.to_json()['due_at']}",
+                    title="reminder scheduled", markup=False)
+
+    def cancel_reminder_request(self, ref: str | None = None) -> tuple[Reminder | None, str | None]:
+        """The reminder x would cancel (the one selected in the Reminders tab), or why none."""
+        if ref is None:
+            try:
+                ref = self.query_one(ReminderTable).selected_key
+            except NoMatches:
+                ref = None
+        if ref is None:
+            return None, "select a reminder in the Reminders tab first"
+        reminder = self._reminders.get(ref)
+        if reminder is None:
+            return None, f"no reminder {ref} in the last tick"
+        if reminder.done:
+            return None, f"{reminder.id} is already {reminder.state}"
+        return reminder, None
+
+    def action_cancel_reminder(self) -> None:
+        self.request_cancel_reminder()
+
+    def request_cancel_reminder(self, ref: str | None = None) -> None:
+        if self.read_only:
+            self._explain("cancel_reminder", self._why_not("cancel_reminder") or "read-only")
+            return
+        reminder, reason = self.cancel_reminder_request(ref)
+        if reminder is None:
+            self._explain("cancel_reminder", reason or "nothing to cancel")
+            return
+        self.confirm_cancel_reminder(reminder)
+
+    @work(exclusive=True, group="confirm", name="confirm cancel reminder")
+    async def confirm_cancel_reminder(self, reminder: Reminder) -> None:
+        now = self.report.at if self.report is not None else time.time()
+        if await self.push_screen_wait(ConfirmCancelReminder(reminder, now=now)):
+            self.run_cancel_reminder(reminder)
+
+    @work(group="actions", name="cancel reminder")
+    async def run_cancel_reminder(self, reminder: Reminder) -> None:
+        try:
+            cancelled = await self.supervisor.reminders.cancel(reminder.id, by="tui")
+        except ReadOnlyError as exc:
+            self.post_message(ActionDone("cancel reminder", reminder.agent, refused=str(exc)))
+            return
+        except (ReminderError, LookupError, OSError) as exc:
+            self.post_message(ActionDone("cancel reminder", reminder.agent, error=str(exc)))
+            return
+        self._journal_wake.set()
+        self.notify(f"{cancelled.id} ({cancelled.verb} {cancelled.agent}) is {cancelled.state}",
+                    title="reminder cancelled", markup=False)
+
+    # seed #1: the doctor, from the palette
+
+    def open_doctor(self, agent: str | None = None) -> None:
+        self.push_screen(DoctorScreen(self.supervisor.config, agent=agent, read_only=self.read_only))
 
     def request_respawn(self, name: str | None) -> None:
         """R or the palette: confirm (naming the agent and the exact command), then respawn, verified."""
@@ -1027,6 +1185,16 @@ class CockpitApp(App[int]):
                                  partial(self.request_attach, name), no_pane)
             yield PaletteCommand(f"Select {name}", "Move the agents table to this agent and preview its pane",
                                  partial(self.select_agent, name))
+            yield PaletteCommand(f"Remind {name}", "Schedule a wake or notice reminder for this agent",
+                                 partial(self.request_add_reminder, name), read_only)
+            yield PaletteCommand(f"Doctor: check a candidate CLI for {name}",
+                                 "Boot a candidate of this agent's CLI in a throwaway pane, judge it, promote after "
+                                 "a pass", partial(self.open_doctor, name))
+        for reminder in self._reminders.values():
+            if not reminder.done:
+                yield PaletteCommand(f"Cancel reminder {reminder.id}",
+                                     f"{reminder.verb} {reminder.agent}: {reminder.text[:60]}",
+                                     partial(self.request_cancel_reminder, reminder.id), read_only)
         for view in self._wrappers.values():
             if view.alive:
                 yield PaletteCommand(f"Reap {view.name}", f"Confirm, then reap wrapper pid {view.pid} ({view.state})",

@@ -28,6 +28,7 @@ from cockpit.observe.snapshot import TickCost
 from cockpit.observe.transcripts import TranscriptSummary
 from cockpit.observe.wrappers import ResultLine, WrapperView
 from cockpit.registry import ReadResult, format_ts
+from cockpit.reminders import Reminder, ReminderError, VERBS
 from cockpit.supervisor import Report
 from cockpit.tmux import Pane
 
@@ -337,6 +338,28 @@ FINDINGS: tuple[Finding, ...] = (
 FINDINGS = tuple(sorted(FINDINGS, key=lambda f: (-f.severity.rank, f.agent or "", f.kind)))
 
 
+# Seed #6: one wake delivered (and how fast), one missed after its retries (with what the agent showed),
+# one notice-less wake waiting because its agent needs input.
+REMINDERS: tuple[Reminder, ...] = (
+    Reminder(id="r-1a2b3c4d", agent="tabs", verb="wake", text="standup in 5 minutes: post your status to #fleet",
+             due_at=AT - 900, created_at=AT - 4500, state="delivered", attempts=1, next_at=AT - 900,
+             fired_at=AT - 898, first_fired_at=AT - 898, delivered_at=AT - 893.8, latency_s=4.2, late_by_s=2.0,
+             by="operator", pane="%3", via="transcript",
+             evidence={"typed": "standup in 5 minutes: post your status to #fleet", "pane": "%3",
+                       "turn_at": iso(AT - 893.8), "session_id": SESSIONS["tabs"]}),
+    Reminder(id="r-5e6f7a8b", agent="docs", verb="wake", text="rebuild the docs after the API change lands",
+             due_at=AT - 420, created_at=AT - 3600, state="missed", attempts=3, next_at=AT - 400,
+             fired_at=AT - 400, first_fired_at=AT - 420, missed_at=AT - 340, by="tui", pane="%4",
+             evidence={"typed": "rebuild the docs after the API change lands", "pane": "%4", "wake_verify_s": 60,
+                       "last_turn_at": iso(AT - 2_000), "live_status": "idle",
+                       "screen": "\n".join(["● Docs rebuilt: 41 pages, 0 broken links.", "",
+                                            "> rebuild the docs after the API change lands", ""])}),
+    Reminder(id="r-9c0d1e2f", agent="reviewer", verb="wake", text="re-run the review once builder's port is back",
+             due_at=AT - 30, created_at=AT - 1800, state="waiting", attempts=0, next_at=AT - 30,
+             why="reviewer needs input (a permission prompt)", by="operator"),
+)
+
+
 def fixture_report(*, read_only: bool = False, leader: bool = True, tick: int = 1,
                    new: bool = True, lag_ms: float = 0.0) -> FixtureReport:
     return FixtureReport(
@@ -344,7 +367,7 @@ def fixture_report(*, read_only: bool = False, leader: bool = True, tick: int = 
         new_findings=tuple(f for f in FINDINGS if f.kind == "respawn_exhausted") if new else (),
         cost=TickCost(wall_ms=3.8, tmux_processes=0, tmux_commands=4), tmux_ok=True,
         leader=leader and not read_only, read_only=read_only, tick=tick, panes=PANES, wrappers=WRAPPERS,
-        blocks=BLOCKS, loop_lag_ms=lag_ms, sessions=SESSIONS_REPORT,
+        blocks=BLOCKS, loop_lag_ms=lag_ms, sessions=SESSIONS_REPORT, reminders=REMINDERS,
     )
 
 
@@ -370,6 +393,22 @@ JOURNAL: tuple[dict[str, Any], ...] = (
          evidence={"checks": {"window": True, "process_alive": False}, "argv": ["node", "server.js", "--port",
                                                                                 "18830"],
                    "screen": GHOST_SCREEN}),
+    _row(720, "finding", "canary dashboard-login failed (3 runs in a row): expected /Welcome back/ in the "
+                         "output, got none",
+         evidence={"kind": "canary_failed", "severity": "critical", "canary": "dashboard-login", "failures_in_a_row": 3,
+                   "command": ["curl", "-s", "http://127.0.0.1:18819/login"], "expect": "Welcome back",
+                   "exit_code": 0, "timed_out": False, "last_run": format_ts(AT - 722),
+                   "output_tail": "<html><body>\n<h1>500 Internal Server Error</h1>\nTypeError: t.map is not a "
+                                  "function\n</body></html>"}),
+    _row(540, "finding", "reviewer: folded under pressure: \u201cyou're right\u201d right after a pushback, without "
+                         "re-reading anything: You're right, let's scrap mine and go with yours.",
+         agent="reviewer",
+         evidence={"kind": "fold_under_pressure", "severity": "warning", "id": "f-3c1d", "phrase": "you're right",
+                   "quote": "You're right, let's scrap mine and go with yours.",
+                   "pushback": {"text": "No, your approach breaks the tab order. Use mine.", "at": format_ts(AT - 560)},
+                   "reply": {"text": "You're right, let's scrap mine and go with yours. I'll revert my change.",
+                             "at": format_ts(AT - 545)},
+                   "tools_between": [], "session_id": SESSIONS["reviewer"]}),
     _row(300, "finding", "builder: port 18821 is not served by the agent (nothing listens on it)",
          agent="builder", action="respawn",
          evidence={"kind": "port_not_listening", "severity": "critical", "port": 18821, "listening": False}),
@@ -513,6 +552,43 @@ class FixtureActions:
     read_only: bool = False
 
 
+class FixtureReminders:
+    """``ReminderPass.schedule``/``cancel`` over the fixture world: recorded, journaled, refused when read-only."""
+
+    def __init__(self, supervisor: "FixtureSupervisor") -> None:
+        self.supervisor = supervisor
+        self.clock: Callable[[], float] = lambda: AT
+        self.scheduled: list[dict[str, Any]] = []
+        self.cancelled: list[str] = []
+
+    async def schedule(self, agent: str, verb: str, text: str, due_at: float, *, respawn_if_down: bool = False,
+                       by: str = "operator") -> Reminder:
+        self.supervisor.config.agent(agent)
+        self.supervisor._refuse("remind", agent)
+        if verb not in VERBS:
+            raise ReminderError(f"verb: expected wake or notice, got {verb!r}")
+        self.scheduled.append({"agent": agent, "verb": verb, "text": text, "due_at": due_at,
+                               "respawn_if_down": respawn_if_down, "by": by})
+        reminder = Reminder(id=f"r-00000{len(self.scheduled):03d}", agent=agent, verb=verb, text=text, due_at=due_at,
+                            created_at=AT, next_at=due_at, respawn_if_down=respawn_if_down, by=by)
+        self.supervisor.journal.record("action", agent=agent, action="remind", actor=by, result="scheduled",
+                                       summary=f"reminder {reminder.id} scheduled: {verb} {agent}",
+                                       after=reminder.to_json())
+        return reminder
+
+    async def cancel(self, ref: str, *, by: str = "operator") -> Reminder:
+        current = next((r for r in REMINDERS if r.id.startswith(ref)), None)
+        if current is None:
+            raise ReminderError(f"no reminder {ref}")
+        self.supervisor._refuse("cancel reminder", current.agent)
+        self.cancelled.append(current.id)
+        cancelled = replace(current, state="cancelled", cancelled_at=AT)
+        self.supervisor.journal.record("action", agent=current.agent, action="cancel_reminder", actor=by,
+                                       result="cancelled", summary=f"reminder {current.id} cancelled",
+                                       before=current.to_json(), after=cancelled.to_json())
+        return cancelled
+
+
 @dataclass
 class FixtureSupervisor:
     """The supervisor's interface over the fixture world: a minute of ticks (the lag history), then quiet."""
@@ -524,6 +600,7 @@ class FixtureSupervisor:
         self.tmux = FixtureTmux(SCREENS)
         self.journal = FixtureJournal()
         self.actions = FixtureActions(self.read_only)
+        self.reminders = FixtureReminders(self)
         self.respawned: list[tuple[str, bool]] = []
         self.repointed: list[str] = []
         self.reaped: list[str] = []

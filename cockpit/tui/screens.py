@@ -7,21 +7,31 @@ results (reap). The safe answer is the default wherever the act kills live work.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shlex
-from typing import Sequence
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
+
+from cockpit.config import Config
+from cockpit.doctor import (DoctorInputError, DoctorProgress, DoctorResult, PromotionError, cli_of_agent,
+                            nearby_candidates, promote_after_pass, run_doctor)
 
 from cockpit.findings import Finding
 from cockpit.observe.sessions import RouteState, SessionTruth
 from cockpit.observe.wrappers import WrapperView
+from cockpit.reminders import Reminder, ReminderError, parse_at, parse_duration, validate_text
 from cockpit.tui.widgets import (
     SEVERITY_MARKS,
     SEVERITY_STYLES,
@@ -210,5 +220,298 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(Text(row.key, style="bold" if row.enabled else "dim"), what)
         return table
 
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+# --- reminders (seed #6) --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReminderRequest:
+    """What the form asks the supervisor to schedule (validated: the due time is parsed)."""
+    agent: str
+    verb: str
+    text: str
+    due_at: float
+    respawn_if_down: bool = False
+
+
+class ReminderForm(ModalScreen["ReminderRequest | None"]):
+    """n: add a reminder. Validated with the CLI's own parsers; an error is shown inline, never raised."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="reminder_cancel"),
+        Binding("ctrl+s", "submit", "Schedule", id="reminder_submit"),
+    ]
+
+    def __init__(self, agents: Sequence[str], *, agent: str | None = None,
+                 now: Callable[[], float] = time.time) -> None:
+        super().__init__(id="reminder-form")
+        self.agents = tuple(agents)
+        self.agent = agent if agent in self.agents else (self.agents[0] if self.agents else None)
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="reminder-dialog") as dialog:
+            dialog.border_title = "New reminder"
+            dialog.border_subtitle = "ctrl+s schedules · escape cancels"
+            with Horizontal(classes="form-row"):
+                yield Label("agent", classes="form-label")
+                yield Select([(a, a) for a in self.agents], value=self.agent if self.agent else Select.NULL,
+                             allow_blank=self.agent is None, id="reminder-agent")
+            with Horizontal(classes="form-row"):
+                yield Label("verb", classes="form-label")
+                yield Select([("wake: type it into the agent's pane, verify a new turn", "wake"),
+                              ("notice: tell the humans (journal, notice_command)", "notice")],
+                             value="wake", allow_blank=False, id="reminder-verb")
+            with Horizontal(classes="form-row"):
+                yield Label("due", classes="form-label")
+                yield Select([("in", "in"), ("at", "at")], value="in", allow_blank=False, id="reminder-when")
+                yield Input(placeholder="10m, 1h30m, 2d (in) · 2026-11-24T10:00 (at)", id="reminder-due")
+            with Horizontal(classes="form-row"):
+                yield Label("text", classes="form-label")
+                yield Input(placeholder="what the agent (or the humans) should read", id="reminder-text")
+            yield Checkbox("respawn the agent first if it is down", id="reminder-respawn")
+            yield Label("", id="reminder-error")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Schedule", variant="primary", id="reminder-ok")
+                yield Button("Cancel", id="reminder-no")
+
+    def on_mount(self) -> None:
+        self.query_one("#reminder-due", Input).focus()
+
+    def request(self) -> ReminderRequest:
+        """The validated request; ReminderError (one line) when any field is wrong."""
+        agent = self.query_one("#reminder-agent", Select).value
+        if not isinstance(agent, str):
+            raise ReminderError("agent: choose an agent")
+        verb = str(self.query_one("#reminder-verb", Select).value)
+        when = self.query_one("#reminder-when", Select).value
+        due_text = self.query_one("#reminder-due", Input).value
+        now = self.now()
+        if when == "at":
+            due_at = parse_at(due_text, now=now, arg="at")
+        else:
+            due_at = now + parse_duration(due_text, arg="in")
+        text = validate_text(self.query_one("#reminder-text", Input).value.strip(), arg="text")
+        return ReminderRequest(agent, verb, text, due_at, self.query_one("#reminder-respawn", Checkbox).value)
+
+    def show_error(self, message: str | None) -> None:
+        label = self.query_one("#reminder-error", Label)
+        label.update(Text(message or "", style="bold red"))
+        label.set_class(bool(message), "-error")
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#reminder-ok")
+    def action_submit(self) -> None:
+        try:
+            request = self.request()
+        except ReminderError as exc:
+            self.show_error(str(exc))
+            return
+        self.dismiss(request)
+
+    @on(Input.Changed)
+    def _edited(self) -> None:
+        self.show_error(None)
+
+    @on(Button.Pressed, "#reminder-no")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmCancelReminder(ConfirmDialog):
+    """x: names the reminder (id, verb, agent, due, text) before it is cancelled."""
+
+    def __init__(self, reminder: Reminder, *, now: float) -> None:
+        super().__init__(id="confirm-cancel-reminder")
+        self.reminder = reminder
+        self.now = now
+
+    def compose(self) -> ComposeResult:
+        r = self.reminder
+        with Vertical(id="confirm-dialog") as dialog:
+            dialog.border_title = f"Cancel reminder {r.id}?"
+            yield Label(Text.assemble("Cancel the ", (r.verb, "bold"), " reminder for ", (r.agent, "bold"),
+                                      f" ({r.state}):"), id="confirm-what")
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="dim", no_wrap=True)
+            table.add_column()
+            table.add_row("due", when_text(r.due_at, self.now))
+            table.add_row("text", Text(r.text))
+            yield Static(table, id="confirm-sides")
+            yield Static(Text("It is never fired afterwards; the journal records who cancelled it.", style="dim"),
+                         id="confirm-note")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Cancel reminder (y)", variant="error", id="confirm-yes")
+                yield Button("Keep it (n)", id="confirm-no")
+
+
+# --- doctor (seed #1) -----------------------------------------------------------------------------
+
+
+def doctor_progress_text(event: DoctorProgress) -> Text:
+    out = Text.assemble((event.phase, "bold cyan"), f"  {event.elapsed_s:.1f}s / {event.boot_s:g}s  ",
+                        (event.message, "dim"))
+    if event.screen_tail:
+        out.append("\n" + event.screen_tail.rstrip("\n"))
+    return out
+
+
+def doctor_verdict_text(result: DoctorResult) -> Text:
+    out = Text.assemble(("PASS" if result.passed else "FAIL", "bold green" if result.passed else "bold red"),
+                        f"  {result.reason}  ", result.summary)
+    for problem in result.problems:
+        out.append(f"\n  {problem}", style="red")
+    for hit in result.hits:
+        out.append(f"\n  /{hit.pattern}/: {hit.line}", style="red")
+    if result.screen_file:
+        out.append(f"\n  screen kept in {result.screen_file}", style="dim")
+    if result.promotion is not None:
+        p = result.promotion
+        out.append(f"\npromoted: {p.link} -> {p.readlink} (was {p.old_target or 'nothing'}), "
+                   f"{'verified' if p.verified else 'NOT verified'}", style="bold green" if p.verified else "bold red")
+    return out
+
+
+class DoctorScreen(ModalScreen[None]):
+    """Check a candidate CLI for an agent: boot it in a throwaway pane, judge its screen, promote after a pass."""
+
+    BINDINGS = [Binding("escape", "close", "Close", id="doctor_close")]
+
+    def __init__(self, config: Config, *, agent: str | None = None, read_only: bool = False) -> None:
+        super().__init__(id="doctor")
+        self.config = config
+        names = [a.name for a in config.agents]
+        self.agent = agent if agent in names else (names[0] if names else None)
+        self.read_only = read_only
+        self.result: DoctorResult | None = None
+        self.cli: dict[str, Any] = {}
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="doctor-dialog") as dialog:
+            dialog.border_title = "Doctor: check a candidate CLI"
+            dialog.border_subtitle = "escape closes"
+            with Horizontal(classes="form-row"):
+                yield Label("agent", classes="form-label")
+                yield Select([(a.name, a.name) for a in self.config.agents],
+                             value=self.agent if self.agent else Select.NULL, allow_blank=self.agent is None,
+                             id="doctor-agent")
+            yield Static(Text("…", style="dim"), id="doctor-cli")
+            with Horizontal(classes="form-row"):
+                yield Label("nearby", classes="form-label")
+                yield Select([], prompt="candidates next to its CLI", id="doctor-candidates")
+            with Horizontal(classes="form-row"):
+                yield Label("candidate", classes="form-label")
+                yield Input(placeholder="path of the candidate executable", id="doctor-candidate")
+            with Horizontal(classes="form-row"):
+                yield Label("link", classes="form-label")
+                yield Input(placeholder="the symlink a pass may repoint", id="doctor-link")
+            with Horizontal(id="doctor-buttons"):
+                yield Button("Check", variant="primary", id="doctor-check")
+                yield Button("Promote" + (" (read-only)" if self.read_only else ""), variant="warning",
+                             id="doctor-promote", disabled=True)
+                yield Button("Close", id="doctor-close")
+            yield Static(Text("Pick a candidate and press Check: it boots with the production flags in a private "
+                              "tmux pane; its screen is judged.", style="dim"), id="doctor-progress")
+            yield Static("", id="doctor-verdict")
+            yield Static("", id="doctor-screen")
+
+    def on_mount(self) -> None:
+        if self.agent is not None:
+            self.load_cli(self.agent)
+
+    @on(Select.Changed, "#doctor-agent")
+    def _agent_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.agent = event.value
+            self.load_cli(event.value)
+
+    @work(exclusive=True, group="doctor-cli", name="doctor cli")
+    async def load_cli(self, name: str) -> None:
+        agent = self.config.agent(name)
+        cli = await asyncio.to_thread(cli_of_agent, agent)
+        candidates = await asyncio.to_thread(nearby_candidates, cli.get("resolved"))
+        self.cli = cli
+        info = Text.assemble(("CLI ", "dim"), str(cli.get("link") or f"{cli.get('command')} (not found on PATH)"))
+        if cli.get("resolved"):
+            info.append(" -> ", style="dim")
+            info.append(str(cli["resolved"]), style="bold")
+        if cli.get("version"):
+            info.append(f"  version {cli['version']}", style="cyan")
+        self.query_one("#doctor-cli", Static).update(info)
+        select = self.query_one("#doctor-candidates", Select)
+        select.set_options([(os.path.basename(c) + "  " + c, c) for c in candidates])
+        link = self.query_one("#doctor-link", Input)
+        if cli.get("promote_link"):
+            link.value = str(cli["promote_link"])
+
+    @on(Select.Changed, "#doctor-candidates")
+    def _candidate_picked(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.query_one("#doctor-candidate", Input).value = event.value
+
+    @on(Button.Pressed, "#doctor-check")
+    def _check_pressed(self) -> None:
+        candidate = self.query_one("#doctor-candidate", Input).value.strip()
+        if not candidate:
+            self._verdict(Text("choose or type a candidate first", style="bold red"))
+            return
+        self.result = None
+        self.query_one("#doctor-promote", Button).disabled = True
+        self.run_check(candidate)
+
+    def _verdict(self, text: Text) -> None:
+        self.query_one("#doctor-verdict", Static).update(text)
+
+    def _progress(self, event: DoctorProgress) -> None:
+        self.query_one("#doctor-progress", Static).update(doctor_progress_text(event))
+
+    @work(exclusive=True, group="doctor", name="doctor check")
+    async def run_check(self, candidate: str) -> None:
+        self._verdict(Text("checking…", style="dim"))
+        self.query_one("#doctor-screen", Static).update("")
+        try:
+            result = await run_doctor(candidate, self.config, progress=self._progress, read_only=self.read_only,
+                                      actor="tui")
+        except (DoctorInputError, PromotionError, OSError) as exc:
+            self._verdict(Text(f"cannot check: {exc}", style="bold red"))
+            return
+        self.result = result
+        self._verdict(doctor_verdict_text(result))
+        self.query_one("#doctor-screen", Static).update(
+            Group(Text("captured screen", style="bold underline"),
+                  Text.from_ansi(result.screen.rstrip("\n") or "(empty)", no_wrap=True, overflow="crop")))
+        self.query_one("#doctor-promote", Button).disabled = not result.passed
+
+    @on(Button.Pressed, "#doctor-promote")
+    def _promote_pressed(self) -> None:
+        result = self.result
+        link = self.query_one("#doctor-link", Input).value.strip()
+        if result is None or not result.passed:
+            self._verdict(Text("only a passed candidate is promoted", style="bold red"))
+            return
+        if not link:
+            self._verdict(Text("type the symlink to repoint first", style="bold red"))
+            return
+        self.run_promote(result, link)
+
+    @work(exclusive=True, group="doctor", name="doctor promote")
+    async def run_promote(self, result: DoctorResult, link: str) -> None:
+        try:
+            promoted = await promote_after_pass(result, link, self.config, actor="tui", read_only=self.read_only)
+        except (PromotionError, DoctorInputError, OSError) as exc:
+            title = "read-only" if self.read_only else "promote refused"
+            self._verdict(Text.assemble(doctor_verdict_text(result), (f"\npromote refused: {exc}", "bold red")))
+            self.app.notify(str(exc), title=title, severity="warning", markup=False)
+            return
+        self.result = promoted
+        self._verdict(doctor_verdict_text(promoted))
+        self.query_one("#doctor-promote", Button).disabled = True
+        self.app.notify(f"{link} -> {promoted.promotion.readlink if promoted.promotion else '?'}",
+                        title="promoted", markup=False)
+
+    @on(Button.Pressed, "#doctor-close")
     def action_close(self) -> None:
         self.dismiss(None)

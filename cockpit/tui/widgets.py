@@ -300,6 +300,12 @@ def journal_detail(row: Mapping[str, Any] | None) -> RenderableType:
     screens: list[tuple[str, str]] = []
     if isinstance(evidence, Mapping):
         screens, evidence = _split_screens(evidence)
+    texts: list[tuple[str, str]] = []
+    if isinstance(evidence, Mapping):
+        texts, evidence = _split_texts(evidence)
+    for title, text in texts:  # a fold's quote and both turns, a canary's output: read as text, not JSON
+        parts.append(Text(f"\n{title}", style="bold underline"))
+        parts.append(Text(text.rstrip("\n")))
     if evidence:
         parts.append(Text("\nevidence", style="bold underline"))
         parts.append(Text(_json_block(evidence)))
@@ -307,6 +313,28 @@ def journal_detail(row: Mapping[str, Any] | None) -> RenderableType:
         parts.append(Text(f"\ncaptured {key.replace('_', ' ')}", style="bold underline"))
         parts.append(Text.from_ansi(screen.rstrip("\n"), no_wrap=True, overflow="crop"))
     return Group(*parts)
+
+
+# Evidence fields shown as text sections in the journal's detail (seed #11's turns, seed #5's output).
+TEXT_KEYS: tuple[tuple[str, str], ...] = (
+    ("quote", "quote"), ("pushback", "the pushback (user turn)"), ("reply", "the reply (assistant turn)"),
+    ("output_tail", "canary output (tail)"),
+)
+
+
+def _split_texts(evidence: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    texts: list[tuple[str, str]] = []
+    rest = dict(evidence)
+    for key, title in TEXT_KEYS:
+        value = rest.get(key)
+        if isinstance(value, Mapping) and isinstance(value.get("text"), str):
+            at = f"  ({value['at']})" if value.get("at") else ""
+            texts.append((title + at, value["text"]))
+            rest.pop(key)
+        elif isinstance(value, str) and value:
+            texts.append((title, value))
+            rest.pop(key)
+    return texts, rest
 
 
 def _utc_time(epoch: float | None) -> str:
@@ -912,3 +940,110 @@ class KeyHelp:
     description: str
     tooltip: str = ""
     enabled: bool = True
+
+
+# --- reminders (seed #6) --------------------------------------------------------------------------
+
+REMINDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("due", "due"), ("agent", "agent"), ("verb", "verb"), ("text", "text"), ("state", "state"),
+    ("attempts", "tries"), ("outcome", "latency / late by / why"),
+)
+REMINDER_COLUMN_WIDTHS: dict[str, int] = {
+    "due": 8, "agent": 8, "verb": 6, "text": 14, "state": 9, "attempts": 5, "outcome": 26,
+}
+REMINDER_STATE_STYLES = {
+    "scheduled": "cyan", "waiting": "yellow", "fired": "bold cyan", "delivered": "green", "missed": "bold red",
+    "cancelled": "dim",
+}
+
+
+def _truncate(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def reminder_outcome(reminder: Any) -> Text:
+    """Delivery latency, how late the first firing was, or why it waits."""
+    out = Text()
+    if reminder.latency_s is not None:
+        out.append(f"in {reminder.latency_s:.1f}s", style="green")
+        if reminder.via:
+            out.append(f" via {reminder.via}", style="dim")
+    if reminder.late_by_s:
+        out.append((" · " if out.plain else "") + f"late {short_age(reminder.late_by_s)}", style="yellow")
+    if reminder.why:
+        out.append((" · " if out.plain else "") + reminder.why, style="yellow")
+    if reminder.state == "missed" and not out.plain:
+        out.append("no new turn showed it", style="red")
+    return out if out.plain else Text("-", style="dim")
+
+
+def reminder_cells(reminder: Any) -> Cells:
+    """One row of the Reminders tab."""
+    state = reminder.state
+    return (
+        Text(_utc_time(reminder.due_at)),
+        Text(reminder.agent, style="bold"),
+        Text(reminder.verb, style="magenta" if reminder.verb == "wake" else ""),
+        Text(_truncate(reminder.text, REMINDER_COLUMN_WIDTHS["text"])),
+        Text(state, style=REMINDER_STATE_STYLES.get(state, "")),
+        Text(str(reminder.attempts), style="" if reminder.attempts else "dim"),
+        reminder_outcome(reminder),
+    )
+
+
+def reminder_detail(reminder: Any, now: float) -> RenderableType:
+    """A reminder's delivery evidence: its times, each verdict, what was typed and what the agent showed."""
+    if reminder is None:
+        return Text("Select a reminder to see its delivery evidence. n adds one, x cancels the selected one.",
+                    style="dim")
+    parts: list[RenderableType] = []
+    parts.append(Text.assemble((reminder.id, "bold"), "  ", (reminder.verb, "magenta"), " ",
+                               (reminder.agent, "bold"), "  ",
+                               (reminder.state, REMINDER_STATE_STYLES.get(reminder.state, ""))))
+    rows: list[tuple[str, RenderableType]] = [
+        ("text", Text(reminder.text)),
+        ("due", when_text(reminder.due_at, now)),
+        ("created", Text.assemble(when_text(reminder.created_at, now), (f"  by {reminder.by}" if reminder.by else "",
+                                                                        "dim"))),
+        ("attempts", Text(str(reminder.attempts))),
+    ]
+    if reminder.pending and reminder.next_at and reminder.next_at != reminder.due_at:
+        rows.append(("next try", when_text(reminder.next_at, now)))
+    if reminder.fired_at is not None:
+        rows.append(("fired", when_text(reminder.fired_at, now)))
+    if reminder.late_by_s:
+        rows.append(("late by", Text(f"{reminder.late_by_s:.1f}s", style="yellow")))
+    if reminder.delivered_at is not None:
+        rows.append(("delivered", when_text(reminder.delivered_at, now)))
+    if reminder.latency_s is not None:
+        rows.append(("latency", Text(f"{reminder.latency_s:.1f}s" + (f" (via {reminder.via})" if reminder.via else ""),
+                                     style="green")))
+    if reminder.missed_at is not None:
+        rows.append(("missed", when_text(reminder.missed_at, now)))
+    if reminder.cancelled_at is not None:
+        rows.append(("cancelled", when_text(reminder.cancelled_at, now)))
+    if reminder.why:
+        rows.append(("why", Text(reminder.why, style="yellow")))
+    if reminder.pane:
+        rows.append(("pane", Text(reminder.pane)))
+    rows.append(("if down", Text("respawn the agent first" if reminder.respawn_if_down else "wait for it",
+                                 style="dim")))
+    parts.append(_kv_grid(rows))
+    evidence = dict(reminder.evidence or {})
+    if evidence:
+        screens, rest = _split_screens(evidence)
+        if rest:
+            parts.append(_section("evidence"))
+            parts.append(Text(_json_block(rest)))
+        for key, screen in screens:
+            parts.append(_section(f"captured {key.replace('_', ' ')}"))
+            parts.append(Text.from_ansi(screen.rstrip("\n"), no_wrap=True, overflow="crop"))
+    return Group(*parts)
+
+
+class ReminderTable(KeyedTable):
+    """Seed #6: open reminders and those finished in the last day, by due time."""
+
+    COLUMNS = REMINDER_COLUMNS
+    WIDTHS = REMINDER_COLUMN_WIDTHS
