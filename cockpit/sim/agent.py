@@ -34,7 +34,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from cockpit.claude_paths import (
     config_dir_from_env,
@@ -99,6 +99,16 @@ def _last_uuid(path: Path) -> tuple[str | None, int]:
     """Last record ``uuid`` of an existing transcript and the number of message records in it."""
     last: str | None = None
     count = 0
+    for rec in _records(path):
+        if isinstance(rec.get("uuid"), str):
+            last = rec["uuid"]
+        if rec.get("type") in ("user", "assistant"):
+            count += 1
+    return last, count
+
+
+def _records(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a transcript; bad lines skipped, an unreadable file is empty."""
     try:
         with open(path, "rb") as fh:
             for raw in fh:
@@ -106,15 +116,10 @@ def _last_uuid(path: Path) -> tuple[str | None, int]:
                     rec = json.loads(raw)
                 except ValueError:
                     continue
-                if not isinstance(rec, dict):
-                    continue
-                if isinstance(rec.get("uuid"), str):
-                    last = rec["uuid"]
-                if rec.get("type") in ("user", "assistant"):
-                    count += 1
+                if isinstance(rec, dict):
+                    yield rec
     except OSError:
-        pass
-    return last, count
+        return
 
 
 def _newest_session(config_dir: Path, cwd: str) -> str | None:
@@ -127,18 +132,8 @@ def _newest_session(config_dir: Path, cwd: str) -> str | None:
     for path in entries:
         if not _is_uuid(path.stem):
             continue
-        stamp = ""
-        try:
-            with open(path, "rb") as fh:
-                for raw in fh:
-                    try:
-                        rec = json.loads(raw)
-                    except ValueError:
-                        continue
-                    if isinstance(rec, dict) and isinstance(rec.get("timestamp"), str):
-                        stamp = max(stamp, rec["timestamp"])
-        except OSError:
-            continue
+        stamp = max((rec["timestamp"] for rec in _records(path) if isinstance(rec.get("timestamp"), str)),
+                    default="")
         if best is None or stamp > best[0]:
             best = (stamp, path.stem)
     return best[1] if best else None
