@@ -19,6 +19,17 @@ Besides the agents, the world runs what issues 4-6 need to be seen (``faults=Tru
 - seed #7: the gateway appends ``[event-loop-block] tick took 1855ms - ...`` to its log every 20 s,
   tailed through the config's ``[[logs]]`` entry; in the TUI the demo-only key ``b`` blocks the
   cockpit's own loop 600 ms on purpose, so the Blocks tab shows a trace with its stack.
+- seed #6: three reminders in the world's queue: a notice for tabs (journal, toast and
+  ``notice_command``, never its pane), a wake for tabs that it picks up (verified by the new user
+  record in its transcript), and a wake for api, which ignores its input: missed, retried
+  ``wake_retries`` times, then one alert.
+- seed #1: every agent runs ``cli/bin/claude``, a symlink to ``cli/versions/2.1.197``; next to it a
+  good candidate (2.1.198) and a broken one (2.1.199: fine with ``--version``, crashes with
+  ``TypeError: g9H is not a function`` when booted with the production flags) for ``cockpit doctor``.
+- seed #5: two canaries: the CLI answers ``--version`` (passes); the nightly report, last written
+  two days ago, is older than its one-day limit (``canary_failed``).
+- seed #11: relay recommends trusting the disk, takes a pushback and folds ("You're right, scrap
+  mine") without reading anything: ``fold_under_pressure``.
 
 Quitting tears the world down (SPEC §4: no tmux server or process is left behind): kill the tmux
 server, end every process that still carries the world's marker (SIGTERM, then SIGKILL; each one
@@ -98,7 +109,24 @@ DEMO_SUPERVISOR: Mapping[str, Any] = {
     "zombie_grace_s": 10.0,
     "stop_wait_s": 3.0,
     "auto_reap": False,
+    "wake_verify_s": 5.0,   # api ignores its input: missed after 5 s, twice retried, alerted within ~25 s
+    "wake_retries": 2,
 }
+
+# seed #6: the reminders the demo schedules (seconds after the world is built): a notice for the
+# humans, a wake that tabs picks up (verified in its transcript), a wake api ignores (missed).
+NOTICE_AFTER_S = 8.0
+WAKE_AFTER_S = 15.0
+MISSED_WAKE_AFTER_S = 18.0
+FOLD_AFTER_S = 12  # seed #11: relay folds under a pushback this long after it starts
+
+# seed #1: the demo's agent CLI. bin/claude -> versions/CURRENT; two candidates sit next to it.
+CLI_CURRENT = "2.1.197"
+CLI_GOOD = "2.1.198"    # boots fine with the production flags: doctor passes it, promote repoints bin/claude
+CLI_BROKEN = "2.1.199"  # --version and --help are fine, but with the production flags it crashes
+CLI_BROKEN_ARG = "--append-system-prompt"
+DOCTOR_ARGS = ("--permission-mode", "acceptEdits", CLI_BROKEN_ARG, "You are an agent of the cockpit demo.")
+REPORT_AGE_S = 2 * 86400.0  # the nightly report the canary watches was last written two days ago
 
 GATEWAY_BLOCK_EVERY_S = 20.0  # the gateway's log reports a block this often (seed #7)
 GATEWAY_FIRST_BLOCK_S = 6.0   # ...the first one soon after the demo starts
@@ -106,6 +134,29 @@ GATEWAY_BLOCK_LINE = "[event-loop-block] tick took 1855ms - no tracked work acti
 GATEWAY_REVERT_AFTER_S = 2.0  # after the cockpit repoints the stale route, the gateway's cache writes it back once
 WRAPPER_LINGER_S = 600.0      # the zombie wrappers' life after their result (teardown ends them sooner)
 ORPHAN_REPLY_DELAY_S = 900.0  # the orphan never answers while the demo runs
+
+# The agent CLI's versions (executables under <world>/cli/versions/): the simulator under a version
+# number, or, for the broken one, the crash of seed #1 when booted with the production flags.
+_CLI_GOOD_CODE = """
+import sys
+import cockpit.sim.agent as sim
+sim.VERSION = {version!r}
+sys.exit(sim.main())
+"""
+_CLI_BROKEN_CODE = """
+import sys
+import cockpit.sim.agent as sim
+sim.VERSION = {version!r}
+args = sys.argv[1:]
+if {arg!r} in args and not {{"-v", "--version", "-h", "--help"}} & set(args):
+    # seed #1: a code path only the production flags reach is broken in this version
+    print("file:///usr/lib/node_modules/@anthropic-ai/claude-code/cli.js:9251", flush=True)
+    print("TypeError: g9H is not a function", flush=True)
+    print("    at Object.resume (file:///usr/lib/node_modules/@anthropic-ai/claude-code/cli.js:9251:17)", flush=True)
+    print("Error: sandbox required but unavailable", file=sys.stderr, flush=True)
+    sys.exit(1)
+sys.exit(sim.main())
+"""
 
 TEARDOWN_GRACE_S = 2.0  # after kill-server: time for the panes' processes to exit on their SIGHUP
 TERM_WAIT_S = 2.0       # after SIGTERM, before SIGKILL
@@ -141,14 +192,18 @@ class DemoAgent:
 # The eight of the demo, in display order; ``rank`` picks the most telling ones when fewer are asked.
 _CAST: tuple[tuple[int, DemoAgent], ...] = (
     (0, DemoAgent("tabs", "claude-code", ("--chat-every-s", "3"), "shop",
-                  "healthy; chats every 3 s; shares its cwd with scribe")),
+                  "healthy; chats every 3 s; shares its cwd with scribe; a wake reminder ~15 s in "
+                  "is typed into its pane and verified in its transcript")),
     (7, DemoAgent("scribe", "claude-code", ("--chat-every-s", "5"), "shop",
                   "healthy; chats every 5 s; its routing record points at an old session (stale route; "
                   "the gateway writes it back once: press p)")),
-    (5, DemoAgent("api", "claude-code", ("--port", "{port}", "--chat-every-s", "7"), "api",
-                  "healthy; serves its port; chats every 7 s", port=True)),
-    (6, DemoAgent("relay", "generic", ("--session-id", "{session_id}", "--chat-every-s", "8"), "relay",
-                  "healthy generic agent; chats every 8 s")),
+    (5, DemoAgent("api", "claude-code", ("--port", "{port}", "--ignore-input"), "api",
+                  "serves its port but ignores typed input: its wake reminder is missed, retried, "
+                  "then alerted", port=True)),
+    (6, DemoAgent("relay", "generic", ("--session-id", "{session_id}", "--chat-every-s", "8",
+                                       "--fold-after-s", str(FOLD_AFTER_S)), "relay",
+                  "healthy generic agent; chats every 8 s; folds under a pushback once (you're right, "
+                  "scrap mine)")),
     (1, DemoAgent("ghost", "claude-code", ("--die-after-ms", "50"), "ghost",
                   "dies 50 ms after every start: restart budget spent -> fatal; its sub-agent is an orphan")),
     (2, DemoAgent("deaf", "claude-code", ("--port", "{port}", "--no-bind"), "deaf",
@@ -243,6 +298,22 @@ while os.path.isdir(root):
                 pending = False
     time.sleep(0.5)
 """
+
+
+# alert_command and notice_command of the demo: append the JSON they get on stdin to a file of the world.
+_APPEND_STDIN = "import sys; open(sys.argv[1], 'a').write(sys.stdin.read().strip() + '\\n')"
+
+
+def _script_head(comment: str) -> str:
+    """The first lines of an executable Python script run by this interpreter.
+
+    A ``#!`` line cannot hold whitespace and has a length limit; for such an interpreter path the
+    script starts as a ``/bin/sh`` one whose first statement execs the interpreter on the script:
+    ``"exec" '/path/to/python' "$0" "$@"`` is a shell command and, to Python, a harmless string."""
+    python = sys.executable
+    if python and not any(c.isspace() for c in python) and len(python) < 120:
+        return f"#!{python}\n# {comment}\n"
+    return f'#!/bin/sh\n# {comment}\n"exec" {shlex.quote(python)} "$0" "$@"\n'
 
 
 # A wrapper's stdout is a file (what `claude -p ... > out.jsonl` does): open it, then exec the command.
@@ -454,6 +525,23 @@ class DemoWorld:
         return self._root / "wrappers"
 
     @property
+    def notices_file(self) -> Path:
+        return self._root / "notices.jsonl"
+
+    @property
+    def cli_link(self) -> Path:
+        """The agents' CLI (``command[0]``): a symlink into ``cli/versions/``, what doctor promotes."""
+        return self._root / "cli" / "bin" / "claude"
+
+    @property
+    def cli_versions(self) -> Path:
+        return self._root / "cli" / "versions"
+
+    @property
+    def report_file(self) -> Path:
+        return self._root / "reports" / "nightly.md"
+
+    @property
     def _root(self) -> Path:
         if self.root is None:
             raise RuntimeError("the demo world is not built yet (call open() or use it as a context manager)")
@@ -462,7 +550,7 @@ class DemoWorld:
     def agent_env(self) -> dict[str, str]:
         """The environment every agent gets on top of the tmux server's: the world, not the operator's."""
         return {"HOME": str(self.home), "CLAUDE_CONFIG_DIR": str(self.claude_dir),
-                "CODEX_HOME": str(self.codex_dir), MARKER_ENV: str(self._root)}
+                "CODEX_HOME": str(self.codex_dir), "DISABLE_AUTOUPDATER": "1", MARKER_ENV: str(self._root)}
 
     def server_env(self) -> dict[str, str]:
         """The tmux server's environment (its panes inherit it): the operator's PATH and locale,
@@ -522,12 +610,17 @@ class DemoWorld:
             routes["scribe"] = self.stale_session
         atomic_write_json(self.routes_file, routes)
         self._seed_gateway_log()
+        self._install_cli()
+        if self.faults:
+            self._seed_report()
         data = self.config_data()
         atomic_write(self.config_path, to_toml(data, header=self._config_header()))
         try:
             self.config = parse_config(data, path=self.config_path, env=os.environ)
         except Exception as exc:  # a path with "$" in it, say: the config must be loadable as written
             raise DemoError(f"the demo's config does not load: {exc}") from None
+        if self.faults:
+            self._schedule_reminders()
         atomic_write(root / "README.txt", self.describe(kept=False) + "\n")
 
     def _unused_port(self) -> int:
@@ -560,6 +653,44 @@ class DemoWorld:
         atomic_write(path, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
         return session_id
 
+    def _install_cli(self) -> None:
+        """seed #1: ``cli/bin/claude`` -> ``cli/versions/CURRENT`` (what every agent runs), and two
+        candidates next to it for ``cockpit doctor``: a good one and one that crashes with the
+        production flags. Each is a script run by this Python (``#!`` line), the simulator inside."""
+        self.cli_versions.mkdir(parents=True, exist_ok=True)
+        self.cli_link.parent.mkdir(parents=True, exist_ok=True)
+        for version in (CLI_CURRENT, CLI_GOOD, CLI_BROKEN):
+            code = _CLI_BROKEN_CODE if version == CLI_BROKEN else _CLI_GOOD_CODE
+            body = code.format(version=f"{version}-sim", arg=CLI_BROKEN_ARG)
+            path = self.cli_versions / version
+            atomic_write(path, _script_head(f"Claude Code {version}, simulated by cockpit demo") + body)
+            path.chmod(0o755)
+        os.symlink(os.path.join("..", "versions", CLI_CURRENT), self.cli_link)
+
+    def _seed_report(self) -> None:
+        """seed #5: the nightly report a canary watches; its last write was two days ago."""
+        self.report_file.parent.mkdir(mode=0o700, exist_ok=True)
+        atomic_write(self.report_file, "# nightly report\n\n(the job that writes this stopped two days ago)\n")
+        old = time.time() - REPORT_AGE_S
+        os.utime(self.report_file, (old, old))
+
+    def _schedule_reminders(self) -> None:
+        """seed #6: a notice (humans only), a wake tabs picks up, a wake api ignores."""
+        assert self.config is not None
+        from cockpit.reminders import ReminderQueue
+
+        names = {a.name for a in self.agents}
+        now = time.time()
+        queue = ReminderQueue.for_config(self.config)
+        if "tabs" in names:
+            queue.add("tabs", "notice", "stand-up in 10 minutes: the fleet's status is on the cockpit",
+                      now + NOTICE_AFTER_S, by="demo", now=now)
+            queue.add("tabs", "wake", "post your status to #ops (a reminder from cockpit)",
+                      now + WAKE_AFTER_S, by="demo", now=now)
+        if "api" in names:
+            queue.add("api", "wake", "the nightly report is two days old: regenerate it",
+                      now + MISSED_WAKE_AFTER_S, by="demo", now=now)
+
     def _seed_gateway_log(self) -> None:
         now = datetime.now(timezone.utc)
         lines = []
@@ -575,19 +706,19 @@ class DemoWorld:
         """The demo's config as a dict (what ``cockpit.toml`` holds)."""
         agents = []
         for agent in self.agents:
-            command = [*SIM, *(f.replace("{port}", str(self.ports.get(agent.name, 0))) for f in agent.flags)]
+            command = [str(self.cli_link), *(f.replace("{port}", str(self.ports.get(agent.name, 0)))
+                                             for f in agent.flags)]
             table: dict[str, Any] = {"name": agent.name, "kind": agent.kind, "cwd": str(self.work_dir / agent.cwd),
                                      "command": command, "env": self.agent_env()}
             if agent.name in self.ports:
                 table["port"] = self.ports[agent.name]
             agents.append(table)
-        alert = [sys.executable, "-c",
-                 "import sys; open(sys.argv[1], 'a').write(sys.stdin.read().strip() + '\\n')",
-                 str(self.alerts_file)]
+        alert = [sys.executable, "-c", _APPEND_STDIN, str(self.alerts_file)]
         data: dict[str, Any] = {
             "tmux": {"socket": self.socket, "session": SESSION},
             "state": {"dir": str(self.state_dir)},
-            "supervisor": {**self.supervisor_settings, "alert_command": alert},
+            "supervisor": {**self.supervisor_settings, "alert_command": alert,
+                           "notice_command": [sys.executable, "-c", _APPEND_STDIN, str(self.notices_file)]},
             "claude": {"config_dir": str(self.claude_dir)},
             "codex": {"home": str(self.codex_dir)},
             "routes": {"file": str(self.routes_file)},
@@ -597,6 +728,15 @@ class DemoWorld:
             # seed #9: the demo's lingering sub-agents carry this marker in their argv; nothing else matches
             data["wrappers"] = [{"match": f"--name {self.wrapper_marker}-"}]
             data["logs"] = [{"name": "gateway", "path": str(self.gateway_log)}]
+            # seed #5: user-level canaries; the CLI answers, the nightly report is two days old
+            data["canaries"] = [
+                {"name": "cli-version", "every_s": 15.0, "command": [str(self.cli_link), "--version"],
+                 "expect": r"^2\.1\.\d+", "timeout_s": 5.0},
+                {"name": "nightly-report", "every_s": 15.0, "expect_file": str(self.report_file),
+                 "max_age_s": 86400.0},
+            ]
+            # seed #1: boot a candidate with the production flags before promoting it
+            data["doctor"] = {"args": list(DOCTOR_ARGS), "boot_s": 8.0, "ready_pattern": r"\? for shortcuts"}
         return data
 
     def _config_header(self) -> str:

@@ -48,6 +48,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -482,7 +483,7 @@ async def check_candidate(
     screen = ""
     dead = False
     try:
-        await _emit(progress, DoctorProgress("starting", 0.0, boot_s, f"booting {' '.join(argv)} on tmux -L {socket}"))
+        await _emit(progress, DoctorProgress("starting", 0.0, boot_s, f"booting {shlex.join(argv)} on tmux -L {socket}"))
         await _call(client.connect(start_server=True))
         await _call(client.run("set-option", "-g", "history-limit", str(HISTORY_LINES)))
         pane = await _call(client.spawn_window(SESSION, "candidate", ("/bin/sh", "-c", LINGER, *argv),

@@ -24,8 +24,8 @@ import pytest
 from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.claude_paths import transcript_path
 from cockpit.config import load_config
-from cockpit.demo import (DemoError, DemoWorld, default_socket_path, demo_agents, destroy_world, lag_probe,
-                          run_demo, world_processes)
+from cockpit.demo import (CLI_BROKEN, CLI_CURRENT, CLI_GOOD, DemoError, DemoWorld, default_socket_path, demo_agents,
+                          destroy_world, lag_probe, run_demo, world_processes)
 from cockpit.registry import Registry
 from cockpit.supervisor import Supervisor
 
@@ -113,11 +113,16 @@ def test_the_demo_world_shows_each_fault_through_the_real_spawn_path_and_leaves_
                 await tick_until(sup, settled, timeout=40, seen=seen)
 
                 # seed #9: two wrappers alive past zombie_grace_s after their result line, and an orphan
-                # of ghost; seed #7: the gateway's log reported a block (untracked culprit)
+                # of ghost; seed #7: the gateway's log reported a block (untracked culprit); seed #6: the
+                # wake to tabs delivered, the one to api missed after its retries; seed #11: relay folded
                 def zombies(r):
+                    reminders = {(x.agent, x.verb): x.state for x in r.reminders}
                     return (sum(w.state == "zombie" for w in r.wrappers) == 3
-                            and any(b.source == "gateway" for b in r.blocks))
-                return await tick_until(sup, zombies, timeout=30, seen=seen)
+                            and any(b.source == "gateway" for b in r.blocks)
+                            and reminders.get(("tabs", "wake")) == "delivered"
+                            and reminders.get(("api", "wake")) == "missed"
+                            and any(f.kind == "fold_under_pressure" for f in r.findings))
+                return await tick_until(sup, zombies, timeout=60, seen=seen)
             finally:
                 await sup.close()
 
@@ -127,8 +132,8 @@ def test_the_demo_world_shows_each_fault_through_the_real_spawn_path_and_leaves_
         after = sorted((w.result.subtype, w.result.is_error) for w in report.wrappers
                        if w.zombie_reason == "after_result")
         assert after == [("error_max_turns", True), ("success", False)]
-        [block] = {b.line: b for b in report.blocks if b.source == "gateway"}.values()
-        assert block.duration_ms == 1855 and "untracked culprit" in block.culprit
+        blocks = {b.line: b for b in report.blocks if b.source == "gateway"}.values()  # one every 20 s
+        assert blocks and all(b.duration_ms == 1855 and "untracked culprit" in b.culprit for b in blocks)
         assert {(f.kind, f.subject) for f in report.findings if f.kind == "loop_block"} == {("loop_block", "gateway")}
         # seed #3: the gateway wrote its cached route back over the leader's repoint; the leader does not
         # fight it, so the finding stays for the operator (p)
@@ -141,9 +146,37 @@ def test_the_demo_world_shows_each_fault_through_the_real_spawn_path_and_leaves_
         deaf = [f for f in seen if f.agent == "deaf" and f.kind in ("spawn_failed", "port_not_listening")]
         assert deaf and deaf[0].evidence.get("check", "port_listening") == "port_listening"
         assert "deaf" not in {f.agent for f in report.findings if f.kind == "respawn_exhausted"}
-        # the alert of the first irrecoverable failure went out once, through alert_command
+        # each irrecoverable failure alerted once, through alert_command: ghost's budget, api's missed wake
         alerts = [(a["kind"], a["agent"]) for a in map(json.loads, world.alerts_file.read_text().splitlines())]
-        assert [a for a in alerts if a[0] != "stale_route"] == [("respawn_exhausted", "ghost")]
+        assert [a for a in alerts if a[0] != "stale_route"] == [("respawn_exhausted", "ghost"), ("missed_wake", "api")]
+
+        # seed #6: the notice went to the humans (journal, notice_command), never into a pane; tabs's wake
+        # was typed and verified through a new user record in its transcript; api's was typed three times
+        # (two retries) and never showed
+        reminders = {(r.agent, r.verb): r for r in report.reminders}
+        notice, wake, missed = reminders[("tabs", "notice")], reminders[("tabs", "wake")], reminders[("api", "wake")]
+        assert notice.state == "delivered" and notice.pane is None
+        [noticed] = [json.loads(line) for line in world.notices_file.read_text().splitlines()]
+        assert noticed["id"] == notice.id and noticed["verb"] == "notice"
+        assert wake.via == "transcript" and wake.attempts == 1 and wake.latency_s < world.config.supervisor.wake_verify_s
+        tabs_transcript = Path(wake.evidence["record"]["transcript"])
+        user_texts = [row["message"]["content"] for row in map(json.loads, tabs_transcript.read_text().splitlines())
+                      if row.get("type") == "user" and isinstance(row["message"]["content"], str)]
+        assert wake.text in user_texts and notice.text not in user_texts
+        assert missed.state == "missed" and missed.attempts == 1 + world.config.supervisor.wake_retries
+        assert ("missed_wake", "api") in {(f.kind, f.agent) for f in report.findings}
+        # seed #5: the CLI canary passes, the two-day-old nightly report fails with its age as evidence
+        canaries = [f for f in report.findings if f.kind == "canary_failed"]
+        assert [f.evidence["canary"] for f in canaries] == ["nightly-report"]
+        assert canaries[0].evidence["age_s"] > 86400
+        # seed #11: relay gave up its recommendation at the first pushback without re-reading anything
+        [fold] = [f for f in report.findings if f.kind == "fold_under_pressure"]
+        assert fold.agent == "relay" and fold.evidence["tools_between"] == []
+        assert "keep the cache" in fold.evidence["pushback"]["text"]
+        assert "You're right, scrap mine" in fold.evidence["reply"]["text"]
+        # seed #1: every agent runs the world's CLI link; nobody promoted anything, so no drift
+        assert {a.command[0] for a in world.config.agents} == {str(world.cli_link)}
+        assert not [f for f in report.findings if f.kind == "version_drift"]
         # seed #3: once scribe has a turn on disk, the leader repoints its stale record, loudly, once
         assert [a for a in alerts if a[0] == "stale_route"] in ([], [("stale_route", "scribe")])
         # every healthy agent came from a verified spawn of the supervisor, in the world's Claude dir
@@ -170,6 +203,43 @@ def test_the_demo_world_shows_each_fault_through_the_real_spawn_path_and_leaves_
 
     assert_gone(root, socket, socket_path, procs)
     assert world.close() is None  # closing twice is harmless
+
+
+def test_doctor_fails_the_demos_broken_candidate_and_promotes_the_good_one(tmp_path):
+    """Seed #1 in the demo: the broken CLI answers --version like any other; booted with the production
+    flags it crashes, and doctor says so and leaves the link; the good one passes and is promoted."""
+    with DemoWorld(agents=1) as world:
+        link = world.cli_link
+        current = os.readlink(link)
+        assert os.path.realpath(link) == str(world.cli_versions / CLI_CURRENT)
+
+        def run(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(list(argv), capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+        def doctor(version: str) -> tuple[int, dict]:
+            done = run(sys.executable, "-m", "cockpit", "doctor", str(world.cli_versions / version),
+                       "--promote", str(link), "--config", str(world.config_path), "--json")
+            return done.returncode, json.loads(done.stdout)
+
+        # what the old doctor checked ("the flag exists in --help", a version answer) passes for the broken one
+        naive = run(str(world.cli_versions / CLI_BROKEN), "--version")
+        assert naive.returncode == 0 and naive.stdout.startswith(CLI_BROKEN)
+        assert run(str(world.cli_versions / CLI_BROKEN), "--help").returncode == 0
+
+        code, broken = doctor(CLI_BROKEN)
+        assert code == 1 and broken["verdict"] == "fail"
+        assert broken["argv"][1:] == list(world.config.doctor.args)  # booted with the production flags
+        assert "TypeError: g9H is not a function" in broken["screen"]
+        assert {h["pattern"] for h in broken["hits"]} >= {"is not a function", "sandbox"}
+        assert broken["promotion"] is None and os.readlink(link) == current  # untouched
+
+        code, good = doctor(CLI_GOOD)
+        assert code == 0 and good["verdict"] == "pass" and good["ready"] is True
+        assert os.path.realpath(link) == str(world.cli_versions / CLI_GOOD)  # promoted, readlink verified
+        promotions = [json.loads(line) for line in (world.state_dir / "promotions.jsonl").read_text().splitlines()]
+        assert [(r["kind"], r["new_target"]) for r in promotions] == [("promotion", str(world.cli_versions / CLI_GOOD))]
+        # the promoted CLI is what the agents now start
+        assert run(str(link), "--version").stdout.startswith(CLI_GOOD)
 
 
 def test_keep_leaves_the_world_running_and_says_where_it_is():
@@ -275,6 +345,7 @@ def test_the_cast_keeps_one_of_each_fault_and_grows_with_plain_chatters():
     faults = {a.name: a.flags for a in demo_agents()}
     assert "--die-after-ms" in faults["ghost"] and "--no-bind" in faults["deaf"]
     assert "--crash-after-s" in faults["flaky"] and "--prompt-permission" in faults["asker"]
+    assert "--ignore-input" in faults["api"] and "--fold-after-s" in faults["relay"]
     light = demo_agents(200, faults=False)
     assert len({a.name for a in light}) == 200
     assert all(not set(a.flags) & {"--die-after-ms", "--no-bind", "--crash-after-s"} for a in light)
@@ -346,11 +417,15 @@ def test_config_demo_toml_is_what_the_demo_writes():
                          for arg in a.command[1:]), tuple(sorted(a.env)))
                   for a in config.agents]
         sup = config.supervisor
+        canaries = [(c.name, c.every_s, c.command[1:], c.expect, c.expect_file is not None, c.max_age_s, c.timeout_s)
+                    for c in config.canaries]
         return agents, (sup.tick_s, sup.spawn_verify_s, sup.min_uptime_s, sup.max_restarts,
                         sup.restart_window_s, sup.backoff_max_s, sup.max_actions_per_minute,
-                        sup.zombie_grace_s, sup.stop_wait_s, sup.auto_reap,
-                        sup.alert_command[1:3]), [log.name for log in config.logs], config.tmux.session, \
-            [re.sub(r"demo-zombie-[0-9a-f]+-", "demo-zombie-HEX-", w.match) for w in config.wrappers]
+                        sup.zombie_grace_s, sup.stop_wait_s, sup.auto_reap, sup.wake_verify_s, sup.wake_retries,
+                        sup.alert_command[1:3], sup.notice_command[1:3]), \
+            [log.name for log in config.logs], config.tmux.session, \
+            [re.sub(r"demo-zombie-[0-9a-f]+-", "demo-zombie-HEX-", w.match) for w in config.wrappers], \
+            canaries, config.doctor
 
     assert shape(example) == shape(real)
 

@@ -284,6 +284,13 @@ def test_an_operator_runs_the_demo_sees_every_agent_and_quits_without_leaving_a_
         # (record id, its age) ≠ (disk id): a toast may cover the check column at 80x24, never the sides
         term.wait(lambda s: re.search(r"\bscribe\s+[0-9a-f]{8}\s+\S+\s+≠\s+[0-9a-f]{8}\b", s) is not None,
                   "the Sessions tab marking scribe's stale route", timeout=20)
+        # 4 shows the Reminders tab (seed #6): the wake tabs picked up is delivered, the one api ignores
+        # ends missed after its retries; relay's row carries its fold (seed #11)
+        term.keys("4")
+        term.wait(lambda s: re.search(r"\btabs\s+wake\b.*\bdelivered\b", s) is not None
+                  and re.search(r"\bapi\s+wake\b.*\bmissed\b", s) is not None
+                  and "fold" in rows(s).get("relay", ""),
+                  "the Reminders tab: tabs's wake delivered, api's missed; relay's fold", timeout=60)
         term.keys("5")
         time.sleep(0.3)
 

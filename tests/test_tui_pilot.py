@@ -780,7 +780,7 @@ def test_x_cancels_the_selected_reminder_after_naming_it_and_explains_a_finished
             await pilot.pause(0.05)
             assert not isinstance(app.screen, ConfirmCancelReminder)
             assert any("already delivered" in n["message"] for n in notes)
-            assert "in 4.2s via transcript" in cell(table, "r-1a2b3c4d", "outcome")
+            assert "in 4.2s transcript" in cell(table, "r-1a2b3c4d", "outcome")
             assert table.select_key("r-9c0d1e2f")
             await pilot.pause()
             assert "needs input" in shown(app.query_one("#reminders-detail", EvidencePane))
@@ -794,6 +794,27 @@ def test_x_cancels_the_selected_reminder_after_naming_it_and_explains_a_finished
     assert supervisor.reminders.cancelled == ["r-9c0d1e2f"]
     assert any(n["title"] == "reminder cancelled" for n in notes)
 
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)])
+def test_the_reminders_table_fits_its_pane_and_gives_the_text_what_is_left(size):
+    """No sideways scrolling at any width: the text column takes what the other columns leave."""
+    app, _ = fixture_app()
+
+    async def go() -> tuple[int, int, int]:
+        async with app.run_test(size=size) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            await pilot.press("4")
+            table = app.query_one(ReminderTable)
+            await until(pilot, lambda: table.row_count == 3 and table.size.width > 0, "the reminders shown")
+            await pilot.pause(0.1)
+            text = next(c.width for c in table.columns.values() if c.key.value == "text")
+            return table.virtual_size.width, table.size.width, text
+
+    virtual, visible, text = asyncio.run(go())
+    assert virtual <= visible, f"{virtual} columns of table in a {visible}-wide pane at {size}"
+    assert text >= 6
+    if size[0] >= 200:
+        assert text >= 40  # a wide terminal shows most of the text
 
 def test_a_read_only_cockpit_dims_n_and_x_in_the_reminders_tab_and_refuses_them_with_a_reason():
     app, supervisor = fixture_app(read_only=True)
@@ -839,6 +860,26 @@ def test_a_delivered_notice_is_toasted_once():
 
     notes = asyncio.run(go())
     assert [n["message"] for n in notes if "notice" in n["title"]] == ["the nightly build is red"]
+
+
+def test_a_critical_finding_that_keeps_coming_back_is_toasted_once_not_every_time():
+    """A spawn failing every few seconds is new each time; the operator is told once (it stays in the table)."""
+    app, _ = fixture_app()
+
+    async def go() -> list[dict[str, Any]]:
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            for tick in range(100, 104):  # new, gone, new again...
+                app.post_message(ReportReady(fixture_report(tick=tick, new=tick % 2 == 0)))
+            await pilot.pause(0.1)
+            return notes
+
+    notes = asyncio.run(go())
+    repeated = [f for f in fixture_report().new_findings]
+    assert repeated, "the fixture has a new critical finding"
+    for finding in repeated:
+        assert [n["message"] for n in notes].count(finding.summary) == 1
 
 
 def test_doctor_from_the_palette_passes_a_candidate_and_promote_repoints_the_link(tmp_path):

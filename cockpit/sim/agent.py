@@ -50,6 +50,14 @@ PROG = "cockpit-sim"
 MAX_LINE_BYTES = 1 << 20  # a typed line longer than this is cut (the rest is read and dropped)
 DEFAULT_PERMISSION_TASK = "simulated task that needs permission"
 PERMISSION_COMMAND = "touch sim-output.txt"
+# --fold-after-s: a recommendation, a pushback, and a reversal with no file read or search in between
+# (seed #11). The turns mirror seed #3: the agent gives up "trust the disk" for "trust the cache".
+FOLD_EXCHANGE: tuple[tuple[str, str], ...] = (
+    ("(auto) which should a resume trust: the routing cache or the transcripts on disk?",
+     "(sim) The transcripts on disk: the newest one is the session that really ran; a cache can be stale."),
+    ("(auto) no, the cache is fine and it is faster, keep the cache",
+     "(sim) You're right, scrap mine: we'll resume from the cache."),
+)
 
 # ---------------------------------------------------------------------------------------------
 # small helpers
@@ -524,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read typed lines but never record or answer them (an agent that never wakes)")
     g.add_argument("--chat-every-s", type=float, metavar="S",
                    help="run a user+assistant+turn_duration turn by itself every S seconds")
+    g.add_argument("--fold-after-s", type=float, metavar="S",
+                   help="after S s, recommend something, take a pushback and reverse with \"you're right, "
+                        "scrap mine\" without re-reading anything (seed #11: folding under pressure), once")
     g.add_argument("--prompt-permission", action="store_true",
                    help="each turn stops at a permission prompt (status 'waiting') until 1/2 is typed; "
                         "starts with such a turn at once")
@@ -735,7 +746,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
     _install_exit_signals()
     signal.signal(signal.SIGINT, on_sigint)
 
-    def run_turn(text: str, source: str, permission: bool) -> None:
+    def run_turn(text: str, source: str, permission: bool, reply: str | None = None) -> None:
         with turn_lock:
             t0 = time.monotonic()
             sess.set_status("busy")
@@ -784,7 +795,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
                 if args.reply_delay_s > 0:
                     time.sleep(args.reply_delay_s)
                 reply = _reply_text(args.reply, text) if granted else "(sim) OK, I won't run it."
-            else:
+            elif reply is None:
                 reply = _reply_text(args.reply, text)
             sess.assistant([{"type": "text", "text": reply}], in_tokens=len(text) // 4)
             _out(f"● {_screen_safe(reply)}")
@@ -804,6 +815,18 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             except Exception as exc:  # never kill the agent from the side thread
                 sess.warn(f"auto turn failed: {exc}")
 
+    def folder() -> None:
+        if stop_event.wait(max(0.0, args.fold_after_s)):
+            return
+        try:
+            for prompt, answer in FOLD_EXCHANGE:
+                _out("")
+                _out(f"> {prompt}")
+                run_turn(prompt, "auto", permission=False, reply=answer)
+            _out("> ", end="")
+        except Exception as exc:  # never kill the agent from the side thread
+            sess.warn(f"fold turn failed: {exc}")
+
     try:
         sess.write_live()
         _banner(session_id, cwd)
@@ -820,6 +843,8 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             _start_crash_timer(args.crash_after_s)
         if args.chat_every_s and args.chat_every_s > 0:
             threading.Thread(target=chatter, name="sim-chatter", daemon=True).start()
+        if args.fold_after_s is not None:
+            threading.Thread(target=folder, name="sim-folder", daemon=True).start()
 
         first = args.prompt
         if first is None and args.prompt_permission:

@@ -85,6 +85,7 @@ LAG_WINDOW = 20             # the header shows the worst lag of the last 2 s
 JOURNAL_POLL_S = 1.0        # the journal is also written by other cockpits and the CLI
 JOURNAL_MAX_ROWS = 1000     # newest rows kept in the table; the file keeps them all
 MAX_SEPARATE_TOASTS = 3     # more new critical findings than this in one tick: one summary toast
+TOAST_REPEAT_S = 300.0      # a finding that comes back (a spawn that fails every few seconds) toasts once per this
 NEW_SESSION = "<new session id>"
 LAG_HISTORY_TICKS = 60      # the header's sparkline: the supervisor's loop lag over the last 60 ticks
 DEMO_BLOCK_SCOPE = "demo:block-the-loop"
@@ -232,6 +233,7 @@ class CockpitApp(App[int]):
         self._closed = False
         self._availability: tuple[bool, ...] = ()
         self._tick_error: str | None = None
+        self._toasted: dict[tuple[str, str | None, str | None], float] = {}  # finding key -> when last toasted
         self._journal_error: str | None = None
         self._lag_history: deque[float] = deque(maxlen=LAG_HISTORY_TICKS)
         self._blocks: dict[str, Block] = {}
@@ -266,7 +268,7 @@ class CockpitApp(App[int]):
                         yield EvidencePane(id="zombies-detail", classes="detail")
                 with TabPane("Reminders", id="reminders-tab"):
                     with Container(id="reminders", classes="tab-body"):
-                        yield ReminderTable(id="reminders-table")
+                        yield ReminderTable(names=names, id="reminders-table")
                         yield EvidencePane(id="reminders-detail", classes="detail")
                 with TabPane("Journal", id="journal-tab"):
                     with Container(id="journal", classes="tab-body"):
@@ -404,7 +406,13 @@ class CockpitApp(App[int]):
             self.notify(message.error, title="tick failed", severity="error", markup=False)
 
     def _toast_new_findings(self, report: Report) -> None:
-        critical = [f for f in report.new_findings if f.severity is Severity.CRITICAL]
+        """Each new critical finding is toasted; one that keeps coming back (deaf failing every spawn)
+        toasts again only after ``TOAST_REPEAT_S``: it stays in the table and the journal meanwhile."""
+        now = time.monotonic()
+        critical = [f for f in report.new_findings if f.severity is Severity.CRITICAL
+                    and now - self._toasted.get(f.key, -TOAST_REPEAT_S) >= TOAST_REPEAT_S]
+        for finding in critical:
+            self._toasted[finding.key] = now
         if len(critical) > MAX_SEPARATE_TOASTS:
             names = ", ".join(f"{f.kind} {f.agent or ''}".strip() for f in critical)
             self.notify(f"{len(critical)} new critical findings: {names}", title="critical",

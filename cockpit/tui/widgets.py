@@ -23,7 +23,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
-from textual.widgets.data_table import CellDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey
 
 from cockpit.findings import Finding, Severity
 from cockpit.judge.agents import AgentStatus
@@ -946,11 +946,15 @@ class KeyHelp:
 
 REMINDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("due", "due"), ("agent", "agent"), ("verb", "verb"), ("text", "text"), ("state", "state"),
-    ("attempts", "tries"), ("outcome", "latency / late by / why"),
+    ("outcome", "latency / why"),
 )
+# "text" takes what the pane leaves (REMINDER_TEXT_MIN..REMINDER_TEXT_MAX); the detail shows it whole.
 REMINDER_COLUMN_WIDTHS: dict[str, int] = {
-    "due": 8, "agent": 8, "verb": 6, "text": 14, "state": 9, "attempts": 5, "outcome": 26,
+    "due": 8, "agent": 8, "verb": 6, "text": 14, "state": 9, "outcome": 18,
 }
+REMINDER_TEXT_MIN = 6
+REMINDER_TEXT_MAX = 60
+REMINDER_LATE_SHOWN_S = 5.0  # a firing later than this after its due time says so in the table (a tick is ~1-2 s)
 REMINDER_STATE_STYLES = {
     "scheduled": "cyan", "waiting": "yellow", "fired": "bold cyan", "delivered": "green", "missed": "bold red",
     "cancelled": "dim",
@@ -968,13 +972,16 @@ def reminder_outcome(reminder: Any) -> Text:
     if reminder.latency_s is not None:
         out.append(f"in {reminder.latency_s:.1f}s", style="green")
         if reminder.via:
-            out.append(f" via {reminder.via}", style="dim")
-    if reminder.late_by_s:
+            out.append(f" {reminder.via}", style="dim")
+    if reminder.state == "missed":
+        tries = f"{reminder.attempts} {'try' if reminder.attempts == 1 else 'tries'}"
+        out.append((" · " if out.plain else "") + f"{tries}, none seen", style="red")
+    elif reminder.attempts > 1:
+        out.append((" · " if out.plain else "") + f"try {reminder.attempts}", style="yellow")
+    if reminder.late_by_s and reminder.late_by_s >= REMINDER_LATE_SHOWN_S:
         out.append((" · " if out.plain else "") + f"late {short_age(reminder.late_by_s)}", style="yellow")
     if reminder.why:
         out.append((" · " if out.plain else "") + reminder.why, style="yellow")
-    if reminder.state == "missed" and not out.plain:
-        out.append("no new turn showed it", style="red")
     return out if out.plain else Text("-", style="dim")
 
 
@@ -985,9 +992,8 @@ def reminder_cells(reminder: Any) -> Cells:
         Text(_utc_time(reminder.due_at)),
         Text(reminder.agent, style="bold"),
         Text(reminder.verb, style="magenta" if reminder.verb == "wake" else ""),
-        Text(_truncate(reminder.text, REMINDER_COLUMN_WIDTHS["text"])),
+        Text(_truncate(reminder.text, REMINDER_TEXT_MAX)),
         Text(state, style=REMINDER_STATE_STYLES.get(state, "")),
-        Text(str(reminder.attempts), style="" if reminder.attempts else "dim"),
         reminder_outcome(reminder),
     )
 
@@ -1043,7 +1049,49 @@ def reminder_detail(reminder: Any, now: float) -> RenderableType:
 
 
 class ReminderTable(KeyedTable):
-    """Seed #6: open reminders and those finished in the last day, by due time."""
+    """Seed #6: open reminders and those finished in the last day, by due time.
+
+    The text column takes the width the pane leaves, so the row fits without sideways scrolling
+    (the detail below shows the whole text); the agent column fits the fleet's names.
+    """
 
     COLUMNS = REMINDER_COLUMNS
     WIDTHS = REMINDER_COLUMN_WIDTHS
+
+    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._agent_width = min(24, max([len("agent"), *(len(n) for n in names)])) if names else \
+            REMINDER_COLUMN_WIDTHS["agent"]
+        self._text_width = REMINDER_COLUMN_WIDTHS["text"]
+
+    def column_width(self, key: str) -> int | None:
+        if key == "agent":
+            return self._agent_width
+        if key == "text":
+            return self._text_width
+        return super().column_width(key)
+
+    def text_width_for(self, width: int) -> int:
+        """The text column's width in a table ``width`` cells wide (the others keep theirs)."""
+        others = sum(self.column_width(key) or 0 for key, _ in self.COLUMNS if key != "text")
+        padding = 2 * self.cell_padding * len(self.COLUMNS)
+        scrollbar = self.styles.scrollbar_size_vertical or 0
+        return max(REMINDER_TEXT_MIN, min(REMINDER_TEXT_MAX, width - others - padding - scrollbar))
+
+    def on_resize(self, event: Any) -> None:
+        self.fit_text(event.size.width)
+
+    def fit_text(self, width: int) -> None:
+        wanted = self.text_width_for(width)
+        if wanted == self._text_width:
+            return
+        self._text_width = wanted
+        column = self.columns.get(ColumnKey("text"))
+        if column is None:  # not mounted yet: on_mount adds it at this width
+            return
+        column.width = wanted
+        # DataTable has no public "resize a column": drop its cached layout and measure again
+        # (textual is pinned; the Reminders snapshot tests catch a change here).
+        self._clear_caches()
+        self._require_update_dimensions = True
+        self.refresh()
