@@ -446,11 +446,18 @@ class DoctorScreen(ModalScreen[None]):
         link = self.query_one("#doctor-link", Input)
         if cli.get("promote_link"):
             link.value = str(cli["promote_link"])
+        # the keyboard goes where the next step is: the newest nearby candidate is picked (Check is
+        # focused: enter checks it; shift+tab picks another), or the path is to be typed
+        if candidates:
+            select.value = candidates[0]
+        else:
+            self.query_one("#doctor-candidate", Input).focus()
 
     @on(Select.Changed, "#doctor-candidates")
     def _candidate_picked(self, event: Select.Changed) -> None:
         if isinstance(event.value, str):
             self.query_one("#doctor-candidate", Input).value = event.value
+            self.query_one("#doctor-check", Button).focus()  # enter checks it
 
     @on(Button.Pressed, "#doctor-check")
     def _check_pressed(self) -> None:
@@ -483,7 +490,10 @@ class DoctorScreen(ModalScreen[None]):
         self.query_one("#doctor-screen", Static).update(
             Group(Text("captured screen", style="bold underline"),
                   Text.from_ansi(result.screen.rstrip("\n") or "(empty)", no_wrap=True, overflow="crop")))
-        self.query_one("#doctor-promote", Button).disabled = not result.passed
+        promote = self.query_one("#doctor-promote", Button)
+        promote.disabled = not result.passed
+        if result.passed and not self.read_only:
+            promote.focus()  # enter promotes it
 
     @on(Button.Pressed, "#doctor-promote")
     def _promote_pressed(self) -> None:
