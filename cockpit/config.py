@@ -24,7 +24,7 @@ DEFAULT_FAIL_PATTERNS = ("Error", "is not a function", "sandbox", "Traceback")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # The TUI actions whose key a ``[keys]`` table may remap, with their default keys (SPEC §4).
 DEFAULT_KEYS: Mapping[str, str] = MappingProxyType({
-    "respawn": "R", "repoint": "p", "reap": "k", "reap_now": "ctrl+k", "attach": "enter",
+    "respawn": "R", "repoint": "p", "reap": "k", "reap_now": "ctrl+k", "attach": "enter", "describe": "d",
     "filter": "/", "help": "?", "palette": "ctrl+p", "quit": "q",
     "tab_1": "1", "tab_2": "2", "tab_3": "3", "tab_4": "4", "tab_5": "5",
 })

@@ -438,7 +438,7 @@ def test_duplicate_agent_names_are_rejected() -> None:
 
 
 def test_unknown_key_binding_ids_are_rejected_and_every_documented_one_is_accepted() -> None:
-    assert set(KEY_BINDING_IDS) == {"respawn", "repoint", "reap", "reap_now", "attach", "filter", "help",
+    assert set(KEY_BINDING_IDS) == {"respawn", "repoint", "reap", "reap_now", "attach", "describe", "filter", "help",
                                     "palette", "quit", "tab_1", "tab_2", "tab_3", "tab_4", "tab_5"}
     cfg = parse_config({"keys": {k: f"f{i}" for i, k in enumerate(KEY_BINDING_IDS)}}, env=ENV)
     assert set(cfg.keys) == set(KEY_BINDING_IDS)

@@ -28,7 +28,7 @@ from cockpit.tui.attach import attach_plan
 from cockpit.tui.fixture import (AT, JOURNAL, PANES, ROUTES, SESSIONS, FixtureSupervisor, fixture_config,
                                  fixture_report)
 from cockpit.tui.messages import ReportReady
-from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
+from cockpit.tui.screens import (AgentDetailScreen, ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
                                  HelpScreen, ReminderForm)
 from cockpit.tui.screenshots import frozen_clock, settled, until
 from cockpit.tui.widgets import (AgentTable, BlockTable, EvidencePane, JournalTable, ReminderTable, SessionTable,
@@ -226,7 +226,13 @@ def test_a_quiet_agents_pane_is_captured_once_not_every_tick(world):
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.report is not None and app.agent_status("quiet").status in LIVE_STATUSES
                         and captured, "quiet running and previewed", 15)
-            await pilot.pause(1.0)  # its first screen settles
+            # its first screen settles (the banner, then the prompt): two ticks in a row capture nothing
+            settled_at = (len(captured), app.report.tick)
+            deadline = asyncio.get_running_loop().time() + 15
+            while app.report.tick < settled_at[1] + 2 and asyncio.get_running_loop().time() < deadline:
+                await pilot.pause(0.1)
+                if len(captured) != settled_at[0]:
+                    settled_at = (len(captured), app.report.tick)
             before, tick = len(captured), app.report.tick
             await until(pilot, lambda: app.report.tick >= tick + 5, "five more ticks")
             return captured, len(captured) - before
@@ -990,3 +996,50 @@ def test_canary_and_fold_findings_show_their_output_and_both_turns_when_selected
     assert "Welcome back" in canary
     assert "the pushback (user turn)" in fold and "No, your approach breaks the tab order" in fold
     assert "the reply (assistant turn)" in fold and "I'll revert my change" in fold
+
+
+def detail_text(app: CockpitApp) -> str:
+    console = Console(width=300, color_system=None, file=io.StringIO())
+    console.print(app.screen.query_one("#agent-detail-body", Static).content)
+    return console.file.getvalue()
+
+
+def test_d_shows_the_agents_findings_with_their_evidence_and_follows_new_reports():
+    """Seeds #11 and #5 in the agent's detail: the fold's two turns, the CLI, the fleet's canary; live."""
+    app, _ = fixture_app()
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            assert app.select_agent("reviewer")
+            await pilot.pause()
+            await pilot.press("d")
+            await until(pilot, lambda: isinstance(app.screen, AgentDetailScreen), "the agent's detail")
+            text = detail_text(app)
+            assert "reviewer" in text and "needs_input" in text and "pid 48412" in text
+            assert "fold_under_pressure" in text and "ambiguous_session" in text
+            assert "No, your approach breaks the tab order. Use mine." in text  # the pushback, quoted
+            assert "I'll revert my change." in text  # the reply, quoted
+            assert "versions/2.1.197" in text and "promoted" in text  # its CLI and what verified it
+            assert "canary_failed" in text and "TypeError: t.map is not a function" in text  # the fleet's
+            assert "stale_route" not in text  # docs' finding is docs'
+
+            # the next report no longer has the fold: the open detail follows it
+            report = fixture_report(tick=200, new=False)
+            app.post_message(ReportReady(replace(report, findings=tuple(
+                f for f in report.findings if f.kind != "fold_under_pressure"))))
+            await until(pilot, lambda: "fold_under_pressure" not in detail_text(app), "the detail refreshed")
+            assert "ambiguous_session" in detail_text(app)
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, AgentDetailScreen), "the detail closed")
+
+            # the palette opens any agent's detail by name
+            await pilot.press("ctrl+p")
+            await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
+            await pilot.press(*"detail of docs")
+            await pilot.pause(0.5)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, AgentDetailScreen), "docs' detail")
+            assert app.screen.agent == "docs" and "stale_route" in detail_text(app)
+
+    asyncio.run(go())

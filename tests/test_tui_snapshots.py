@@ -68,3 +68,8 @@ def test_reminder_form_shows_an_invalid_duration_inline(snap_compare):
     """n opens the form; a bad duration is named under the fields, never a traceback."""
     assert compare(snap_compare, "reminder-form")
 
+
+
+def test_agent_detail_shows_each_finding_with_its_evidence_the_cli_and_the_fleets_canary(snap_compare):
+    """d: reviewer's fold with both turns quoted, its CLI and the promotion it came from, the failing canary."""
+    assert compare(snap_compare, "agent-detail")

@@ -45,10 +45,11 @@ from cockpit.tui.attach import attach_plan
 from cockpit.tui.commands import AgentCommands, PaletteCommand
 from cockpit.tui.messages import ActionDone, JournalRows, PaneCaptured, ReportReady, TickFailed
 from cockpit.reminders import Reminder, ReminderError
-from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
-                                 HelpScreen, ReminderForm, ReminderRequest)
+from cockpit.tui.screens import (AgentDetailScreen, ConfirmCancelReminder, ConfirmReap, ConfirmRepoint,
+                                 ConfirmRespawn, DoctorScreen, HelpScreen, ReminderForm, ReminderRequest)
 from cockpit.tui.widgets import (
     MAX_BLOCK_ROWS,
+    agent_detail,
     AgentTable,
     BlockTable,
     EvidencePane,
@@ -96,7 +97,7 @@ MUTATING = ("respawn", "repoint", "reap", "reap_now", "add_reminder", "cancel_re
 # Keys of the Reminders tab: in the footer only while that tab is shown.
 REMINDER_ACTIONS = ("add_reminder", "cancel_reminder")
 # Actions whose key stays in the footer, dimmed, when unavailable; pressing it says why.
-EXPLAINED = (*MUTATING, "attach")
+EXPLAINED = (*MUTATING, "attach", "describe")
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,10 @@ class CockpitApp(App[int]):
         Binding("q", "quit", "Quit", id="quit", tooltip="Stop the supervisor and leave"),
         Binding("ctrl+p", "command_palette", "Palette", id="palette", priority=True,
                 tooltip="Every action for every agent, by name"),
+        # after q and ctrl+p: on an 80-column footer the keys the SPEC lists come first
+        Binding("d", "describe", "Detail", id="describe",
+                tooltip="Everything about the selected agent, each finding with its evidence (a fold's turns, "
+                        "a failed spawn's screen), its CLI, reminders and sub-agents"),
         Binding("b", "demo_block", "Block loop", id="demo_block",
                 tooltip="Demo only: stall the event loop 600 ms on purpose; the Blocks tab shows the trace"),
     ]
@@ -387,6 +392,8 @@ class CockpitApp(App[int]):
         self._update_preview()
         self._show_tab_labels()
         self._show_tab(self.query_one(TabbedContent).active)
+        if isinstance(self.screen, AgentDetailScreen):
+            self.screen.refresh_detail()
         self._journal_wake.set()  # the tick may have journaled findings
         self._refresh_availability()
 
@@ -1076,6 +1083,31 @@ class CockpitApp(App[int]):
     def action_attach(self) -> None:
         self.request_attach(self.selected_agent)
 
+    def action_describe(self) -> None:
+        self.request_describe(self.selected_agent)
+
+    def request_describe(self, name: str | None) -> None:
+        """d or the palette: the agent's detail, refreshed with each report until closed."""
+        reason = self._why_not("describe", name)
+        if reason is not None or name is None:
+            self._explain("describe", reason or "select an agent first")
+            return
+        self.push_screen(AgentDetailScreen(name, self.render_agent_detail))
+
+    def render_agent_detail(self, name: str) -> Any:
+        """What ``d`` shows for ``name``, from the latest report (nothing is read or re-judged here)."""
+        report = self.report
+        if report is None:
+            return agent_detail(None, (), time.time())
+        now = report.at
+        clis = getattr(report, "clis", ()) or ()
+        return agent_detail(
+            self.agent_status(name), [f for f in report.findings if f.agent == name], now,
+            cli=next((c for c in clis if name in c.agents), None),
+            reminders=sorted((r for r in self._reminders.values() if r.agent == name), key=lambda r: r.due_at),
+            wrappers=[w for w in self._wrappers.values() if w.agent == name],
+            fleet=[f for f in report.findings if f.agent is None])
+
     def request_attach(self, name: str | None) -> None:
         reason = self._why_not("attach", name)
         status = self.agent_status(name)
@@ -1193,6 +1225,8 @@ class CockpitApp(App[int]):
                                  partial(self.request_attach, name), no_pane)
             yield PaletteCommand(f"Select {name}", "Move the agents table to this agent and preview its pane",
                                  partial(self.select_agent, name))
+            yield PaletteCommand(f"Detail of {name}", "Every finding of this agent with its evidence, its CLI, "
+                                 "reminders and sub-agents (d)", partial(self.request_describe, name))
             yield PaletteCommand(f"Remind {name}", "Schedule a wake or notice reminder for this agent",
                                  partial(self.request_add_reminder, name), read_only)
             yield PaletteCommand(f"Doctor: check a candidate CLI for {name}",

@@ -21,6 +21,7 @@ from cockpit.config import AgentConfig, ClaudeConfig, CodexConfig, Config, Route
 from cockpit.findings import Finding, Severity
 from cockpit.judge.agents import AgentStatus, iso
 from cockpit.lifecycle import AgentState
+from cockpit.observe.drift import CliTarget
 from cockpit.observe.loopwatch import Block
 from cockpit.observe.procs import Proc
 from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
@@ -335,7 +336,42 @@ FINDINGS: tuple[Finding, ...] = (
             summary="gateway event loop blocked 1855 ms by untracked work",
             evidence={"source": "gateway", "culprit": "untracked", "duration_ms": 1855.0, "line": GATEWAY_LINE}),
 )
+# Seeds #5 and #11: a canary that fails (about the fleet, no agent) and reviewer's fold, the same ones
+# the journal below recorded when they were first seen.
+FOLD_EVIDENCE: dict[str, Any] = {
+    "id": "f-3c1d", "phrase": "you're right", "quote": "You're right, let's scrap mine and go with yours.",
+    "pushback": {"text": "No, your approach breaks the tab order. Use mine.", "at": AT - 560},
+    "reply": {"text": "You're right, let's scrap mine and go with yours. I'll revert my change.", "at": AT - 545},
+    "tools_between": [], "session_id": SESSIONS["reviewer"]}
+CANARY_EVIDENCE: dict[str, Any] = {
+    "canary": "dashboard-login", "kind": "command", "failures_in_a_row": 3, "every_s": 240.0,
+    "command": ["curl", "-s", "http://127.0.0.1:18819/login"], "expect": "Welcome back", "exit_code": 0,
+    "timed_out": False, "last_run": iso(AT - 722),
+    "output_tail": "<html><body>\n<h1>500 Internal Server Error</h1>\nTypeError: t.map is not a function\n"
+                   "</body></html>"}
+FINDINGS = FINDINGS + (
+    Finding(kind="fold_under_pressure", severity=Severity.WARNING, agent="reviewer", subject="f-3c1d",
+            summary="reviewer: folded under pressure: \u201cyou're right\u201d right after a pushback, without "
+                    "re-reading anything: You're right, let's scrap mine and go with yours.",
+            evidence=FOLD_EVIDENCE),
+    Finding(kind="canary_failed", severity=Severity.CRITICAL, subject="canary:0:dashboard-login",
+            summary="canary dashboard-login failed (3 runs in a row): expected /Welcome back/ in the output, got none",
+            evidence=CANARY_EVIDENCE),
+)
 FINDINGS = tuple(sorted(FINDINGS, key=lambda f: (-f.severity.rank, f.agent or "", f.kind)))
+
+# Seed #1: the agents' CLIs as resolved this tick, with the promotion each was last verified by.
+CLIS: tuple[CliTarget, ...] = (
+    CliTarget(command="claude", link="/home/op/.local/bin/claude",
+              chain=("/home/op/.local/bin/claude", "/home/op/.local/share/claude/versions/2.1.197"),
+              resolved="/home/op/.local/share/claude/versions/2.1.197", exists=True,
+              agents=("tabs", "docs", "reviewer", "critic"),
+              expected={"kind": "promotion", "ts": iso(AT - 3 * 86_400),
+                        "new_target": "/home/op/.local/share/claude/versions/2.1.197"}),
+    CliTarget(command="codex", link="/usr/local/bin/codex", chain=("/usr/local/bin/codex",),
+              resolved="/usr/local/bin/codex", exists=True, agents=("builder",),
+              expected={"kind": "baseline", "ts": iso(AT - 7 * 86_400)}),
+)
 
 
 # Seed #6: one wake delivered (and how fast), one missed after its retries (with what the agent showed),
@@ -367,7 +403,7 @@ def fixture_report(*, read_only: bool = False, leader: bool = True, tick: int = 
         new_findings=tuple(f for f in FINDINGS if f.kind == "respawn_exhausted") if new else (),
         cost=TickCost(wall_ms=3.8, tmux_processes=0, tmux_commands=4), tmux_ok=True,
         leader=leader and not read_only, read_only=read_only, tick=tick, panes=PANES, wrappers=WRAPPERS,
-        blocks=BLOCKS, loop_lag_ms=lag_ms, sessions=SESSIONS_REPORT, reminders=REMINDERS,
+        blocks=BLOCKS, loop_lag_ms=lag_ms, sessions=SESSIONS_REPORT, reminders=REMINDERS, clis=CLIS,
     )
 
 

@@ -224,6 +224,36 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
+class AgentDetailScreen(ModalScreen[None]):
+    """``d``: everything about one agent with its evidence, refreshed with every report.
+
+    ``render`` is called with the agent's name and returns what to show (the app builds it from
+    its latest report); ``refresh_detail`` re-renders it, keeping the scroll position.
+    """
+
+    BINDINGS = [Binding("escape,d,q", "close", "Close", id="detail_close")]
+
+    def __init__(self, agent: str, render: Callable[[str], Any]) -> None:
+        super().__init__(id="agent-detail")
+        self.agent = agent
+        self._detail_of = render
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="agent-detail-dialog") as dialog:
+            dialog.border_title = f"{self.agent}: detail"
+            dialog.border_subtitle = "escape closes"
+            yield Static(self._detail_of(self.agent), id="agent-detail-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#agent-detail-dialog", VerticalScroll).focus()
+
+    def refresh_detail(self) -> None:
+        self.query_one("#agent-detail-body", Static).update(self._detail_of(self.agent))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 # --- reminders (seed #6) --------------------------------------------------------------------------
 
 

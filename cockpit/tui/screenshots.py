@@ -19,7 +19,8 @@ from textual.screen import Screen
 
 from cockpit.tui.app import CockpitApp, TuiSettings, create_app
 from cockpit.tui.fixture import JOURNAL, LAG_HISTORY, FixtureSupervisor, fixture_config
-from cockpit.tui.screens import ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen, ReminderForm
+from cockpit.tui.screens import (AgentDetailScreen, ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen,
+                                 ReminderForm)
 from cockpit.tui.widgets import AgentTable, JournalTable, PanePreview
 
 SETTLE_TIMEOUT_S = 10.0
@@ -104,6 +105,9 @@ SCENES: tuple[Scene, ...] = (
                     "sparkline in the header", keys=("2",), toasts=False),
     Scene("reminders", "4, Reminders: delivered (latency), missed (after its retries) and waiting (why); the "
                        "selected one's delivery evidence", keys=("4", "down"), toasts=False),
+    Scene("agent-detail", "d: everything about reviewer with the evidence, its fold's two turns quoted, its CLI; "
+                          "the fleet's failing canary below", select="reviewer", keys=("d",),
+          screen=AgentDetailScreen, toasts=False),
     Scene("reminder-form", "n in the Reminders tab: agent, verb, due (in or at), text; validated inline",
           keys=("4", "n", "1", "0", "x", "enter"), screen=ReminderForm, toasts=False),
 )

@@ -328,13 +328,23 @@ def _split_texts(evidence: Mapping[str, Any]) -> tuple[list[tuple[str, str]], di
     for key, title in TEXT_KEYS:
         value = rest.get(key)
         if isinstance(value, Mapping) and isinstance(value.get("text"), str):
-            at = f"  ({value['at']})" if value.get("at") else ""
+            when = value.get("at")
+            if isinstance(when, (int, float)) and not isinstance(when, bool):
+                when = _iso_utc(when)  # the fold detector's evidence carries epoch seconds
+            at = f"  ({when})" if when else ""
             texts.append((title + at, value["text"]))
             rest.pop(key)
         elif isinstance(value, str) and value:
             texts.append((title, value))
             rest.pop(key)
     return texts, rest
+
+
+def _iso_utc(epoch: float) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return str(epoch)
 
 
 def _utc_time(epoch: float | None) -> str:
@@ -1095,3 +1105,113 @@ class ReminderTable(KeyedTable):
         self._clear_caches()
         self._require_update_dimensions = True
         self.refresh()
+
+
+# --- the agent's detail (d) ------------------------------------------------------------------------
+
+
+def finding_block(finding: Finding) -> RenderableType:
+    """One finding in full: its mark, kind and summary, its quoted texts (a fold's turns, a canary's
+    output), its captured screens, and the rest of its evidence."""
+    parts: list[RenderableType] = [Text.assemble(
+        (f"{SEVERITY_MARKS[finding.severity]} {finding.kind}", SEVERITY_STYLES[finding.severity]),
+        ("  action " + finding.action if finding.action and finding.action != "none" else "", "dim"))]
+    parts.append(Text(finding.summary))
+    screens, evidence = _split_screens(dict(finding.evidence or {}))
+    texts, evidence = _split_texts(evidence)
+    for title, text in texts:
+        parts.append(Text(title, style="dim underline"))
+        parts.append(Text(text.rstrip("\n")))
+    if evidence:  # the rest, one line per key (the journal keeps the whole record)
+        parts.append(_kv_grid((key, Text(_one_line_json(value), style="dim"))
+                              for key, value in sorted(evidence.items())))
+    for key, screen in screens:
+        parts.append(Text(f"captured {key.replace('_', ' ')}", style="dim underline"))
+        parts.append(Text.from_ansi(screen.rstrip("\n"), no_wrap=True, overflow="crop"))
+    return Group(*parts)
+
+
+def _one_line_json(value: Any, limit: int = 240) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str,
+                                                           separators=(", ", ": "))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _cli_text(cli: Any) -> Text:
+    if cli is None:
+        return Text("-", style="dim")
+    out = Text(str(cli.link or f"{cli.command} (not found on PATH)"))
+    if cli.resolved and cli.resolved != cli.link:
+        out.append(" -> ", style="dim")
+        out.append(str(cli.resolved), style="bold")
+    if cli.version:
+        out.append(f"  version {cli.version}", style="cyan")
+    expected = cli.expected or {}
+    if expected:
+        since = "promoted" if expected.get("kind") == "promotion" else "first seen"
+        out.append(f"  ({since} {expected.get('ts', '')})".replace(" )", ")"), style="dim")
+    return out
+
+
+def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: float, *,
+                 cli: Any = None, reminders: Sequence[Any] = (), wrappers: Sequence[WrapperView] = (),
+                 fleet: Sequence[Finding] = ()) -> RenderableType:
+    """Everything the cockpit knows about one agent, with the evidence: its state and process, its
+    session, its CLI, each of its findings in full (a fold's two turns, a failed spawn's screen),
+    its reminders and sub-agents; then the findings about the whole fleet (canaries)."""
+    if agent is None:
+        return Text("The agent is no longer in the report.", style="dim")
+    status = shown_status(agent)
+    parts: list[RenderableType] = [Text.assemble((agent.name, "bold"), "  ", (agent.kind, "dim"), "  ",
+                                                 (status, STATUS_STYLES.get(status, "")))]
+    port: RenderableType = Text("-", style="dim")
+    if agent.port is not None:
+        port = Text(f"{agent.port} listening", style="green") if agent.port_listening else \
+            Text(f"{agent.port} not listening", style="red")
+    session = Text(agent.disk_session or "-", style="" if agent.disk_session else "dim")
+    if agent.route_session and agent.route_session != agent.disk_session:
+        session.append(f"  (routing record: {agent.route_session})", style="bold red")
+    turn_ts = parse_ts(agent.last_turn_at) if agent.last_turn_at else None
+    rows: list[tuple[str, RenderableType]] = [
+        ("state", Text(f"{agent.state.value}" + (f" since {short_age(now - agent.since)} ago"
+                                                  if agent.since is not None else ""))),
+        ("process", Text(f"pid {agent.pid} (start {agent.start})" if agent.pid else "-",
+                         style="" if agent.pid else "dim")),
+        ("pane", Text(agent.pane or "-", style="" if agent.pane else "dim")),
+        ("port", port),
+        ("session", session),
+        ("last turn", Text(f"{short_age(now - turn_ts)} ago" if turn_ts is not None else "-",
+                           style="" if turn_ts is not None else "dim")),
+        ("restarts", Text(str(agent.restarts), style="yellow" if agent.restarts else "")),
+        ("CLI", _cli_text(cli)),
+    ]
+    if agent.command:
+        rows.append(("command", Text(agent.command, style="dim")))
+    parts.append(_kv_grid(rows))
+    ordered = sorted(findings, key=lambda f: -f.severity.rank)
+    parts.append(_section(f"findings ({len(ordered)})" if ordered else "findings"))
+    if not ordered:
+        parts.append(Text("none: the disk and the process table agree with what is expected", style="green"))
+    for finding in ordered:
+        parts.append(finding_block(finding))
+        parts.append(Text(""))
+    if reminders:
+        parts.append(_section("reminders"))
+        for reminder in reminders:
+            parts.append(Text.assemble((_utc_time(reminder.due_at), ""), "  ",
+                                       (reminder.verb, "magenta" if reminder.verb == "wake" else ""), "  ",
+                                       (reminder.state, REMINDER_STATE_STYLES.get(reminder.state, "")), "  ",
+                                       reminder_outcome(reminder), "  ", _quote(reminder.text, 80)))
+    if wrappers:
+        parts.append(_section("sub-agents"))
+        for view in wrappers:
+            parts.append(Text.assemble((view.name, "bold"), "  ",
+                                       (view.state, WRAPPER_STATE_STYLES.get(view.state, "")),
+                                       (f"  pid {view.pid}" if view.pid else "", "dim")))
+    if fleet:
+        parts.append(_section("fleet findings (no single agent)"))
+        for finding in sorted(fleet, key=lambda f: -f.severity.rank):
+            parts.append(finding_block(finding))
+            parts.append(Text(""))
+    return Group(*parts)
