@@ -291,6 +291,16 @@ def test_an_operator_runs_the_demo_sees_every_agent_and_quits_without_leaving_a_
                   and re.search(r"\bapi\s+wake\b.*\bmissed\b", s) is not None
                   and "fold" in rows(s).get("relay", ""),
                   "the Reminders tab: tabs's wake delivered, api's missed; relay's fold", timeout=60)
+        # the palette opens relay's detail: the fold with both turns quoted (seed #11)
+        term.keys("C-p")
+        time.sleep(0.8)
+        term.keys("detail of relay", literal=True)
+        time.sleep(0.8)
+        term.keys("Enter")
+        term.wait(lambda s: "relay: detail" in s and "fold_under_pressure" in s and "scrap mine" in s,
+                  "relay's detail quoting its fold", timeout=15)
+        term.keys("Escape")
+        term.wait(lambda s: "relay: detail" not in s, "the detail to close", timeout=10)
         term.keys("5")
         time.sleep(0.3)
 
