@@ -47,7 +47,7 @@ from cockpit.config import AgentConfig, Config, TmuxConfig
 from cockpit.observe.loopwatch import LoopWatch
 from cockpit.observe.ports import listening_sockets, listening_sockets_netlink, naive_port_lookup
 from cockpit.observe.snapshot import Observer
-from cockpit.tmux import TmuxClient
+from cockpit.tmux import TmuxClient, exec_argv
 
 SCHEMA = 1
 SIZES = (20, 100, 500)
@@ -206,7 +206,7 @@ class Fleet:
             part = new[start:start + chunk]
             created = await self.tmux.run_many(
                 ["new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"={SESSION}:", "-n", a.name, "-c", "/",
-                 "--", *a.command] for a in part)
+                 "--", *exec_argv(a.command)] for a in part)
             tags = []
             for agent, result in zip(part, created):
                 if isinstance(result, BaseException) or not result:

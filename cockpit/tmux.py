@@ -25,6 +25,12 @@ from typing import Iterable, Sequence
 _GUARD_RE = re.compile(r"^%(begin|end|error) (\d+) (\d+) (\d+)$")
 _SAFE_RE = re.compile(r"^[A-Za-z0-9_@%:./=+,-]+$")
 _PLACEHOLDER = ("sleep", "2147483647")
+
+
+def exec_argv(argv: Sequence[str]) -> list[str]:
+    """``argv`` as tmux must be given it to exec it: tmux hands a lone argument to ``sh -c``, so a
+    one-word command goes through ``env`` (which execs it, same pid) and never reaches a shell."""
+    return ["env", "--", *argv] if len(argv) == 1 else list(argv)
 _FIELD_SEP = "\x1f"
 
 PANE_FIELDS = (
@@ -406,7 +412,7 @@ class TmuxClient:
         commands: list[Sequence[str]] = [
             ["set-option", "-w", "-t", pane_id, "remain-on-exit", "on"],
             ["set-option", "-p", "-t", pane_id, "@cockpit_agent", agent_tag or name],
-            [*respawn, "--", *argv],
+            [*respawn, "--", *exec_argv(argv)],
         ]
         results = await self.run_many(commands)
         for args, res in zip(commands, results):

@@ -49,6 +49,28 @@ def test_argv_runs_without_a_shell_and_a_fast_death_keeps_its_last_screen(tmux_s
     assert "said: a;b $(id) x'y" in screen
 
 
+def test_a_one_word_argv_is_execed_too_never_handed_to_a_shell(tmux_socket, tmp_path):
+    """tmux runs a lone command argument through ``sh -c``: a one-element argv must still be execed."""
+    marker = tmp_path / "ran"
+
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        try:
+            pane = await client.spawn_window("agents", "one", [f"touch {marker}; sleep 60"], cwd=str(tmp_path))
+            for _ in range(100):
+                current = await client.pane(pane.pane_id)
+                if current is not None and current.dead:
+                    break
+                await asyncio.sleep(0.02)
+            return current
+        finally:
+            await client.kill_server()
+
+    current = run(go())
+    assert current is not None and current.dead  # no program of that name: it never ran
+    assert not marker.exists()
+
+
 def test_a_tick_costs_no_tmux_process_whatever_the_fleet_size(tmux_socket, tmp_path):
     async def go():
         client = TmuxClient(["-L", tmux_socket])
