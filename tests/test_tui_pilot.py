@@ -25,7 +25,7 @@ from cockpit.supervisor import Report
 from cockpit.tui import TuiSettings, create_app
 from cockpit.tui.app import DEMO_BLOCK_SCOPE, CockpitApp
 from cockpit.tui.attach import attach_plan
-from cockpit.tui.fixture import (AT, JOURNAL, PANES, ROUTES, SESSIONS, FixtureSupervisor, fixture_config,
+from cockpit.tui.fixture import (AT, JOURNAL, PANES, REMINDERS, ROUTES, SESSIONS, FixtureSupervisor, fixture_config,
                                  fixture_report)
 from cockpit.tui.messages import ReportReady
 from cockpit.tui.screens import (AgentDetailScreen, ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
@@ -806,18 +806,21 @@ def test_the_reminders_table_fits_its_pane_and_gives_the_text_what_is_left(size)
     """No sideways scrolling at any width: the text column takes what the other columns leave."""
     app, _ = fixture_app()
 
-    async def go() -> tuple[int, int, int]:
+    async def go() -> tuple[int, int]:
         async with app.run_test(size=size) as pilot:
             await until(pilot, lambda: settled(app), "the fixture world")
+            # more reminders than the pane has rows: the vertical scrollbar takes its columns too
+            many = tuple(replace(REMINDERS[i % 3], id=f"r-{i:08x}", due_at=AT + i) for i in range(30))
+            app.post_message(ReportReady(replace(fixture_report(tick=300, new=False), reminders=many)))
             await pilot.press("4")
             table = app.query_one(ReminderTable)
-            await until(pilot, lambda: table.row_count == 3 and table.size.width > 0, "the reminders shown")
+            await until(pilot, lambda: table.row_count == 30 and table.size.width > 0, "the reminders shown")
             await pilot.pause(0.1)
             text = next(c.width for c in table.columns.values() if c.key.value == "text")
-            return table.virtual_size.width, table.size.width, text
+            return table.max_scroll_x, text
 
-    virtual, visible, text = asyncio.run(go())
-    assert virtual <= visible, f"{virtual} columns of table in a {visible}-wide pane at {size}"
+    sideways, text = asyncio.run(go())
+    assert sideways == 0, f"the table scrolls {sideways} columns sideways at {size}"
     assert text >= 6
     if size[0] >= 200:
         assert text >= 40  # a wide terminal shows most of the text
@@ -888,6 +891,27 @@ def test_a_critical_finding_that_keeps_coming_back_is_toasted_once_not_every_tim
         assert [n["message"] for n in notes].count(finding.summary) == 1
 
 
+def test_a_finding_that_is_still_coming_back_after_five_minutes_is_toasted_again():
+    now = [0.0]
+    supervisor = FixtureSupervisor(config=fixture_config())
+    app = create_app(TuiSettings(supervisor.config), supervisor=supervisor, clock=lambda: now[0])
+
+    async def go() -> list[dict[str, Any]]:
+        notes = record_notifications(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            for tick, at in ((100, 10.0), (102, 250.0), (104, 320.0)):  # new again at 10 s, 250 s, 320 s
+                now[0] = at
+                app.post_message(ReportReady(fixture_report(tick=tick, new=True)))
+                await pilot.pause(0.05)
+            return notes
+
+    notes = asyncio.run(go())
+    [finding] = fixture_report().new_findings
+    # the first one (at start-up or 10 s), none at 250 s, again at 320 s (more than 300 s after the first)
+    assert [n["message"] for n in notes].count(finding.summary) == 2
+
+
 def test_doctor_from_the_palette_passes_a_candidate_and_promote_repoints_the_link(tmp_path):
     versions = tmp_path / "versions"
     versions.mkdir()
@@ -916,21 +940,48 @@ def test_doctor_from_the_palette_passes_a_candidate_and_promote_repoints_the_lin
             await until(pilot, lambda: doctor.query_one("#doctor-link", Input).value == str(link), "the CLI's link")
             candidates = doctor.query_one("#doctor-candidates", Select)
             assert [v for _, v in candidates._options if v is not Select.NULL] == [str(new), str(old)]
-            candidates.value = str(new)
+            # the newest version is picked and Check focused: the whole flow is enter, enter
             await until(pilot, lambda: doctor.query_one("#doctor-candidate", Input).value == str(new), "picked")
-            doctor.query_one("#doctor-check", Button).press()
+            await until(pilot, lambda: app.focused is doctor.query_one("#doctor-check", Button), "Check focused")
+            await pilot.press("enter")
             await until(pilot, lambda: doctor.result is not None, "the verdict", timeout=30)
             assert doctor.result.passed and doctor.result.reason == "ready"
             assert "claude 2.0.0 ready" in shown_static(doctor.query_one("#doctor-screen", Static))
             assert "PASS" in shown_static(doctor.query_one("#doctor-verdict", Static))
             promote = doctor.query_one("#doctor-promote", Button)
             assert not promote.disabled
-            promote.press()
+            await until(pilot, lambda: app.focused is promote, "Promote focused after the pass")
+            await pilot.press("enter")
             await until(pilot, lambda: doctor.result.promotion is not None, "the promotion", timeout=15)
             assert "promoted" in shown_static(doctor.query_one("#doctor-verdict", Static))
 
     asyncio.run(go())
     assert os.readlink(link) == str(new)
+
+
+def test_doctor_picks_nothing_by_itself_next_to_an_unversioned_cli(tmp_path):
+    """A CLI in a bin folder: its neighbours are other programs, none is picked; the path is to be typed."""
+    (tmp_path / "bin").mkdir()
+    for name in ("claude", "yaml2obj", "zip"):
+        path = tmp_path / "bin" / name
+        path.write_text("#!/bin/sh\nsleep 60\n")
+        path.chmod(0o755)
+    base = fixture_config()
+    config = replace(base, agents=(replace(base.agents[0], command=(str(tmp_path / "bin" / "claude"),), cwd=tmp_path),
+                                   *base.agents[1:]))
+    app, _ = fixture_app(config=config)
+
+    async def go() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: settled(app), "the fixture world")
+            app.open_doctor("tabs")
+            await until(pilot, lambda: isinstance(app.screen, DoctorScreen) and app.screen.is_mounted, "the doctor")
+            doctor = app.screen
+            candidate = doctor.query_one("#doctor-candidate", Input)
+            await until(pilot, lambda: app.focused is candidate, "the candidate's path focused")
+            assert candidate.value == "" and doctor.query_one("#doctor-candidates", Select).value is Select.NULL
+
+    asyncio.run(go())
 
 
 def test_doctor_in_a_read_only_cockpit_checks_but_refuses_to_promote(tmp_path):

@@ -415,9 +415,9 @@ class CockpitApp(App[int]):
     def _toast_new_findings(self, report: Report) -> None:
         """Each new critical finding is toasted; one that keeps coming back (deaf failing every spawn)
         toasts again only after ``TOAST_REPEAT_S``: it stays in the table and the journal meanwhile."""
-        now = time.monotonic()
-        critical = [f for f in report.new_findings if f.severity is Severity.CRITICAL
-                    and now - self._toasted.get(f.key, -TOAST_REPEAT_S) >= TOAST_REPEAT_S]
+        now = self._clock()
+        self._toasted = {key: at for key, at in self._toasted.items() if now - at < TOAST_REPEAT_S}
+        critical = [f for f in report.new_findings if f.severity is Severity.CRITICAL and f.key not in self._toasted]
         for finding in critical:
             self._toasted[finding.key] = now
         if len(critical) > MAX_SEPARATE_TOASTS:

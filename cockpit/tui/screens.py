@@ -29,6 +29,7 @@ from cockpit.doctor import (DoctorInputError, DoctorProgress, DoctorResult, Prom
                             nearby_candidates, promote_after_pass, run_doctor)
 
 from cockpit.findings import Finding
+from cockpit.observe.drift import version_hint
 from cockpit.observe.sessions import RouteState, SessionTruth
 from cockpit.observe.wrappers import WrapperView
 from cockpit.reminders import Reminder, ReminderError, parse_at, parse_duration, validate_text
@@ -473,15 +474,17 @@ class DoctorScreen(ModalScreen[None]):
         self.query_one("#doctor-cli", Static).update(info)
         select = self.query_one("#doctor-candidates", Select)
         select.set_options([(os.path.basename(c) + "  " + c, c) for c in candidates])
-        link = self.query_one("#doctor-link", Input)
-        if cli.get("promote_link"):
-            link.value = str(cli["promote_link"])
-        # the keyboard goes where the next step is: the newest nearby candidate is picked (Check is
-        # focused: enter checks it; shift+tab picks another), or the path is to be typed
-        if candidates:
+        # another agent's CLI: nothing of the previous one's may stay to be checked or promoted
+        self.query_one("#doctor-link", Input).value = str(cli.get("promote_link") or "")
+        candidate = self.query_one("#doctor-candidate", Input)
+        candidate.value = ""
+        # the keyboard goes where the next step is: the newest nearby version is picked (Check is
+        # focused: enter checks it; shift+tab picks another), or the path is to be typed. Only a
+        # versioned file is picked: next to a CLI in /usr/bin, the first executable is no candidate.
+        if candidates and version_hint(os.path.basename(candidates[0])):
             select.value = candidates[0]
         else:
-            self.query_one("#doctor-candidate", Input).focus()
+            candidate.focus()
 
     @on(Select.Changed, "#doctor-candidates")
     def _candidate_picked(self, event: Select.Changed) -> None:

@@ -1086,7 +1086,8 @@ class ReminderTable(KeyedTable):
         others = sum(self.column_width(key) or 0 for key, _ in self.COLUMNS if key != "text")
         padding = 2 * self.cell_padding * len(self.COLUMNS)
         scrollbar = self.styles.scrollbar_size_vertical or 0
-        return max(REMINDER_TEXT_MIN, min(REMINDER_TEXT_MAX, width - others - padding - scrollbar))
+        gutter = self.styles.gutter.width  # the table's own border and padding
+        return max(REMINDER_TEXT_MIN, min(REMINDER_TEXT_MAX, width - gutter - others - padding - scrollbar))
 
     def on_resize(self, event: Any) -> None:
         self.fit_text(event.size.width)
@@ -1170,7 +1171,7 @@ def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: fl
         port = Text(f"{agent.port} listening", style="green") if agent.port_listening else \
             Text(f"{agent.port} not listening", style="red")
     session = Text(agent.disk_session or "-", style="" if agent.disk_session else "dim")
-    if agent.route_session and agent.route_session != agent.disk_session:
+    if agent.route_session and agent.disk_session and agent.route_session != agent.disk_session:
         session.append(f"  (routing record: {agent.route_session})", style="bold red")
     turn_ts = parse_ts(agent.last_turn_at) if agent.last_turn_at else None
     rows: list[tuple[str, RenderableType]] = [
