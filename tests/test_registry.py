@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -595,3 +596,29 @@ def test_orphan_watch_follows_the_tail_and_rebuilds_after_a_prune(tmp_path: Path
     watch.feed(result)
     assert watch.findings() == orphan_exits(registry.read_all().rows)
     assert [f.evidence["row"]["spawn_id"] for f in watch.findings()] == ["gone"]
+
+
+def test_a_registry_rewritten_under_the_view_does_not_make_a_spent_budget_alert_again():
+    """A prune (this cockpit's or another's) replays the file: an agent already fatal is not alerted
+    twice; one that became fatal in rows not yet seen still is."""
+    from types import SimpleNamespace
+
+    from cockpit.lifecycle import AgentState, RestartPolicy
+    from cockpit.observe.history import RegistryView
+
+    policy = RestartPolicy(max_restarts=1, restart_window_s=300.0)
+    view = RegistryView({"ghost": policy, "flaky": policy})
+
+    def fails(agent: str, *seconds_ago: float) -> list[dict[str, Any]]:
+        return [{"ts": ago(s), "event": "spawn_failed", "agent": agent, "spawn_id": f"{agent}-{s}",
+                 "check": "process_alive"} for s in seconds_ago]
+
+    ghost = fails("ghost", 30, 20)
+    view.feed(SimpleNamespace(rows=ghost, bad_lines=0, reset=False))
+    assert view.book.get("ghost").state is AgentState.FATAL and view.book.get("ghost").alert_due
+    view.book.states["ghost"] = replace(view.book.get("ghost"), alert_due=False)  # the supervisor alerted
+
+    flaky = fails("flaky", 9, 8)  # appended just before the prune, not read yet
+    view.feed(SimpleNamespace(rows=ghost + flaky, bad_lines=0, reset=True))
+    assert view.book.get("ghost").state is AgentState.FATAL and not view.book.get("ghost").alert_due
+    assert view.book.get("flaky").state is AgentState.FATAL and view.book.get("flaky").alert_due

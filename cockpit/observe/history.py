@@ -7,10 +7,10 @@ tick costs what was appended, not the file's size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
-from cockpit.lifecycle import Lifecycle, LifecycleBook, RestartPolicy
+from cockpit.lifecycle import AgentState, Lifecycle, LifecycleBook, RestartPolicy
 from cockpit.registry import CLOSING_EVENTS
 
 
@@ -40,12 +40,24 @@ class RegistryView:
         self.bad_lines = 0
 
     def feed(self, result: Any) -> list[dict[str, Any]]:
-        """Take a tail read (``rows``, ``bad_lines``, ``reset``); returns the rows applied."""
-        if getattr(result, "reset", False):
+        """Take a tail read (``rows``, ``bad_lines``, ``reset``); returns the rows applied.
+
+        A reset (the file was rewritten by a prune) replays the whole file: an agent that was
+        already FATAL, its alert sent or pending, is not made due for the alert a second time.
+        """
+        replayed = bool(getattr(result, "reset", False))
+        already_fatal: set[str] = set()
+        if replayed:
+            already_fatal = {name for name, lc in self.book.states.items()
+                             if lc.state is AgentState.FATAL and not lc.alert_due}
             self.reset()
         self.bad_lines += getattr(result, "bad_lines", 0)
         rows = list(getattr(result, "rows", []))
         self.feed_rows(rows)
+        for name in already_fatal:
+            lc = self.book.states.get(name)
+            if lc is not None and lc.alert_due:
+                self.book.states[name] = replace(lc, alert_due=False)
         return rows
 
     def feed_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -57,23 +69,16 @@ class RegistryView:
                 continue
             if event == "spawned":
                 self.last_spawned[agent] = dict(row)
-                sid = row.get("session_id")
-                if isinstance(sid, str) and sid:
-                    bound = self.bound_sessions.setdefault(agent, [])
-                    if sid in bound:
-                        bound.remove(sid)
-                    bound.append(sid)
             elif event == "spawn_failed":
                 self.last_failed[agent] = dict(row)
             elif event in ("exit", "reaped"):
                 self.last_exit[agent] = dict(row)
-            elif event == "repointed":
-                sid = row.get("session_id")
-                if isinstance(sid, str) and sid:
-                    bound = self.bound_sessions.setdefault(agent, [])
-                    if sid in bound:
-                        bound.remove(sid)
-                    bound.append(sid)
+            sid = row.get("session_id")
+            if event in ("spawned", "repointed") and isinstance(sid, str) and sid:
+                bound = self.bound_sessions.setdefault(agent, [])  # newest last
+                if sid in bound:
+                    bound.remove(sid)
+                bound.append(sid)
             spawn_id = row.get("spawn_id")
             if event in CLOSING_EVENTS and isinstance(spawn_id, str):
                 self.closed.add(spawn_id)
