@@ -618,9 +618,18 @@ def promote_candidate(result: DoctorResult, link: str | os.PathLike[str], state_
 
 async def promote_after_pass(result: DoctorResult, link: str | os.PathLike[str], config: Config, *,
                              actor: str = "tui", read_only: bool = False) -> DoctorResult:
-    """``promote_candidate`` off the loop, journalled in the config's journal; the result with its promotion."""
-    promotion = await asyncio.to_thread(promote_candidate, result, link, config.state.dir,
-                                        journal=Journal(config.state.journal), actor=actor, read_only=read_only)
+    """``promote_candidate`` off the loop, journalled in the config's journal; the result with its promotion.
+
+    Every way it can fail (refused, the link unusable, the promote lock held by another cockpit)
+    is a PromotionError carrying the result, so a caller (the TUI's worker) has one thing to catch.
+    """
+    try:
+        promotion = await asyncio.to_thread(promote_candidate, result, link, config.state.dir,
+                                            journal=Journal(config.state.journal), actor=actor, read_only=read_only)
+    except (PromotionError, OSError, LockTimeout) as exc:
+        err = PromotionError(str(exc) if isinstance(exc, PromotionError) else f"{link}: promotion failed: {exc}")
+        err.result = result  # type: ignore[attr-defined]
+        raise err from None
     return replace(result, promotion=promotion)
 
 
@@ -645,14 +654,9 @@ async def run_doctor(candidate: str | os.PathLike[str], config: Config, *, promo
     if link is None or not result.passed:
         return result
     await _emit(progress, DoctorProgress("promoting", result.elapsed_s, result.boot_s, f"repointing {link}"))
-    try:
-        promotion = await asyncio.to_thread(promote_candidate, result, link, config.state.dir,
-                                            journal=Journal(config.state.journal), actor=actor)
-    except (PromotionError, OSError, LockTimeout) as exc:
-        err = PromotionError(str(exc) if isinstance(exc, PromotionError) else f"{link}: promotion failed: {exc}")
-        err.result = result  # type: ignore[attr-defined]
-        raise err from None
-    result = replace(result, promotion=promotion)
+    result = await promote_after_pass(result, link, config, actor=actor)
+    promotion = result.promotion
+    assert promotion is not None
     await _emit(progress, DoctorProgress("promoted", result.elapsed_s, result.boot_s,
                                          f"{link} -> {promotion.readlink} (verified)"))
     return result

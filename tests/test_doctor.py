@@ -278,6 +278,42 @@ def test_the_tui_way_check_then_promote_on_a_key(place: dict) -> None:
     assert row["actor"] == "tui"
 
 
+def test_a_promote_while_another_cockpit_holds_the_promote_lock_is_a_refusal_not_a_crash(place: dict,
+                                                                                         monkeypatch) -> None:
+    """The TUI's promote worker catches PromotionError: a busy promote lock must arrive as one."""
+    import functools
+
+    import cockpit.doctor as doctor_module
+    from cockpit.locks import hold
+
+    good = script(place["versions"] / "5.0.3", 'echo "? for shortcuts"; sleep 60\n')
+    config = config_for(place["state"], ready_pattern=r"\? for shortcuts")
+    monkeypatch.setattr(doctor_module, "hold", functools.partial(hold, timeout=0.3))  # the real lock, less patience
+    held, release = threading.Event(), threading.Event()
+
+    def other_cockpit() -> None:
+        with hold(Path(place["state"]) / "promote.lock"):
+            held.set()
+            release.wait(10)
+
+    async def go() -> None:
+        result = await run_doctor(good, config)
+        assert result.passed
+        thread = threading.Thread(target=other_cockpit)
+        thread.start()
+        try:
+            held.wait(5)
+            with pytest.raises(PromotionError, match="promotion failed") as info:
+                await promote_after_pass(result, place["link"], config)
+            assert info.value.result is result
+        finally:
+            release.set()
+            thread.join()
+
+    asyncio.run(go())
+    assert os.readlink(place["link"]) == str(place["old"])  # untouched
+
+
 def test_json_output(place: dict) -> None:
     good = script(place["versions"] / "6.0.0", 'echo "? for shortcuts"; sleep 60\n')
     code, out, _ = cli([str(good), "--json"], config_for(place["state"], ready_pattern=r"\? for shortcuts"))
