@@ -2,7 +2,7 @@
 
 Pure parts (parsing, the fold, the judges) with plain data; the queue against a real file and
 real processes; restarts and two cockpits against simulated agents on a private tmux server.
-Tests of the wiring into ``Report``/``cockpit remind`` run once the supervisor and the CLI have it.
+Tests of the wiring into ``Report`` and ``cockpit remind``/``reminders`` at the end.
 """
 
 from __future__ import annotations
@@ -32,11 +32,9 @@ from cockpit.reminders import (
     parse_duration,
     retry_delay_s,
 )
-from cockpit.supervisor import Report
 from tests.test_deliver import Cockpit, events, prompts, sim_agent
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
-WIRED = "reminders" in getattr(Report, "__dataclass_fields__", {})
 
 
 # --- parsing ------------------------------------------------------------------------------------
@@ -305,13 +303,11 @@ def test_two_cockpits_on_one_fleet_fire_once(world):
     assert len(events(world, "fired")) == 1 and prompts(world.claude_dir) == ["only once, please"]
 
 
-# --- the wiring (Report, cockpit remind/reminders): runs once the supervisor and CLI have it ------
+# --- the wiring (Report, cockpit remind/reminders) ------------------------------------------------
 
 
-wired = pytest.mark.skipif(not WIRED, reason="the supervisor does not run the reminder pass yet (see the wiring diff)")
 
 
-@wired
 def test_the_report_carries_reminders_and_their_findings(world):
     config = world.write_config([sim_agent()], supervisor={"auto_respawn": False})
     queue = ReminderQueue(config.state.reminders)
@@ -327,7 +323,6 @@ def test_the_report_carries_reminders_and_their_findings(world):
     assert not events(world, "fired")
 
 
-@wired
 def test_cli_remind_list_and_cancel(world, capsys):
     from cockpit.cli import main
 

@@ -21,7 +21,6 @@ from cockpit.config import DoctorConfig, StateConfig
 from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Registry
 from cockpit.reminders import Reminder
-from cockpit.supervisor import Report
 from cockpit.tui import TuiSettings, create_app
 from cockpit.tui.app import DEMO_BLOCK_SCOPE, CockpitApp
 from cockpit.tui.attach import attach_plan
@@ -207,8 +206,6 @@ def test_a_new_critical_finding_raises_one_error_toast_not_one_per_tick(world):
     assert len(titles) == len(set(titles))  # each finding toasted once, when it was new
 
 
-@pytest.mark.skipif("panes" not in Report.__dataclass_fields__,
-                    reason="Report does not carry its tick's panes yet (change marks): the TUI captures every tick")
 def test_a_quiet_agents_pane_is_captured_once_not_every_tick(world):
     config = world.write_config([{"name": "quiet", "command": [*SIM]}])
 
