@@ -89,10 +89,16 @@ class Lifecycle:
     since: float | None = None            # when the current state began
     alert_due: bool = False               # set on the transition into FATAL: alert once
 
-    def due(self, now: float) -> bool:
-        """Whether an automatic spawn should happen now."""
+    def due(self, now: float, *, stalled_after_s: float | None = None) -> bool:
+        """Whether an automatic spawn should happen now.
+
+        ``stalled_after_s``: a STARTING this old with no spawn in flight (the caller knows) is an
+        attempt nobody finished, its cockpit killed between the request and the verdict: due again.
+        """
         if self.state is AgentState.BACKOFF:
             return self.next_attempt_at is None or now >= self.next_attempt_at
+        if self.state is AgentState.STARTING and stalled_after_s is not None and self.since is not None:
+            return now - self.since >= stalled_after_s
         return False
 
 

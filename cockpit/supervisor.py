@@ -53,6 +53,10 @@ from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
 PRUNE_EVERY_S = 600.0
+# A STARTING with no spawn in flight this long after its request was cut short (a cockpit killed
+# mid-spawn): an attempt takes at most spawn_verify_s, so twice that plus slack is never a live one.
+STALLED_SPAWN_FACTOR = 2.0
+STALLED_SPAWN_SLACK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -384,7 +388,8 @@ class Supervisor:
                 continue
             if lc.state is AgentState.UNKNOWN:
                 by = "start"
-            elif lc.due(now):
+            elif lc.due(now, stalled_after_s=STALLED_SPAWN_FACTOR * self.config.supervisor.spawn_verify_s
+                        + STALLED_SPAWN_SLACK_S):
                 by = "auto"
             else:
                 continue

@@ -311,6 +311,27 @@ def test_a_restarted_cockpit_keeps_the_restart_budget_from_the_registry(world):
     assert len(registry_rows(world, "spawn_requested", "doomed")) == requested
 
 
+def test_a_spawn_cut_short_by_a_killed_cockpit_is_not_left_starting_forever(world):
+    """kill -9 between ``spawn_requested`` and its verdict: no row closes the attempt. The next cockpit
+    sees an agent "starting" long past spawn_verify_s with no spawn in flight, and spawns it."""
+    from cockpit.registry import format_ts
+
+    config = world.write_config([{"name": "cut", "command": [*SIM]}], supervisor={"spawn_verify_s": 2.0})
+    Registry(world.state_dir / "registry.jsonl").append(
+        {"ts": format_ts(time.time() - 60), "event": "spawn_requested", "agent": "cut", "spawn_id": "s-cut-short",
+         "by": "auto"})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            return await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES, timeout=20)
+        finally:
+            await sup.close()
+
+    asyncio.run(go())
+    assert len(registry_rows(world, "spawned", "cut")) == 1
+
+
 def test_supervise_runs_headless_and_stops_cleanly_on_sigterm(world):
     import signal as sig
 
