@@ -166,6 +166,29 @@ def test_the_budget_stops_respawns_and_alerts_exactly_once(world):
     assert finding.evidence.get("screen") is not None
     sent = [json.loads(line) for line in alerts.read_text().splitlines()]
     assert len(sent) == 1 and sent[0]["kind"] == "respawn_exhausted" and sent[0]["agent"] == "doomed"
+    # the journal says what the command did, after it ran
+    [row] = [r for r in Journal(world.state_dir / "journal.jsonl").read_all().rows if r["kind"] == "alert"]
+    assert row["result"] == "ran" and row["evidence"]["alert_command"]["exit_status"] == 0
+
+
+def test_an_alert_command_that_fails_is_journaled_as_failed_not_as_sent(world):
+    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+                                supervisor={"max_restarts": 1, "alert_command": [
+                                    sys.executable, "-c", "import sys; sys.stdin.read(); print('pager down', "
+                                                          "file=sys.stderr); sys.exit(3)"]})
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            await tick_until(sup, lambda r: r.agents[0].status == "fatal", timeout=30)
+            await sup.tick()
+        finally:
+            await sup.close()
+
+    asyncio.run(go())
+    [row] = [r for r in Journal(world.state_dir / "journal.jsonl").read_all().rows if r["kind"] == "alert"]
+    outcome = row["evidence"]["alert_command"]
+    assert row["result"] == "exited 3" and outcome["ok"] is False and "pager down" in outcome["stderr"]
 
 
 def test_an_operator_respawn_after_fatal_resets_the_budget(world):

@@ -9,12 +9,12 @@ evidence it saw, and automatic acts spend tokens from one rate limit (seed #8).
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from cockpit.act.hooks import run_json_command
 from cockpit.act.reap import Reaper, ReapResult
 from cockpit.act.repoint import repoint_agent
 from cockpit.act.spawn import SpawnResult, verified_spawn
@@ -265,25 +265,15 @@ class ActionLayer:
         return screen
 
     async def alert(self, finding: Finding) -> bool:
-        """Run ``alert_command`` once with the finding as JSON on stdin (argv, never a shell)."""
+        """Run ``alert_command`` once with the finding as JSON on stdin (argv, never a shell), then
+        journal what it did (its exit status, or killed after its timeout, or not configured)."""
         self._count("alert")
-        command = self.config.supervisor.alert_command
+        outcome = await run_json_command(self.config.supervisor.alert_command, finding.to_json(),
+                                         name="alert_command")
         await asyncio.to_thread(self.journal.record, "alert", agent=finding.agent, actor=self.actor,
-                                summary=f"alert: {finding.summary}", evidence=finding.to_json(),
-                                result="sent" if command else "no alert_command configured")
-        if not command:
-            return False
-        payload = json.dumps(finding.to_json()).encode("utf-8")
-        try:
-            proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE,
-                                                        stdout=asyncio.subprocess.DEVNULL,
-                                                        stderr=asyncio.subprocess.DEVNULL)
-            await asyncio.wait_for(proc.communicate(payload), timeout=30)
-            return proc.returncode == 0
-        except (OSError, asyncio.TimeoutError) as exc:
-            await asyncio.to_thread(self.journal.record, "info", agent=finding.agent, actor=self.actor,
-                                    summary=f"alert_command failed: {exc}")
-            return False
+                                summary=f"alert: {finding.summary}",
+                                evidence={**finding.to_json(), "alert_command": outcome}, result=outcome["result"])
+        return bool(outcome.get("ok"))
 
 
 def policies_for(config: Config) -> dict[str, RestartPolicy]:

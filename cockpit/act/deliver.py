@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.act.hooks import run_json_command
 from cockpit.claude_paths import live_session_path, transcript_path
 from cockpit.config import AgentConfig, Config
 from cockpit.judge.reminders import missed_wake
@@ -73,7 +74,6 @@ __all__ = [
     "WakeTarget",
     "WakeWatch",
     "resolve_target",
-    "run_notice_command",
     "text_matches",
     "type_wake",
     "typed_text",
@@ -391,32 +391,6 @@ async def verify_wake(watch: WakeWatch, *, fired_at: float, verify_s: float,
 # --- notice -------------------------------------------------------------------------------------
 
 
-async def run_notice_command(command: tuple[str, ...] | list[str], payload: Mapping[str, Any], *,
-                             timeout_s: float = NOTICE_TIMEOUT_S) -> dict[str, Any]:
-    """Run ``notice_command`` (argv, never a shell) with ``payload`` as JSON on stdin; what happened."""
-    if not command:
-        return {"command": None, "result": "no notice_command configured"}
-    data = json.dumps(payload, ensure_ascii=False).encode("utf-8", "replace")
-    try:
-        proc = await asyncio.create_subprocess_exec(*command, stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.DEVNULL,
-                                                    stderr=asyncio.subprocess.PIPE, start_new_session=True)
-    except OSError as exc:
-        return {"command": list(command), "result": f"could not start: {exc.strerror or exc}", "ok": False}
-    try:
-        _, err = await asyncio.wait_for(proc.communicate(data), timeout=timeout_s)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return {"command": list(command), "result": f"killed after {timeout_s:g}s", "ok": False}
-    stderr = err.decode("utf-8", "replace")[-2000:] if err else ""
-    out: dict[str, Any] = {"command": list(command), "exit_status": proc.returncode, "ok": proc.returncode == 0,
-                           "result": "ran" if proc.returncode == 0 else f"exited {proc.returncode}"}
-    if stderr:
-        out["stderr"] = stderr
-    return out
-
-
 # --- the pass -----------------------------------------------------------------------------------
 
 
@@ -561,7 +535,8 @@ class ReminderPass:
                                 actor=self.actor, summary=f"notice for {r.agent}: {r.text}{late}",
                                 evidence=fired.to_json(), result="journaled")
         # seed #6: a notice is for humans; nothing here touches a pane
-        command = await run_notice_command(self.config.supervisor.notice_command, fired.to_json())
+        command = await run_json_command(self.config.supervisor.notice_command, fired.to_json(),
+                                         name="notice_command", timeout_s=NOTICE_TIMEOUT_S)
         if command.get("ok") is False:
             await asyncio.to_thread(self.actions.journal.record, "info", agent=r.agent, actor=self.actor,
                                     summary=f"notice_command for reminder {r.id}: {command['result']}",
