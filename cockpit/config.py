@@ -166,6 +166,44 @@ class DoctorConfig:
     ready_pattern: str | None = None
 
 
+SEVERITIES = ("critical", "warning", "info")
+DEFAULT_METRICS_HOST = "127.0.0.1"  # loopback unless the operator names another address
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """SPEC §10: Apprise URLs told once per transition of a finding at or above ``min_severity``."""
+    urls: tuple[str, ...] = ()
+    min_severity: str = "critical"
+    on_resolve: bool = False
+    max_per_minute: int = 6
+    timeout_s: float = 20.0  # one message to all channels; a slower channel counts as failed
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """SPEC §10: Prometheus exposition on ``listen`` ("HOST:PORT", loopback by default) and/or a textfile."""
+    listen: str | None = None
+    textfile: Path | None = None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """``listen`` as (host, port); a bare port or ":PORT" binds to loopback."""
+        return None if self.listen is None else split_listen(self.listen)
+
+
+def split_listen(text: str) -> tuple[str, int]:
+    """ "127.0.0.1:9464", "[::1]:9464", ":9464", "9464" -> (host, port); ValueError when it is none of these."""
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host, port = "", text
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not port.isdigit() or int(port) > 65535 or (host and any(c.isspace() for c in host)):
+        raise ValueError(text)
+    return host or DEFAULT_METRICS_HOST, int(port)
+
+
 @dataclass(frozen=True)
 class Config:
     path: Path | None = None
@@ -180,6 +218,8 @@ class Config:
     logs: tuple[LogSource, ...] = ()
     canaries: tuple[Canary, ...] = ()
     doctor: DoctorConfig = DoctorConfig()
+    notify: NotifyConfig = NotifyConfig()
+    metrics: MetricsConfig = MetricsConfig()
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def agent(self, name: str) -> AgentConfig:
@@ -363,7 +403,7 @@ class _Parser:
 
     def config(self, data: Mapping[str, Any]) -> Config:
         sections = {"tmux", "state", "supervisor", "claude", "codex", "routes", "agents", "wrappers",
-                    "logs", "canaries", "doctor", "keys"}
+                    "logs", "canaries", "doctor", "keys", "notify", "metrics"}
         self.table(data, "(top level)")
         self.check_keys(data, sections, "")
 
@@ -406,6 +446,8 @@ class _Parser:
             logs=self._array(data, "logs", self._log),
             canaries=self._array(data, "canaries", self._canary),
             doctor=doctor,
+            notify=self._notify(data),
+            metrics=self._metrics(data),
             keys=self._keys(data.get("keys", {})),
         )
 
@@ -539,6 +581,38 @@ class _Parser:
         if has_command == has_file:
             raise self.fail(prefix, "expected either command + expect, or expect_file + max_age_s")
         return Canary(**kwargs)
+
+    def _notify(self, data: Mapping[str, Any]) -> NotifyConfig:
+        return self.section(data, "notify", NotifyConfig, {
+            "urls": lambda v, k: tuple(self._notify_url(u, f"{k}[{i}]") for i, u in enumerate(self.strings(v, k))),
+            "min_severity": lambda v, k: self.choice(v, k, SEVERITIES),
+            "on_resolve": self.boolean,
+            "max_per_minute": lambda v, k: self._bounded_int(v, k, 1, 600),
+            "timeout_s": lambda v, k: min(self.number(v, k), 300.0),
+        })
+
+    def _notify_url(self, value: str, key: str) -> str:
+        url = self.expand(value, key)  # a token can live in the environment: "tgram://$TG_TOKEN/..."
+        if "://" not in url or any(c.isspace() for c in url):
+            raise self.fail(key, "expected an Apprise URL such as 'ntfy://topic' or 'json://host:port/path'")
+        return url
+
+    def _bounded_int(self, value: Any, key: str, low: int, high: int) -> int:
+        number = self.integer(value, key, minimum=low)
+        if number > high:
+            raise self.fail(key, f"expected an integer from {low} to {high}, got {_describe(number)}")
+        return number
+
+    def _metrics(self, data: Mapping[str, Any]) -> MetricsConfig:
+        def listen(value: Any, key: str) -> str:
+            text = self.string(value, key)
+            try:
+                split_listen(text)
+            except ValueError:
+                raise self.fail(key, f"expected HOST:PORT (e.g. \"127.0.0.1:9464\"), got {_describe(text)}") from None
+            return text
+
+        return self.section(data, "metrics", MetricsConfig, {"listen": listen, "textfile": self.pathval})
 
     def _keys(self, value: Any) -> Mapping[str, str]:
         table = self.table(value, "keys")

@@ -23,6 +23,10 @@ FINDING_KINDS = (
     "canary_failed", "version_drift", "missed_wake", "reminder_overdue", "loop_block",
     "heartbeat_risk", "supervisor_overloaded", "cleanup_throttled", "zombie_wrapper",
     "fold_under_pressure", "tmux_unreachable",
+) + (
+    # SPEC §10: the cockpit's own outputs failing: a notification channel that did not answer,
+    # a metrics endpoint or textfile that cannot be served or written (never a stall, never a crash).
+    "notify_failed", "metrics_failed",
 )
 ACTIONS = ("respawn", "repoint", "reap", "none")
 

@@ -30,6 +30,8 @@ from cockpit.config import (
     ConfigError,
     DoctorConfig,
     LogSource,
+    MetricsConfig,
+    NotifyConfig,
     RoutesConfig,
     StateConfig,
     SupervisorConfig,
@@ -47,6 +49,7 @@ ENV = {"HOME": HOME}
 SINGLETONS: dict[str, type] = {
     "tmux": TmuxConfig, "state": StateConfig, "supervisor": SupervisorConfig, "claude": ClaudeConfig,
     "codex": CodexConfig, "routes": RoutesConfig, "doctor": DoctorConfig,
+    "notify": NotifyConfig, "metrics": MetricsConfig,
 }
 ARRAYS: dict[str, type] = {"agents": AgentConfig, "wrappers": WrapperRule, "logs": LogSource, "canaries": Canary}
 ALL_SECTIONS = {**SINGLETONS, **ARRAYS}
@@ -152,6 +155,9 @@ FULL: dict[str, Any] = {
     "doctor": {"args": ["--permission-mode", "acceptEdits"], "boot_s": 5, "fail_patterns": ["boom", r"\bE\d+"],
                "ready_pattern": r"\? for shortcuts"},
     "keys": {"respawn": "ctrl+r", "quit": "Q", "tab_5": "f5"},
+    "notify": {"urls": ["json://127.0.0.1:8000/hook"], "min_severity": "warning", "on_resolve": True,
+               "max_per_minute": 3, "timeout_s": 5},
+    "metrics": {"listen": "127.0.0.1:9464", "textfile": "/var/lib/node_exporter/cockpit.prom"},
     "agents": [
         {"name": "tabs", "kind": "claude-code", "cwd": "/src/tabs", "command": ["/usr/bin/claude", "--verbose"],
          "env": {"FOO": "bar", "EMPTY": ""}, "port": 18819, "restart": "always"},
