@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("doctor", "boot a candidate agent CLI with the production flags in a throwaway tmux pane; "
                       "--promote LINK repoints LINK at it only after a pass")
     doctor.add_arguments(p)  # CANDIDATE, --promote LINK, --home DIR, --cwd DIR, --json
+    p = add("notify-test", "send one test message to each [notify] URL and say which answered")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     return parser
@@ -131,6 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "remind": cmd_remind,
         "reminders": cmd_reminders,
+        "notify-test": cmd_notify_test,
     }
     handler = handlers[command]
     try:
@@ -235,6 +238,7 @@ def render_report(report: Any) -> str:
 
 
 def cmd_supervise(args: argparse.Namespace) -> int:
+    from cockpit.sdnotify import SdNotify
     from cockpit.supervisor import Supervisor
 
     config = _load(args)
@@ -246,12 +250,14 @@ def cmd_supervise(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        systemd = SdNotify()  # READY/WATCHDOG/STATUS when $NOTIFY_SOCKET is set (Type=notify)
 
         def log(report: Any) -> None:
             for f in report.new_findings:
                 print(f"{f.severity.value.upper():<8} {f.kind} {f.agent or ''}: {f.summary}", flush=True)
             for f in report.resolved:
                 print(f"RESOLVED {f.kind} {f.agent or ''}", flush=True)
+            systemd.after_tick(report)  # on the loop, after a complete tick: a wedged loop stops the heartbeat
 
         try:
             await sup.start()
@@ -260,7 +266,9 @@ def cmd_supervise(args: argparse.Namespace) -> int:
                   flush=True)
             await sup.run(stop, on_report=log)
         finally:
+            systemd.stopping()
             await sup.close()
+            systemd.close()
 
     asyncio.run(run())
     return 0
@@ -413,6 +421,23 @@ def _span(seconds: float) -> str:
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Exit 0: passed (and promoted); 1: failed (LINK untouched, the screen printed) or promotion failed; 2: bad input."""
     return doctor.run_args(args, _load(args), read_only=bool(args.read_only))
+
+
+def cmd_notify_test(args: argparse.Namespace) -> int:
+    """Exit 0: every URL answered; 1: some did not; 2: no URL configured (or a URL Apprise does not know)."""
+    from cockpit.act.notify import notify_test
+
+    config = _load(args)
+    if not config.notify.urls:
+        _err(f"{config.path}: notify.urls: no URL configured (add [notify] urls = [\"ntfy://...\"])")
+        return 2
+    results = notify_test(config)
+    if args.json:
+        print(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        for r in results:
+            print(f"ok      {r.url}" if r.ok else f"FAILED  {r.url}: {r.error}")
+    return 0 if all(r.ok for r in results) else 1
 
 
 def cmd_wrap(args: argparse.Namespace) -> int:

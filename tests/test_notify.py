@@ -230,3 +230,23 @@ def test_journal_rows_of_other_shapes_are_skipped_on_read_back(tmp_path: Path, r
     notifier = Notifier(cfg, journal)
     notifier.read_back()
     assert notifier.told == {}
+
+
+def test_the_notify_test_command_prints_each_url_and_exits_by_the_answers(tmp_path: Path, receiver, capsys) -> None:
+    from cockpit.cli import main
+
+    refusing = Receiver(status=500)
+    path = tmp_path / "cockpit.toml"
+    try:
+        path.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n[notify]\nurls = ["{receiver.url}", "{refusing.url}"]\n'
+                        'timeout_s = 2\n')
+        assert main(["--config", str(path), "notify-test"]) == 1
+        out = capsys.readouterr().out.splitlines()
+        assert out[0].startswith("ok      json://127.0.0.1:") and out[1].startswith("FAILED  json://127.0.0.1:")
+        path.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n[notify]\nurls = ["{receiver.url}"]\n')
+        assert main(["--config", str(path), "notify-test", "--json"]) == 0
+        path.write_text(f'[state]\ndir = "{tmp_path / "state"}"\n')
+        assert main(["--config", str(path), "notify-test"]) == 2
+        assert "notify.urls" in capsys.readouterr().err
+    finally:
+        refusing.close()
