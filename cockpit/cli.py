@@ -96,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_arguments(p)  # CANDIDATE, --promote LINK, --home DIR, --cwd DIR, --json
     p = add("notify-test", "send one test message to each [notify] URL and say which answered")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p = add("init", "write a config for the Claude Code and Codex agents already running in tmux")
+    server = p.add_mutually_exclusive_group()
+    server.add_argument("--socket", metavar="NAME", help="the tmux server tmux -L NAME (default: $TMUX's, else tmux's own)")
+    server.add_argument("--socket-path", metavar="PATH", help="the tmux server tmux -S PATH")
+    p.add_argument("--match", metavar="REGEX", help="agents are processes whose command line matches REGEX "
+                                                     "(default: Claude Code and Codex)")
+    p.add_argument("--adopt", action="store_true", help="then adopt every agent written, without restarting it")
+    p.add_argument("--force", action="store_true", help="replace an existing config (kept as FILE.bak)")
+    p = add("adopt", "supervise a running agent as NAME without restarting it (same pid)")
+    p.add_argument("name", help="agent name (of the config)")
+    p.add_argument("pane", metavar="PANE", help="its tmux pane: %%ID or a target such as work:2.1")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     return parser
@@ -134,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "remind": cmd_remind,
         "reminders": cmd_reminders,
         "notify-test": cmd_notify_test,
+        "init": cmd_init,
+        "adopt": cmd_adopt,
     }
     handler = handlers[command]
     try:
@@ -165,6 +179,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_tui(args: argparse.Namespace) -> int:
     from cockpit.tui.app import TuiSettings, create_app
 
+    path = find_config_path(getattr(args, "config", None))
+    if not path.exists() and not path.is_symlink():
+        _err(f"no config at {path}: `cockpit init` writes one for the agents running in tmux, "
+             "`cockpit demo` shows the cockpit on a simulated fleet")
+        return 2
     config = _load(args)
     app = create_app(TuiSettings(config=config, read_only=bool(args.read_only)))
     app.run()
@@ -416,6 +435,57 @@ def _span(seconds: float) -> str:
     minutes, secs = divmod(rest, 60)
     parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")) if v]
     return "".join(parts) or "0s"
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Exit 0: config written (and every agent adopted with --adopt); 1: nothing found, or an adoption failed;
+    2: bad input, no tmux server, the file exists without --force."""
+    import os
+    import re
+
+    from cockpit import init
+    from cockpit.observe.discover import ScanError, scan
+
+    try:
+        match = re.compile(args.match) if args.match else None
+    except re.error as exc:
+        raise UsageError(f"cockpit init: --match: expected a regular expression ({exc})") from None
+    if args.adopt and args.read_only:
+        _err("init --adopt refused: this cockpit is read-only")
+        return 2
+    server = init.server_from(args.socket, args.socket_path, os.environ)
+    path = find_config_path(getattr(args, "config", None))
+    try:
+        found = scan(init.server_args(server), match)
+        plan = init.plan(found, server, path)
+        print("\n".join(init.summary_lines(plan)))
+        if not plan.scan.found:
+            print("nothing written: no agent found (--match REGEX picks other programs)")
+            return 1
+        backup = init.write_config(path, plan.text, force=args.force)
+    except (ScanError, init.InitError) as exc:
+        _err(str(exc))
+        return 2
+    print(f"wrote {path} ({len(plan.scan.found)} agents)" + (f"; the old file is {backup}" if backup else ""))
+    if not args.adopt:
+        print("next: `cockpit init --adopt --force` or `cockpit adopt NAME PANE` supervises them as they run; "
+              "a cockpit started before that starts each agent anew")
+        return 0
+    results = _act(args, lambda sup: _adopt_all(sup, [(f.name, f.pane.pane_id) for f in plan.scan.found]))
+    for r in results:
+        print(r.summary)
+    return 0 if all(r.ok for r in results) else 1
+
+
+async def _adopt_all(sup: Any, pairs: list[tuple[str, str]]) -> list[Any]:
+    return [await sup.adopt(name, pane) for name, pane in pairs]
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    """Exit 0: adopted (or already was); 1: refused or not verified; 2: bad input or read-only."""
+    result = _act(args, lambda sup: sup.adopt(args.name, args.pane))
+    print(json.dumps(result.to_json(), indent=2) if args.json else result.summary)
+    return 0 if result.ok else 1
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

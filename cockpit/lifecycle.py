@@ -69,7 +69,7 @@ class Exited:
 
 @dataclass(frozen=True)
 class Adopted:
-    """A live agent found at start-up (spawned by an earlier cockpit)."""
+    """A live process the cockpit did not start, marked as the agent (``cockpit adopt``): it runs, verified."""
     at: float
 
 
@@ -129,7 +129,9 @@ def transition(lc: Lifecycle, event: Event, policy: RestartPolicy) -> Lifecycle:
     if isinstance(event, SpawnVerified):
         return replace(lc, state=AgentState.RUNNING, consecutive_failures=0, last_check=None, since=event.at)
     if isinstance(event, Adopted):
-        return replace(lc, state=AgentState.RUNNING, since=event.at)
+        # counted as a start, so the first respawn after it is a restart
+        return replace(lc, state=AgentState.RUNNING, spawns=lc.spawns + 1, consecutive_failures=0,
+                       last_check=None, next_attempt_at=None, since=event.at)
     if isinstance(event, SpawnFailed):
         if lc.state is AgentState.FATAL:
             return lc
@@ -169,6 +171,8 @@ def event_from_row(row: Mapping[str, object]) -> Event | None:
         return SpawnStarted(at=at, by=by if isinstance(by, str) else "auto")
     if kind == "spawned":
         return SpawnVerified(at=at)
+    if kind == "adopted":
+        return Adopted(at=at)
     if kind == "spawn_failed":
         check = row.get("check")
         return SpawnFailed(at=at, check=check if isinstance(check, str) else "")

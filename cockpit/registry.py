@@ -11,7 +11,9 @@ Registry rows (STATE/registry.jsonl), one per lifecycle event:
 
 - ``ts``: ISO-8601 UTC with millisecond precision and a ``Z`` (added on append).
 - ``event``: ``spawn_requested``, ``spawned`` (written only after the spawn was
-  verified), ``spawn_failed``, ``exit``, ``reaped`` or ``repointed``.
+  verified), ``spawn_failed``, ``exit``, ``reaped``, ``repointed`` or ``adopted`` (a live
+  process the cockpit did not start, marked as the agent: ``cockpit adopt``; it opens a
+  lifecycle like ``spawned``, with the ``pid``, ``start`` and ``pane`` it was verified in).
 - ``agent``: the agent's name.
 - ``spawn_id``: a short unique id (``new_spawn_id()``) shared by the rows of one
   lifecycle: spawn_requested, spawned or spawn_failed, then exit or reaped. A row
@@ -48,7 +50,8 @@ from cockpit.locks import hold
 MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
 
-EVENTS = ("spawn_requested", "spawned", "spawn_failed", "exit", "reaped", "repointed")
+EVENTS = ("spawn_requested", "spawned", "spawn_failed", "exit", "reaped", "repointed", "adopted")
+OPENING_EVENTS = frozenset({"spawned", "adopted"})  # a verified live process the lifecycle is about
 CLOSING_EVENTS = frozenset({"exit", "reaped", "spawn_failed"})
 
 Row = dict[str, Any]

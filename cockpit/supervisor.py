@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from cockpit.act.actions import ActionLayer, ActionResult
+from cockpit.act.adopt import AdoptResult
 from cockpit.act.deliver import ReminderPass
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.act.repoint import AutoRepoint
@@ -116,7 +117,7 @@ class Supervisor:
         self.reader = ProcessReader()
         self.probe = PortProbe()
         self.observer = Observer(config, self.tmux, registry_tail=None, reader=self.reader, probe=self.probe,
-                                 clock=clock)
+                                 clock=clock, adopted=lambda: self.actions.view.open_adoptions())
         # seed #3: the session truth comes from the disk each tick; the routing record is only compared with it.
         self.sessions = SessionObserver(config, clock=clock)
         self.auto_repoint = AutoRepoint(clock=clock)
@@ -522,6 +523,13 @@ class Supervisor:
         """``cockpit repoint NAME`` and the TUI's ``p``: the routing record to the disk truth, verified."""
         self._count("operator_repoint")
         result = await self.actions.repoint(name, by="operator")
+        await self.actions.sync()
+        return result
+
+    async def adopt(self, name: str, pane: str) -> AdoptResult:
+        """``cockpit adopt NAME PANE``: supervise the live agent in ``pane`` as ``name``, same pid, verified."""
+        self._count("operator_adopt")
+        result = await self.actions.adopt(name, pane, by="operator")
         await self.actions.sync()
         return result
 

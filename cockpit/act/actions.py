@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from cockpit.act.adopt import Adoption, AdoptResult, stop_process
+from cockpit.act.deliver import agent_claude_dir
 from cockpit.act.hooks import run_json_command
 from cockpit.act.reap import Reaper, ReapResult
 from cockpit.act.repoint import repoint_agent
@@ -135,9 +137,28 @@ class ActionLayer:
                                 summary=f"{action} {agent} refused: this cockpit is read-only")
             raise ReadOnlyError(f"{action} refused: this cockpit is read-only")
 
-    async def _live_pane(self, agent: AgentConfig) -> Pane | None:
+    async def _live_pane(self, agent: AgentConfig, adopted: dict[str, Any] | None = None) -> Pane | None:
         panes = await self.tmux.list_panes()
+        if adopted is not None:  # an adopted agent lives in the pane it was found in, not a tagged window
+            return next((p for p in panes if p.pane_id == adopted.get("pane")), None)
         return agent_panes(panes, self.config.tmux.session).get(agent.name)
+
+    async def adopt(self, name: str, pane: str, *, by: str = "operator") -> AdoptResult:
+        """Mark the live agent in ``pane`` as ``name`` without restarting it (``cockpit adopt``): locked, verified."""
+        agent = self.config.agent(name)
+        self._count("adopt")
+        await asyncio.to_thread(self.refuse_if_read_only, "adopt", name)
+        if self.observe is None:
+            return AdoptResult(name, False, "adopt needs the observer")
+        claude_dir = self.sessions.claude_dir if self.sessions is not None else (
+            lambda a: agent_claude_dir(self.config, a))
+        adoption = Adoption(self.config, self.tmux, self.registry, self.journal, self.reader, self.observe, self.sync,
+                            self.view, claude_dir, actor=self.actor)
+        try:
+            async with ahold(agent_lock_path(self.config.state.dir, name), timeout=AGENT_LOCK_TIMEOUT_S):
+                return await adoption.run(agent, pane, by=by)
+        except LockTimeout as exc:
+            return AdoptResult(name, False, str(exc))
 
     async def respawn(self, name: str, *, by: str = "operator", force: bool = False) -> ActionResult:
         """Spawn the agent again, verified. A live agent is left alone unless ``force``."""
@@ -158,12 +179,18 @@ class ActionLayer:
 
     async def _respawn_locked(self, agent: AgentConfig, *, by: str, force: bool) -> ActionResult:
         # Re-observe under the lock: another cockpit may have fixed it already.
+        await self.sync()
+        adopted = self.view.open_adoption(agent.name)
         try:
-            pane = await self._live_pane(agent)
+            pane = await self._live_pane(agent, adopted)
         except TmuxUnreachable:
             pane = None  # no server: the spawn starts one
         before = _pane_summary(pane)
-        if pane is not None and not pane.dead:
+        if adopted is not None:
+            skipped = await self._adopted_running(agent, adopted, before, force=force)
+            if skipped is not None:
+                return skipped
+        elif pane is not None and not pane.dead:
             alive = await asyncio.to_thread(self.reader.read, pane.pid)
             if alive is not None and not force:
                 summary = f"{agent.name} is already running (pid {pane.pid}, pane {pane.pane_id}); nothing to do"
@@ -173,7 +200,11 @@ class ActionLayer:
                 return ActionResult("respawn", agent.name, True, summary, skipped=True)
         # seed #3: the disk truth, recomputed while the old process (and its live-session file) still runs.
         resume = await self.resume_truth(agent) if self.resume_truth is not None else self.resume_for(agent)
-        old_screen = await self._close_lifecycle(agent, pane, reason="respawned by " + by, replacing=True)
+        if adopted is not None:
+            old_screen = await self._replace_adopted(agent, adopted, pane)
+            pane = None  # the operator's pane stays; the agent gets a window of its own
+        else:
+            old_screen = await self._close_lifecycle(agent, pane, reason="respawned by " + by, replacing=True)
         if pane is not None:
             try:
                 await self.tmux.kill_pane_window(pane.pane_id)
@@ -195,6 +226,27 @@ class ActionLayer:
                                 summary=summary, before=before, after=after, evidence=evidence,
                                 result="verified" if result.ok else "failed")
         return ActionResult("respawn", agent.name, result.ok, summary, spawn=result, evidence=evidence)
+
+    async def _adopted_running(self, agent: AgentConfig, row: dict[str, Any], before: dict[str, Any], *,
+                               force: bool) -> ActionResult | None:
+        """A respawn of an adopted agent that still runs is a no-op unless forced."""
+        pid, start = row.get("pid"), row.get("start")
+        proc = await asyncio.to_thread(self.reader.read, pid) if isinstance(pid, int) else None
+        if force or proc is None or proc.start != start or proc.zombie:
+            return None
+        summary = f"{agent.name} is already running (adopted pid {pid} in {row.get('pane')}); nothing to do"
+        await asyncio.to_thread(self.journal.record, "action", agent=agent.name, action="respawn",
+                                actor=self.actor, summary=summary, before=before, after=before, result="skipped")
+        return ActionResult("respawn", agent.name, True, summary, skipped=True)
+
+    async def _replace_adopted(self, agent: AgentConfig, row: dict[str, Any], pane: Pane | None) -> str | None:
+        """Stop a live adopted process (pid and start checked: TERM, then KILL after stop_wait_s) and close
+        its lifecycle. Its pane is the operator's: it stays, and the agent gets a window of its own."""
+        pid, start = row.get("pid"), row.get("start")
+        if isinstance(pid, int) and isinstance(start, int):
+            await asyncio.to_thread(stop_process, self.reader, pid, start, self.config.supervisor.stop_wait_s)
+        return await self._close_lifecycle(agent, pane, reason="adopted process replaced by a respawn",
+                                           replacing=True)
 
     async def repoint(self, name: str, *, by: str = "operator") -> ActionResult:
         """Point the routing record at the agent's disk truth (seed #3): under the agent's lock, verified, loud."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from cockpit.findings import Finding, Severity
-from cockpit.registry import ReadResult
+from cockpit.registry import OPENING_EVENTS, ReadResult
 
 _EXIT_EVENTS = frozenset({"exit", "reaped"})
 
@@ -46,7 +46,7 @@ def orphan_exits(rows: Iterable[Mapping[str, Any]]) -> list[Finding]:
         spawn_id = _spawn_id(row)
         if spawn_id is None:
             continue
-        if row.get("event") == "spawned":
+        if row.get("event") in OPENING_EVENTS:
             spawned.add(spawn_id)
         elif row.get("event") in _EXIT_EVENTS:
             exits.append(row)
@@ -68,7 +68,7 @@ class OrphanWatch:
             spawn_id = _spawn_id(row)
             if spawn_id is None:
                 continue
-            if row.get("event") == "spawned":
+            if row.get("event") in OPENING_EVENTS:
                 self._spawned.add(spawn_id)
             elif row.get("event") in _EXIT_EVENTS and spawn_id not in self._spawned:
                 self._exits.append(row)

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 
 from cockpit.lifecycle import AgentState, Lifecycle, LifecycleBook, RestartPolicy
-from cockpit.registry import CLOSING_EVENTS
+from cockpit.registry import CLOSING_EVENTS, OPENING_EVENTS
 
 
 @dataclass
 class RegistryView:
     policies: Mapping[str, RestartPolicy]
     book: LifecycleBook = field(init=False)
-    last_spawned: dict[str, dict[str, Any]] = field(default_factory=dict)   # agent -> newest `spawned` row
+    last_spawned: dict[str, dict[str, Any]] = field(default_factory=dict)   # agent -> newest `spawned`/`adopted` row
     last_failed: dict[str, dict[str, Any]] = field(default_factory=dict)    # agent -> newest `spawn_failed` row
     last_exit: dict[str, dict[str, Any]] = field(default_factory=dict)      # agent -> newest `exit`/`reaped` row
     bound_sessions: dict[str, list[str]] = field(default_factory=dict)      # agent -> session ids it was spawned with
@@ -67,14 +67,14 @@ class RegistryView:
             event = row.get("event")
             if not isinstance(agent, str):
                 continue
-            if event == "spawned":
+            if event in OPENING_EVENTS:
                 self.last_spawned[agent] = dict(row)
             elif event == "spawn_failed":
                 self.last_failed[agent] = dict(row)
             elif event in ("exit", "reaped"):
                 self.last_exit[agent] = dict(row)
             sid = row.get("session_id")
-            if event in ("spawned", "repointed") and isinstance(sid, str) and sid:
+            if event in ("spawned", "repointed", "adopted") and isinstance(sid, str) and sid:
                 bound = self.bound_sessions.setdefault(agent, [])  # newest last
                 if sid in bound:
                     bound.remove(sid)
@@ -88,11 +88,19 @@ class RegistryView:
         return self.book.get(agent)
 
     def open_spawn(self, agent: str) -> dict[str, Any] | None:
-        """The agent's newest verified spawn that has no exit row yet."""
+        """The agent's newest verified spawn (or adoption) that has no exit row yet."""
         row = self.last_spawned.get(agent)
         if row is None or row.get("spawn_id") in self.closed:
             return None
         return row
+
+    def open_adoption(self, agent: str) -> dict[str, Any] | None:
+        """The agent's open lifecycle when it is an adopted process (a pane cockpit did not start)."""
+        row = self.open_spawn(agent)
+        return row if row is not None and row.get("event") == "adopted" else None
+
+    def open_adoptions(self) -> dict[str, dict[str, Any]]:
+        return {name: row for name in list(self.last_spawned) if (row := self.open_adoption(name)) is not None}
 
     def bound_session(self, agent: str) -> str | None:
         bound = self.bound_sessions.get(agent)

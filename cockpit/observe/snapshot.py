@@ -3,6 +3,11 @@
 Panes come from one ``list-panes -a`` on the supervisor's control connection; the
 process tree of every agent, the listening ports (read once for all agents) and the
 registry's new rows are read in one worker thread, never on the event loop.
+
+A spawned agent's pane is found by the tag cockpit set on it at spawn, in the cockpit's
+session. An adopted agent (a process cockpit did not start, ``cockpit adopt``) is found from its
+open ``adopted`` registry row instead: the recorded process (pid AND start time) is the agent,
+in the recorded pane only while that pane's tree still holds it (pane ids restart with a server).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from cockpit.config import AgentConfig, Config
 from cockpit.observe.ports import PortProbe
@@ -36,6 +41,7 @@ class AgentObservation:
     proc: Proc | None           # the pane's process if alive
     tree: tuple[Proc, ...]      # the pane's process tree
     port: PortState | None
+    adopted: bool = False       # a process cockpit did not start (``cockpit adopt``); its pane is not cockpit's
 
 
 @dataclass(frozen=True)
@@ -83,13 +89,14 @@ class Observer:
 
     def __init__(self, config: Config, tmux: TmuxClient, *, registry_tail: Any = None,
                  reader: ProcessReader | None = None, probe: PortProbe | None = None,
-                 clock=time.time) -> None:
+                 clock=time.time, adopted: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None) -> None:
         self.config = config
         self.tmux = tmux
         self.registry_tail = registry_tail
         self.reader = reader or ProcessReader()
         self.probe = probe or PortProbe()
         self.clock = clock
+        self.adopted = adopted or (lambda: {})  # agent -> its open `adopted` registry row
 
     async def observe(self) -> Snapshot:
         started = time.perf_counter()
@@ -100,7 +107,8 @@ class Observer:
         except TmuxUnreachable as exc:
             tmux_ok, error, panes = False, str(exc), ()
         by_agent = agent_panes(panes, self.config.tmux.session)
-        procs, agents, tail = await asyncio.to_thread(self._read_system, by_agent)
+        adopted = dict(self.adopted())
+        procs, agents, tail = await asyncio.to_thread(self._read_system, by_agent, panes, adopted)
         cost = TickCost(
             wall_ms=(time.perf_counter() - started) * 1000.0,
             tmux_processes=self.tmux.processes_started - procs_before,
@@ -109,20 +117,44 @@ class Observer:
         return Snapshot(at=self.clock(), tmux_ok=tmux_ok, tmux_error=error, panes=panes, procs=procs,
                         agents=agents, registry=tail, cost=cost)
 
-    def _read_system(self, by_agent: dict[str, Pane]) -> tuple[ProcessTable, dict[str, AgentObservation], Any]:
-        live_pids = [p.pid for p in by_agent.values() if not p.dead and p.pid > 0]
-        procs = self.reader.tree(live_pids)
-        need_ports = any(a.port for a in self.config.agents if a.name in by_agent)
+    def _read_system(self, by_agent: dict[str, Pane], panes: tuple[Pane, ...] = (),
+                     adopted: Mapping[str, Mapping[str, Any]] | None = None,
+                     ) -> tuple[ProcessTable, dict[str, AgentObservation], Any]:
+        adopted = adopted or {}
+        by_id = {p.pane_id: p for p in panes} if adopted else {}
+        roots = [p.pid for p in by_agent.values() if not p.dead and p.pid > 0]
+        for row in adopted.values():
+            pane = by_id.get(row.get("pane"))  # type: ignore[arg-type]
+            roots += [pid for pid in (row.get("pid"), pane.pid if pane is not None and not pane.dead else None)
+                      if isinstance(pid, int) and pid > 0]
+        procs = self.reader.tree(roots)
+        need_ports = any(a.port for a in self.config.agents if a.name in by_agent or a.name in adopted)
         if need_ports:
             self.probe.scan()
         agents: dict[str, AgentObservation] = {}
         for agent in self.config.agents:
-            agents[agent.name] = self._observe_agent(agent, by_agent.get(agent.name), procs)
+            row = adopted.get(agent.name)
+            if row is not None:
+                agents[agent.name] = self._observe_adopted(agent, row, by_id, procs)
+            else:
+                agents[agent.name] = self._observe_agent(agent, by_agent.get(agent.name), procs)
         tail = self.registry_tail.read_new() if self.registry_tail is not None else None
         return procs, agents, tail
 
-    def _observe_agent(self, agent: AgentConfig, pane: Pane | None, procs: ProcessTable) -> AgentObservation:
-        proc = procs.get(pane.pid) if pane is not None and not pane.dead else None
+    def _observe_adopted(self, agent: AgentConfig, row: Mapping[str, Any], by_id: Mapping[str, Pane],
+                         procs: ProcessTable) -> AgentObservation:
+        """An adopted agent: the recorded process if it still runs (pid AND start), in its recorded pane."""
+        pid, start = row.get("pid"), row.get("start")
+        proc = procs.get(pid) if isinstance(pid, int) and isinstance(start, int) and procs.alive(pid, start) else None
+        pane = by_id.get(row.get("pane")) if isinstance(row.get("pane"), str) else None
+        if proc is not None and pane is not None and all(p.pid != proc.pid for p in procs.descendants(pane.pid)):
+            pane = None  # the pane id now names another pane (a restarted server): not the agent's
+        return self._observe_agent(agent, pane, procs, proc=proc, adopted=True)
+
+    def _observe_agent(self, agent: AgentConfig, pane: Pane | None, procs: ProcessTable, *,
+                       proc: Proc | None = None, adopted: bool = False) -> AgentObservation:
+        if not adopted:
+            proc = procs.get(pane.pid) if pane is not None and not pane.dead else None
         tree = tuple(procs.descendants(proc.pid)) if proc is not None else ()
         port = None
         if agent.port is not None:
@@ -132,4 +164,4 @@ class Observer:
                 listening = self.probe.listening(agent.port)
                 owned = self.probe.owner_ok(agent.port, tree) if listening else False
                 port = PortState(agent.port, listening, owned)
-        return AgentObservation(name=agent.name, pane=pane, proc=proc, tree=tree, port=port)
+        return AgentObservation(name=agent.name, pane=pane, proc=proc, tree=tree, port=port, adopted=adopted)
