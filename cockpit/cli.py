@@ -110,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
+    # Dispatched by cockpit.entry before this module is imported (it must start fast); listed for --help.
+    p = sub.add_parser("hook", help="relay an agent's hook event (JSON on stdin) to the cockpit; always exits 0",
+                       description="Run by the agents' hooks (SPEC §8): adds $COCKPIT_AGENT, sends one line to "
+                                   "$COCKPIT_EVENTS, else appends it to the agent's events file. Always exits 0.")
+    p.add_argument("--codex", metavar="JSON", nargs="?", const="", help="Codex notify mode: the turn's JSON")
     return parser
 
 
@@ -148,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "notify-test": cmd_notify_test,
         "init": cmd_init,
         "adopt": cmd_adopt,
+        "hook": cmd_hook,
     }
     handler = handlers[command]
     try:
@@ -508,6 +514,12 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
         for r in results:
             print(f"ok      {r.url}" if r.ok else f"FAILED  {r.url}: {r.error}")
     return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_hook(args: argparse.Namespace) -> int:
+    from cockpit.hook import main as hook_main
+
+    return hook_main(["--codex", args.codex] if args.codex is not None else [])
 
 
 def cmd_wrap(args: argparse.Namespace) -> int:

@@ -82,6 +82,21 @@ class StateConfig:
         """Written by ``cockpit doctor --promote`` after a pass; version_drift compares the fleet's CLIs with it."""
         return self.dir / "promotions.jsonl"
 
+    @property
+    def events_socket(self) -> Path:
+        """SPEC §8: where ``cockpit hook`` sends the agents' hook events (0600)."""
+        return self.dir / "events.sock"
+
+    @property
+    def events_dir(self) -> Path:
+        """SPEC §8: ``<agent>.jsonl`` per agent, every hook event received (the disk keeps the truth)."""
+        return self.dir / "events"
+
+    @property
+    def hooks_dir(self) -> Path:
+        """SPEC §8: ``<agent>.json``, the settings layer a claude-code agent is spawned with."""
+        return self.dir / "hooks"
+
 
 @dataclass(frozen=True)
 class SupervisorConfig:
@@ -110,6 +125,8 @@ class ClaudeConfig:
     # Whether the file set config_dir: only then is CLAUDE_CONFIG_DIR exported to agents,
     # because setting it moves Claude Code's global settings file.
     explicit: bool = False
+    # SPEC §8: claude-code agents get `--settings STATE/hooks/<agent>.json` relaying their hooks to the cockpit
+    hooks: bool = True
 
 
 @dataclass(frozen=True)
@@ -414,11 +431,11 @@ class _Parser:
         })
         state = self.section(data, "state", StateConfig, {"dir": self.pathval})
         supervisor = self._supervisor(data)
-        claude = self.section(data, "claude", ClaudeConfig, {"config_dir": self.pathval})
+        claude = self.section(data, "claude", ClaudeConfig, {"config_dir": self.pathval, "hooks": self.boolean})
         if "config_dir" in data.get("claude", {}):
-            claude = ClaudeConfig(config_dir=claude.config_dir, explicit=True)
+            claude = ClaudeConfig(config_dir=claude.config_dir, explicit=True, hooks=claude.hooks)
         else:
-            claude = ClaudeConfig(config_dir=self._expand_default(claude.config_dir))
+            claude = ClaudeConfig(config_dir=self._expand_default(claude.config_dir), hooks=claude.hooks)
         codex = self.section(data, "codex", CodexConfig, {"home": self.pathval})
         if "home" in data.get("codex", {}):
             codex = CodexConfig(home=codex.home, explicit=True)

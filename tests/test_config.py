@@ -149,7 +149,7 @@ FULL: dict[str, Any] = {
         "alert_command": ["notify-send", "cockpit alert"], "notice_command": ["logger", "-t", "cockpit"],
         "auto_respawn": False, "auto_reap": False,
     },
-    "claude": {"config_dir": "/srv/claude"},
+    "claude": {"config_dir": "/srv/claude", "hooks": False},
     "codex": {"home": "/srv/codex"},
     "routes": {"file": "/srv/gateway/routes.json"},
     "doctor": {"args": ["--permission-mode", "acceptEdits"], "boot_s": 5, "fail_patterns": ["boom", r"\bE\d+"],
@@ -203,7 +203,7 @@ def test_supervisor_round_trips_every_key() -> None:
 
 def test_claude_and_codex_round_trip_and_are_marked_explicit() -> None:
     cfg = full_config()
-    assert cfg.claude == ClaudeConfig(config_dir=Path("/srv/claude"), explicit=True)
+    assert cfg.claude == ClaudeConfig(config_dir=Path("/srv/claude"), explicit=True, hooks=False)
     assert cfg.codex == CodexConfig(home=Path("/srv/codex"), explicit=True)
     # Set to the very default path, it still counts as explicit (CLAUDE_CONFIG_DIR gets exported).
     cfg = parse_config({"claude": {"config_dir": "~/.claude"}, "codex": {"home": "~/.codex"}}, env=ENV)

@@ -24,6 +24,7 @@ from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding
 from cockpit.judge.registry import OrphanWatch
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
+from cockpit.observe.events import EventsStore
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.lifecycle import RestartPolicy
@@ -107,6 +108,7 @@ class ActionLayer:
         self.observe = observe            # a fresh snapshot (pane trees) for repoint
         self.actor = actor
         self.bucket = TokenBucket(config.supervisor.max_actions_per_minute)
+        self.events = EventsStore(config.state.events_dir)  # SPEC §8: hook events, one file per agent
         self.tail = registry.tail()
         self.view = RegistryView(policies_for(config))
         self.orphans = OrphanWatch()
@@ -211,7 +213,8 @@ class ActionLayer:
             except TmuxError:
                 pass
         result = await verified_spawn(agent, self.config, tmux=self.tmux, registry=self.registry,
-                                      reader=self.reader, probe=self.probe, by=by, resume=resume)
+                                      reader=self.reader, probe=self.probe, by=by, resume=resume,
+                                      events=self.events)
         after = {"pane": result.pane, "pid": result.pid, "alive": result.ok, "session_id": result.session_id}
         if result.ok:
             summary = f"respawned {agent.name}: pid {result.pid} in {result.pane}, {result.detail}"

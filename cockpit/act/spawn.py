@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.act.hook_settings import codex_notify_arg, hook_program, write_hook_settings
 from cockpit.claude_paths import transcript_path
+from cockpit.hook import AGENT_ENV, EVENTS_ENV
 from cockpit.config import AgentConfig, Config
+from cockpit.observe.events import EventsStore
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.registry import Registry, new_spawn_id
@@ -35,6 +38,7 @@ class LaunchPlan:
     env: dict[str, str]
     session_id: str | None
     resumed: bool
+    hooks: bool = False  # SPEC §8: spawned with the hook settings layer; SessionStart is its readiness signal
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class SpawnResult:
     screen: str | None = None
     elapsed_s: float = 0.0
     checks: dict[str, Any] = field(default_factory=dict)  # what was observed, check by check
+    hooks_silent: bool = False      # SPEC §8: spawned with hooks, no SessionStart within spawn_verify_s
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,12 +68,23 @@ class SpawnResult:
         }
 
 
-def plan_launch(agent: AgentConfig, config: Config, resume: str | None) -> LaunchPlan:
-    """The argv and env of one launch. ``resume`` is the disk truth, never the routing cache (seed #3)."""
+def plan_launch(agent: AgentConfig, config: Config, resume: str | None,
+                program: tuple[str, ...] | None = None) -> LaunchPlan:
+    """The argv and env of one launch. ``resume`` is the disk truth, never the routing cache (seed #3).
+
+    Every agent's environment names it and the events socket (``cockpit hook`` relays nothing
+    without them); ``program`` is the ``cockpit`` the hooks run (SPEC §8).
+    """
+    program = program or hook_program()
     argv = list(agent.command)
     env = dict(agent.env)
+    env[AGENT_ENV] = agent.name
+    env[EVENTS_ENV] = str(config.state.events_socket)
     session_id: str | None = None
     resumed = False
+    hooks = agent.kind == "claude-code" and config.claude.hooks
+    if hooks:
+        argv += ["--settings", str(config.state.hooks_dir / f"{agent.name}.json")]
     if agent.kind == "claude-code":
         if config.claude.explicit:
             env.setdefault("CLAUDE_CONFIG_DIR", str(config.claude.config_dir))
@@ -82,6 +98,7 @@ def plan_launch(agent: AgentConfig, config: Config, resume: str | None) -> Launc
     elif agent.kind == "codex":
         if config.codex.explicit:
             env.setdefault("CODEX_HOME", str(config.codex.home))
+        argv += ["-c", codex_notify_arg(program)]  # before `resume`: a global option
         if resume:
             argv += ["resume", resume]
             session_id, resumed = resume, True
@@ -90,7 +107,7 @@ def plan_launch(agent: AgentConfig, config: Config, resume: str | None) -> Launc
             session_id = resume or str(uuid.uuid4())
             resumed = resume is not None
             argv = [a.replace("{session_id}", session_id) for a in argv]
-    return LaunchPlan(tuple(argv), env, session_id, resumed)
+    return LaunchPlan(tuple(argv), env, session_id, resumed, hooks)
 
 
 async def verified_spawn(
@@ -103,18 +120,23 @@ async def verified_spawn(
     probe: PortProbe,
     by: str = "auto",
     resume: str | None = None,
+    events: EventsStore | None = None,
 ) -> SpawnResult:
     sup = config.supervisor
-    plan = plan_launch(agent, config, resume)
+    program = hook_program()
+    plan = plan_launch(agent, config, resume, program)
     spawn_id = new_spawn_id()
     await asyncio.to_thread(registry.event, "spawn_requested", agent=agent.name, spawn_id=spawn_id, by=by,
                             argv=list(plan.argv), cwd=str(agent.cwd), session_id=plan.session_id,
                             resumed=plan.resumed, port=agent.port)
     started = time.monotonic()
+    ready: _Readiness | None = None
 
     async def fail(check: str, detail: str, pane_id: str | None, pid: int | None = None,
                    start: int | None = None, checks: dict[str, Any] | None = None) -> SpawnResult:
         screen = None
+        if ready is not None:
+            ready.close()
         if pane_id is not None:
             try:
                 screen = tidy_screen(await tmux.capture(pane_id, history=SCREEN_HISTORY_LINES))
@@ -131,6 +153,12 @@ async def verified_spawn(
     cwd = str(agent.cwd)
     if not os.path.isdir(cwd):
         return await fail("window", f"cwd {cwd} is not a directory", None)
+    if plan.hooks:
+        try:
+            await asyncio.to_thread(write_hook_settings, config.state.hooks_dir, agent.name, program)
+        except OSError as exc:
+            return await fail("window", f"cannot write the hook settings: {exc.strerror or exc}", None)
+        ready = await asyncio.to_thread(_Readiness, events or EventsStore(config.state.events_dir), agent.name)
     try:
         pane = await tmux.spawn_window(config.tmux.session, agent.name, plan.argv, cwd=cwd, env=plan.env,
                                        agent_tag=agent.name)
@@ -167,12 +195,16 @@ async def verified_spawn(
                               pane_id, pid, start, checks)
         uptime_ok = now - started >= sup.min_uptime_s
         checks["min_uptime"] = uptime_ok
+        hook_ok = True
+        if ready is not None:  # SPEC §8: SessionStart is the readiness signal (Type=notify), when hooks speak
+            hook_ok = ready.session is not None or await asyncio.to_thread(ready.poll)
+            checks["session_start"] = hook_ok
         port_ok = True
         if agent.port is not None:
             port_seen = await asyncio.to_thread(_port_state, reader, probe, pid, agent.port)
             port_ok = port_seen[0] and port_seen[1] is not False
             checks["port_listening"] = port_ok
-        if uptime_ok and port_ok:
+        if uptime_ok and port_ok and (hook_ok or now >= deadline):
             break
         if now >= deadline:
             if not uptime_ok:
@@ -184,11 +216,35 @@ async def verified_spawn(
         await asyncio.sleep(POLL_S)
 
     elapsed = time.monotonic() - started
+    silent = ready is not None and ready.session is None
+    session_id = ready.session if ready is not None and ready.session else plan.session_id
+    extra: dict[str, Any] = {} if ready is None else {"hooks": "silent" if silent else "ok"}
+    if ready is not None:
+        ready.close()
     await asyncio.to_thread(registry.event, "spawned", agent=agent.name, spawn_id=spawn_id, by=by, pid=pid,
-                            start=start, pane=pane_id, port=agent.port, session_id=plan.session_id,
-                            resumed=plan.resumed, elapsed_s=round(elapsed, 3))
-    return SpawnResult(True, agent.name, spawn_id, plan.argv, plan.session_id, pane_id, pid, start, agent.port,
-                       None, f"verified in {elapsed:.2f}s", None, elapsed, checks)
+                            start=start, pane=pane_id, port=agent.port, session_id=session_id,
+                            resumed=plan.resumed, elapsed_s=round(elapsed, 3), **extra)
+    detail = f"verified in {elapsed:.2f}s" + ("; no SessionStart hook (hooks silent)" if silent else "")
+    return SpawnResult(True, agent.name, spawn_id, plan.argv, session_id, pane_id, pid, start, agent.port,
+                       None, detail, None, elapsed, checks, hooks_silent=silent)
+
+
+class _Readiness:
+    """The spawn's SessionStart, read from the agent's events file (whoever wrote it: a listener or the relay)."""
+
+    def __init__(self, events: EventsStore, agent: str) -> None:
+        self.tail = events.tail(agent, from_end=True)
+        self.session: str | None = None
+
+    def poll(self) -> bool:
+        for row in self.tail.read_new().rows:
+            sid = row.get("session_id")
+            if row.get("event") == "SessionStart" and isinstance(sid, str) and sid:
+                self.session = sid
+        return self.session is not None
+
+    def close(self) -> None:
+        self.tail.close()
 
 
 def tidy_screen(screen: str | None) -> str:

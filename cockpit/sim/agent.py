@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from cockpit.sim.hooks import SimHooks, load_hook_commands
 from cockpit.claude_paths import (
     config_dir_from_env,
     live_session_path,
@@ -228,6 +229,16 @@ class SimSession:
     # --- transcript ---------------------------------------------------------------------
     def resume_from_disk(self) -> None:
         self.last_uuid, self.message_count = _last_uuid(self.transcript)
+
+    def clear(self) -> str:
+        """``/clear``: a new session id and transcript in the same process (the live file follows)."""
+        with self.io_lock:
+            self.session_id = str(uuid.uuid4())
+            self.transcript = transcript_path(self.config_dir, self.cwd, self.session_id)
+            self.last_uuid, self.message_count, self.last_prompt = None, 0, None
+            self.live["sessionId"] = self.session_id
+            self.write_live()
+            return self.session_id
 
     def _append(self, record: dict[str, Any]) -> None:
         line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8", "replace")
@@ -731,6 +742,10 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
     inp = _Input()
     exit_code = 0
     sigint_at = [0.0]
+    # SPEC §8: the hooks of --settings, run as the real CLI runs them (cockpit.sim.hooks)
+    hooks = SimHooks(load_hook_commands(args.settings, config_dir), session_id=session_id,
+                     transcript=sess.transcript, cwd=cwd)
+    end_reason = "other"
 
     def on_sigint(signum: int, frame: Any) -> None:
         if _Exiting.flag:
@@ -750,6 +765,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
         with turn_lock:
             t0 = time.monotonic()
             sess.set_status("busy")
+            hooks.fire("UserPromptSubmit", prompt=text)
             sess.user(text, source=source)
             if args.reply_delay_s > 0:
                 time.sleep(args.reply_delay_s)
@@ -770,6 +786,8 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
                 _out("   2. No")
                 _out(" Esc to cancel · type 1 or 2 and Enter")
                 sess.set_status("waiting", "permission prompt")
+                hooks.fire("Notification", notification_type="permission_prompt", title="Permission needed",
+                           message="Claude needs your permission to use Bash")
                 while True:
                     answer = inp.readline()
                     if answer is None:
@@ -801,6 +819,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             _out(f"● {_screen_safe(reply)}")
             sess.turn_duration(int((time.monotonic() - t0) * 1000))
             sess.set_status("idle")
+            hooks.fire("Stop", stop_hook_active=False, last_assistant_message=reply)
             _out("")
 
     def chatter() -> None:
@@ -829,6 +848,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
 
     try:
         sess.write_live()
+        hooks.fire("SessionStart", source="resume" if resumed else "startup", model=args.model)
         _banner(session_id, cwd)
         if args.port is not None and not args.no_bind:
             try:
@@ -861,8 +881,16 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
                 break  # EOF: clean exit
             text = line.strip()
             if text in ("/exit", "/quit"):
+                end_reason = "prompt_input_exit"
                 _Exiting.now()
                 break
+            if text == "/clear" and not args.ignore_input:
+                with turn_lock:
+                    hooks.fire("SessionEnd", reason="clear")
+                    hooks.session_id = sess.clear()
+                    hooks.transcript = str(sess.transcript)
+                    hooks.fire("SessionStart", source="clear", model=args.model)
+                continue
             if not text or args.ignore_input:
                 continue
             run_turn(line, "typed", permission=args.prompt_permission)
@@ -892,9 +920,11 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             port.close()
         if child is not None:
             _stop_child(child)
+        hooks.fire("SessionEnd", reason=end_reason)
+        hooks.close()
         _out("")
         _out("Resume this session with:")
-        _out(f"{PROG} --resume {session_id}")
+        _out(f"{PROG} --resume {sess.session_id}")
     return exit_code
 
 
