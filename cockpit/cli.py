@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="agent name (of the config)")
     p.add_argument("pane", metavar="PANE", help="its tmux pane: %%ID or a target such as work:2.1")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = add("send", "type TEXT into an agent and verify it picked it up (exit 0 only then)")
+    p.add_argument("name", help="agent name")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="what to type (several words are joined by spaces)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     # Dispatched by cockpit.entry before this module is imported (it must start fast); listed for --help.
@@ -154,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "init": cmd_init,
         "adopt": cmd_adopt,
         "hook": cmd_hook,
+        "send": cmd_send,
     }
     handler = handlers[command]
     try:
@@ -491,6 +496,20 @@ def cmd_adopt(args: argparse.Namespace) -> int:
     """Exit 0: adopted (or already was); 1: refused or not verified; 2: bad input or read-only."""
     result = _act(args, lambda sup: sup.adopt(args.name, args.pane))
     print(json.dumps(result.to_json(), indent=2) if args.json else result.summary)
+    return 0 if result.ok else 1
+
+
+def cmd_send(args: argparse.Namespace) -> int:
+    """Exit 0: the agent showed the turn; 1: it did not (what was seen is printed); 2: bad input or read-only."""
+    result = _act(args, lambda sup: sup.send(args.name, " ".join(args.text)))
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+        return 0 if result.ok else 1
+    print(result.summary)
+    screen = result.evidence.get("screen")
+    if not result.ok and screen:
+        print(f"--- {args.name}'s screen ({result.pane}) ---")
+        print(screen)
     return 0 if result.ok else 1
 
 

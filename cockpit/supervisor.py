@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from cockpit.act.actions import ActionLayer, ActionResult
 from cockpit.act.adopt import AdoptResult
+from cockpit.act.send import Sender, SendResult
 from cockpit.act.deliver import ReminderPass
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.act.repoint import AutoRepoint
@@ -131,6 +132,9 @@ class Supervisor:
         self.reminder_queue = ReminderQueue(config.state.reminders, clock=clock)
         self.reminders = ReminderPass(config, self.reminder_queue, self.actions, tmux=self.tmux,
                                       observe=self.observer.observe, sessions=self.sessions, clock=clock, actor=actor)
+        # SPEC §11: the operator's `send` is typed and verified like a wake (hosts forward it over SSH)
+        self.sender = Sender(config, self.actions, tmux=self.tmux, observe=self.observer.observe,
+                             sessions=self.sessions, clock=clock, actor=actor)
         self._wrappers_lock = asyncio.Lock()  # a tick and an operator's reap never observe at once
         self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
         self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
@@ -532,6 +536,16 @@ class Supervisor:
         result = await self.actions.adopt(name, pane, by="operator")
         await self.actions.sync()
         return result
+
+    async def send(self, name: str, text: str) -> SendResult:
+        """``cockpit send NAME TEXT`` and the TUI's ``s``: typed literally, verified like a wake, journaled."""
+        self._count("operator_send")
+        self.config.agent(name)
+        if self.sessions.last is None:  # a one-shot command: the session truth (where the turn shows) first
+            snapshot = await self.observer.observe()
+            await self.actions.sync()
+            await self.sessions.observe(snapshot, self.view.bound_sessions, track_activity=False)
+        return await self.sender.send(name, text, by="operator")
 
     async def reap(self, target: str) -> list[ReapResult]:
         """Reap a wrapper by its name, id or PID, or an agent's zombie wrappers (``cockpit reap``, ``k``).
