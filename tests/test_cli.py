@@ -41,7 +41,7 @@ def test_check_json_on_three_simulated_agents_prints_the_spec_schema(world):
     assert set(by_name) == {"tabs", "notes", "ghost"}
     for agent in report["agents"]:
         assert set(agent) == {"name", "kind", "status", "pid", "pane", "port", "port_listening",
-                              "route_session", "disk_session", "last_turn_at", "restarts"}
+                              "route_session", "disk_session", "last_turn_at", "restarts", "tokens"}
     assert by_name["tabs"]["status"] in LIVE_STATUSES and by_name["tabs"]["port_listening"] is True
     assert by_name["tabs"]["pane"].startswith("%") and isinstance(by_name["tabs"]["pid"], int)
     assert by_name["notes"]["disk_session"]

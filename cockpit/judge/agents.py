@@ -14,6 +14,7 @@ from cockpit.config import AgentConfig
 from cockpit.findings import Finding, Severity
 from cockpit.lifecycle import AgentState, Lifecycle
 from cockpit.observe.snapshot import AgentObservation, Snapshot
+from cockpit.observe.tokens import Tokens
 
 SCREEN_EVIDENCE_CHARS = 4000
 # A live agent's status: "running" until its activity is known (seed #3: from the live-session file,
@@ -39,6 +40,7 @@ class AgentStatus:
     restarts: int
     since: float | None = None
     command: str = ""
+    tokens: Tokens | None = None  # the current session's tokens (None: no transcript read whole yet)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class AgentStatus:
             "pane": self.pane, "port": self.port, "port_listening": self.port_listening,
             "route_session": self.route_session, "disk_session": self.disk_session,
             "last_turn_at": self.last_turn_at, "restarts": self.restarts,
+            "tokens": self.tokens.to_json() if self.tokens is not None else None,
         }
 
 
@@ -57,7 +60,8 @@ def iso(ts: float | None) -> str | None:
 
 def agent_status(agent: AgentConfig, obs: AgentObservation | None, lc: Lifecycle, *, tmux_ok: bool,
                  starting: bool = False, disk_session: str | None = None, route_session: str | None = None,
-                 last_turn_at: str | None = None, activity: str | None = None) -> AgentStatus:
+                 last_turn_at: str | None = None, activity: str | None = None,
+                 tokens: Tokens | None = None) -> AgentStatus:
     live = obs is not None and obs.proc is not None
     if not tmux_ok:
         status = "unknown"
@@ -77,7 +81,7 @@ def agent_status(agent: AgentConfig, obs: AgentObservation | None, lc: Lifecycle
         port=agent.port, port_listening=(obs.port.ok if obs is not None and obs.port is not None and live else
                                           (False if agent.port is not None else None)),
         route_session=route_session, disk_session=disk_session, last_turn_at=last_turn_at,
-        restarts=lc.restarts, since=lc.since, command=proc.command if proc else "",
+        restarts=lc.restarts, since=lc.since, command=proc.command if proc else "", tokens=tokens,
     )
 
 

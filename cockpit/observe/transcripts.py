@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from cockpit.claude_paths import project_slug
+from cockpit.observe.tokens import TokenTally, Tokens
 
 __all__ = [
     "ClaudeTranscriptReader",
@@ -169,6 +170,7 @@ class TranscriptSummary:
     complete: bool                  # read from the start: the counts cover the whole file
     size: int
     recent: tuple[RecentRecord, ...] = ()
+    tokens: Tokens | None = None    # the session's tokens (None: only head and tail were read)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -233,6 +235,7 @@ class TranscriptReader:
         self.oversize_lines = 0
         self.sidechain: bool | None = None
         self.recent: deque[RecentRecord] = deque(maxlen=self._ring_size)
+        self.tokens = TokenTally()  # fed by the kinds' record handlers; counts only what was read
         self._summary: TranscriptSummary | None = None
 
     def _default_session_id(self) -> str:
@@ -448,7 +451,7 @@ class TranscriptReader:
                 turns=self.turns, turns_finished=self.turns_finished, assistant_messages=self.assistant_messages,
                 records=self.records, bad_lines=self.bad_lines, oversize_lines=self.oversize_lines,
                 sidechain=bool(self.sidechain), complete=self.complete, size=self._size,
-                recent=tuple(self.recent),
+                recent=tuple(self.recent), tokens=self.tokens.totals if self.complete else None,
             )
         return self._summary
 
@@ -543,6 +546,7 @@ class ClaudeTranscriptReader(TranscriptReader):
         if not isinstance(message, dict):
             return
         self.turn_finished = False
+        self.tokens.claude_message(message)
         msg_id = message.get("id") if isinstance(message.get("id"), str) else None
         text, tools, _ = _text_of(message.get("content"))
         same = msg_id is not None and msg_id == self._last_msg_id
@@ -618,6 +622,8 @@ class CodexTranscriptReader(TranscriptReader):
                 self._remember("assistant", message, (), ts, "event_msg/agent_message")
             elif ptype == "task_started":
                 self.turn_finished = False
+            elif ptype == "token_count":
+                self.tokens.codex_event(payload)
             elif ptype in ("task_complete", "turn_aborted"):
                 self.turn_finished = True
                 self.turns_finished += 1
