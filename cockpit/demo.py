@@ -3,8 +3,10 @@
 The world lives in one temp directory: a fake Claude config dir, a home, a state dir, a work dir
 per agent (two agents share one), a routing record, a gateway log and the config (also written as
 ``cockpit.toml``, so ``cockpit check --config <world>/cockpit.toml`` works against it). The agents
-run on a private tmux socket ``cockpit-demo-<hex>``. The demo never forks an agent itself: the
-supervisor spawns every one of them on its first ticks, through the real verified spawn path.
+run on a private tmux socket ``cockpit-demo-<hex>``. The supervisor spawns every agent on its first
+ticks, through the real verified spawn path, but one: scribe is started by hand, the way an operator's
+fleet already runs (a plain window of the session ``desk``), and adopted with ``cockpit adopt`` before
+the supervisor starts (SPEC §11: same pid; its pairing conversation is what ``c`` shows).
 
 Besides the agents, the world runs what issues 4-6 need to be seen (``faults=True``):
 - seed #3: the gateway's routing record points scribe at yesterday's session while a newer one is
@@ -85,6 +87,8 @@ MAX_AGENTS = 1000
 SOCKET_PREFIX = "cockpit-demo-"
 SESSION = "agents"
 WORLD_SESSION = "world"  # the gateway and the sub-agent wrappers: the world's, not the fleet's
+OUTSIDE_SESSION = "desk"  # the operator's own session: the agent started by hand, then adopted
+ADOPTED = "scribe"
 MARKER_ENV = "COCKPIT_DEMO"  # every process of the world carries COCKPIT_DEMO=<world dir>
 SIM = (sys.executable, "-m", "cockpit.sim")
 
@@ -194,9 +198,10 @@ _CAST: tuple[tuple[int, DemoAgent], ...] = (
     (0, DemoAgent("tabs", "claude-code", ("--chat-every-s", "3"), "shop",
                   "healthy; chats every 3 s; shares its cwd with scribe; a wake reminder ~15 s in "
                   "is typed into its pane and verified in its transcript")),
-    (7, DemoAgent("scribe", "claude-code", ("--chat-every-s", "5"), "shop",
-                  "healthy; chats every 5 s; its routing record points at an old session (stale route; "
-                  "the gateway writes it back once: press p)")),
+    (7, DemoAgent("scribe", "claude-code", ("--converse-every-s", "5"), "shop",
+                  "started outside cockpit in a plain window (session desk) and adopted, same pid; a pairing "
+                  "session (c reads it, s talks to it); its routing record points at an old session (stale "
+                  "route; the gateway writes it back once: press p)")),
     (5, DemoAgent("api", "claude-code", ("--port", "{port}", "--ignore-input"), "api",
                   "serves its port but ignores typed input: its wake reminder is missed, retried, "
                   "then alerted", port=True)),
@@ -588,6 +593,8 @@ class DemoWorld:
             self._start_tmux()
             if self.faults:
                 self._start_background()
+                if any(a.name == ADOPTED for a in self.agents):
+                    self._start_outside(ADOPTED)
         except BaseException:
             self.close(keep=False)
             raise
@@ -766,6 +773,29 @@ class DemoWorld:
                                          *extra], cwd=cwd)
         if "ghost" in names:
             self._start_orphan(cwd)
+
+    def _start_outside(self, name: str) -> None:
+        """SPEC §11: an agent the operator started by hand, in a plain window of their own session
+        (``desk``), then adopted with ``cockpit adopt`` before any supervisor runs: same pid, no restart."""
+        assert self.config is not None
+        agent = self.config.agent(name)
+        argv = [*agent.command, "--session-id", str(uuid.uuid4())]
+        env_args = [arg for key, value in agent.env.items() for arg in ("-e", f"{key}={value}")]
+        done = self._tmux("new-session", "-d", "-s", OUTSIDE_SESSION, "-x", "120", "-y", "30", "-n", name,
+                          "-c", str(agent.cwd), *env_args, "-P", "-F", "#{pane_id} #{pane_pid}", *argv,
+                          env=self.server_env())
+        pane, _, pid = done.stdout.strip().partition(" ")
+        if done.returncode != 0 or not pid.isdigit():
+            raise DemoError(f"cannot start the demo's {name} outside cockpit: {(done.stderr or done.stdout).strip()}")
+        live = self.claude_dir / "sessions" / f"{pid}.json"
+        deadline = time.monotonic() + 15.0
+        while not live.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        adopt = subprocess.run([sys.executable, "-m", "cockpit", "adopt", name, pane, "--config", str(self.config_path)],
+                               capture_output=True, text=True, timeout=60, env=self.server_env(),
+                               stdin=subprocess.DEVNULL)
+        if adopt.returncode != 0:
+            raise DemoError(f"the demo could not adopt {name}: {(adopt.stdout + adopt.stderr).strip()}")
 
     def _start_orphan(self, cwd: Path) -> None:
         """A sub-agent started for ghost and registered as ghost's, the way ``cockpit wrap --agent ghost``

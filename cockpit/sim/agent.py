@@ -60,6 +60,33 @@ FOLD_EXCHANGE: tuple[tuple[str, str], ...] = (
      "(sim) You're right, scrap mine: we'll resume from the cache."),
 )
 
+# --converse-every-s: a pairing session worth reading in the conversation view (`c`): prompts, tool
+# calls with their results, Markdown replies. Cycled, one exchange every S seconds.
+CONVERSATION: tuple[tuple[str, tuple[tuple[str, dict[str, Any], str], ...], str], ...] = (
+    ("why does test_checkout fail on main?",
+     (("Bash", {"command": "pytest -q tests/test_checkout.py", "description": "Run the failing test"},
+       "F.. 1 failed: assert Cart.total() == 0.3, got 0.30000000000000004"),
+      ("Read", {"file_path": "src/shop/cart.py"}, "42 lines")),
+     "The failure is in `Cart.total()`:\n\n- it rounds **each line** before summing\n- the test expects one "
+     "rounding, at the end\n\n```python\nreturn round(sum(line.price * line.qty for line in self.lines), 2)\n```\n\n"
+     "Shall I make that change?"),
+    ("yes, and add a test for three items at 0.10",
+     (("Edit", {"file_path": "src/shop/cart.py", "old_string": "round(line", "new_string": "(line"}, "1 edit"),
+      ("Edit", {"file_path": "tests/test_checkout.py", "old_string": "", "new_string": "def test_three"}, "1 edit"),
+      ("Bash", {"command": "pytest -q", "description": "Run the whole suite"}, "42 passed in 3.1s")),
+     "Done: `Cart.total()` now rounds once, and `test_three_items_at_ten_cents` covers it. **All 42 tests pass.**"),
+    ("what else rounds per line?",
+     (("Grep", {"pattern": "round\\(", "path": "src/shop"}, "3 matches in 3 files"),),
+     "Two more places do the same:\n\n1. `invoice.py:88`, the invoice total\n2. `refund.py:31`, partial refunds\n\n"
+     "Refunds are per line on purpose (each line is refunded alone), so only the invoice looks wrong."),
+    ("leave refunds alone, fix the invoice",
+     (("Read", {"file_path": "src/shop/invoice.py"}, "120 lines"),
+      ("Edit", {"file_path": "src/shop/invoice.py", "old_string": "round(", "new_string": "("}, "1 edit"),
+      ("Bash", {"command": "pytest -q tests/test_invoice.py", "description": "Run the invoice tests"},
+       "11 passed in 0.8s")),
+     "Fixed `invoice.py` the same way; refunds untouched, as you asked. The invoice tests pass (11)."),
+)
+
 # ---------------------------------------------------------------------------------------------
 # small helpers
 
@@ -543,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="read typed lines but never record or answer them (an agent that never wakes)")
     g.add_argument("--chat-every-s", type=float, metavar="S",
                    help="run a user+assistant+turn_duration turn by itself every S seconds")
+    g.add_argument("--converse-every-s", type=float, metavar="S",
+                   help="every S seconds, one exchange of a scripted pairing session (prompt, tool calls "
+                        "and their results, a Markdown reply), cycled")
     g.add_argument("--fold-after-s", type=float, metavar="S",
                    help="after S s, recommend something, take a pushback and reverse with \"you're right, "
                         "scrap mine\" without re-reading anything (seed #11: folding under pressure), once")
@@ -761,7 +791,18 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
     _install_exit_signals()
     signal.signal(signal.SIGINT, on_sigint)
 
-    def run_turn(text: str, source: str, permission: bool, reply: str | None = None) -> None:
+    def run_tools(tools: tuple[tuple[str, dict[str, Any], str], ...], source: str) -> None:
+        for name, tool_input, result in tools:
+            tool_id = f"toolu_sim_{uuid.uuid4().hex[:20]}"
+            sess.assistant([{"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}],
+                           stop_reason="tool_use")
+            main = tool_input.get("command") or tool_input.get("file_path") or tool_input.get("pattern") or ""
+            _out(f"● {name}({_screen_safe(str(main), 80)})")
+            sess.user([{"tool_use_id": tool_id, "type": "tool_result", "content": result}], source=source)
+            _out(f"  ⎿  {_screen_safe(result, 100)}")
+
+    def run_turn(text: str, source: str, permission: bool, reply: str | None = None,
+                 tools: tuple[tuple[str, dict[str, Any], str], ...] = ()) -> None:
         with turn_lock:
             t0 = time.monotonic()
             sess.set_status("busy")
@@ -769,6 +810,7 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             sess.user(text, source=source)
             if args.reply_delay_s > 0:
                 time.sleep(args.reply_delay_s)
+            run_tools(tools, source)
             if permission:
                 tool_id = f"toolu_sim_{uuid.uuid4().hex[:20]}"
                 msg_id = f"msg_sim_{uuid.uuid4().hex[:24]}"
@@ -816,7 +858,8 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             elif reply is None:
                 reply = _reply_text(args.reply, text)
             sess.assistant([{"type": "text", "text": reply}], in_tokens=len(text) // 4)
-            _out(f"● {_screen_safe(reply)}")
+            for i, reply_line in enumerate(reply.splitlines() or [""]):  # a Markdown reply: one screen line each
+                _out(("● " if i == 0 else "  ") + _screen_safe(reply_line))
             sess.turn_duration(int((time.monotonic() - t0) * 1000))
             sess.set_status("idle")
             hooks.fire("Stop", stop_hook_active=False, last_assistant_message=reply)
@@ -833,6 +876,19 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
                 _out("> ", end="")
             except Exception as exc:  # never kill the agent from the side thread
                 sess.warn(f"auto turn failed: {exc}")
+
+    def conversant() -> None:
+        n = 0
+        while not stop_event.wait(max(0.05, args.converse_every_s)):
+            prompt, tools, answer = CONVERSATION[n % len(CONVERSATION)]
+            n += 1
+            try:
+                _out("")
+                _out(f"> {prompt}")
+                run_turn(prompt, "auto", permission=False, reply=answer, tools=tools)
+                _out("> ", end="")
+            except Exception as exc:  # never kill the agent from the side thread
+                sess.warn(f"conversation turn failed: {exc}")
 
     def folder() -> None:
         if stop_event.wait(max(0.0, args.fold_after_s)):
@@ -863,6 +919,8 @@ def _interactive(args: argparse.Namespace, config_dir: Path, cwd: str, session_i
             _start_crash_timer(args.crash_after_s)
         if args.chat_every_s and args.chat_every_s > 0:
             threading.Thread(target=chatter, name="sim-chatter", daemon=True).start()
+        if args.converse_every_s and args.converse_every_s > 0:
+            threading.Thread(target=conversant, name="sim-conversant", daemon=True).start()
         if args.fold_after_s is not None:
             threading.Thread(target=folder, name="sim-folder", daemon=True).start()
 
