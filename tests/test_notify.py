@@ -10,8 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from cockpit.act.notify import Notifier, notify_test
+from cockpit.act.notify import Notifier, _transitions_of, notify_test
 from cockpit.config import ConfigError, parse_config
 from cockpit.findings import Finding, Severity
 from cockpit.judge.notify import RateWindow, apply, incident_key, plan_messages, transitions
@@ -250,3 +252,18 @@ def test_the_notify_test_command_prints_each_url_and_exits_by_the_answers(tmp_pa
         assert "notify.urls" in capsys.readouterr().err
     finally:
         refusing.close()
+
+
+_json = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=8)),
+                     lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                             st.dictionaries(st.sampled_from(
+                                                 ["key", "event", "kind", "severity", "agent", "summary", "send",
+                                                  "transitions"]), inner, max_size=6)), max_leaves=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(_json, st.fixed_dictionaries({"transitions": st.lists(_json, max_size=4)})))
+def test_any_journal_evidence_reads_back_without_raising(evidence) -> None:
+    done = list(_transitions_of(evidence))
+    told = apply({}, done)
+    assert all(isinstance(k, str) for k in told)
