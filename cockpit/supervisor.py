@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from cockpit.act.actions import ActionLayer, ActionResult
+from cockpit.act.actions import ActionLayer, ActionResult, policies_for
 from cockpit.act.adopt import AdoptResult
 from cockpit.act.send import Sender, SendResult
 from cockpit.act.deliver import ReminderPass
@@ -29,24 +29,25 @@ from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
-from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
-from cockpit.judge.canaries import judge_canaries
-from cockpit.judge.drift import judge_drift
-from cockpit.judge.fold import Fold, FoldWatch, judge_folds
-from cockpit.judge.sessions import session_findings
+from cockpit.judge.agents import AgentStatus, iso
+from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
+from cockpit.judge.fold import Fold, FoldWatch
+from cockpit.judge.plan import (OPERATOR_REPOINT, OPERATOR_RESPAWN, PRUNE, REAP, RECORD_EXIT, REMINDERS, REPOINT,
+                                SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
+from cockpit.judge.registry import OrphanWatch
+from cockpit.judge.tick import Judgement, judge_tick
 from cockpit.judge.zombies import judge_zombies
-from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json, judge_blocks, supervisor_overloaded
-from cockpit.judge.reminders import overdue_grace_s, reminder_findings
-from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
 from cockpit.observe.canaries import CanaryRunner, CanaryState
 from cockpit.observe.drift import CliTarget, DriftObserver
+from cockpit.observe.history import RegistryWatch
 from cockpit.observe.logs import LogWatcher
 from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
+from cockpit.observe.tick import AgentRecord, TickSnapshot, records_of
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
 from cockpit.reminders import Reminder, ReminderQueue
@@ -54,11 +55,6 @@ from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 
 SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
-PRUNE_EVERY_S = 600.0
-# A STARTING with no spawn in flight this long after its request was cut short (a cockpit killed
-# mid-spawn): an attempt takes at most spawn_verify_s, so twice that plus slack is never a live one.
-STALLED_SPAWN_FACTOR = 2.0
-STALLED_SPAWN_SLACK_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -117,16 +113,22 @@ class Supervisor:
         self.journal = Journal(config.state.journal)
         self.reader = ProcessReader()
         self.probe = PortProbe()
-        self.observer = Observer(config, self.tmux, registry_tail=None, reader=self.reader, probe=self.probe,
-                                 clock=clock, adopted=lambda: self.actions.view.open_adoptions())
+        # seed #4: the registry's view (lifecycles, bound sessions) is observed once a tick; acts sync it
+        self.orphans = OrphanWatch()
+        self.registry_watch = RegistryWatch(self.registry, policies_for(config), on_rows=[self.orphans.feed])
+        self.observer = Observer(config, self.tmux, reader=self.reader, probe=self.probe, clock=clock,
+                                 adopted=lambda: self.registry_watch.view.open_adoptions())
         # seed #3: the session truth comes from the disk each tick; the routing record is only compared with it.
         self.sessions = SessionObserver(config, clock=clock)
         self.auto_repoint = AutoRepoint(clock=clock)
         self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
                                    reader=self.reader, probe=self.probe, read_only=read_only,
                                    resume_for=self.resume_for, resume_truth=self.fresh_resume,
-                                   sessions=self.sessions, observe=self.observer.observe, actor=actor)
-        self.view = self.actions.view
+                                   sessions=self.sessions, observe=self.observer.observe, actor=actor,
+                                   watch=self.registry_watch)
+        self.view = self.registry_watch.view
+        self._names = tuple(a.name for a in config.agents)
+        self._server = " ".join(config.tmux.server_args())
         self.wrappers = WrapperTracker(config.wrappers, registry_path=config.state.registry, reader=self.reader)
         # seed #6: the queue is read by every cockpit (the report); only the leader's pass fires and verifies
         self.reminder_queue = ReminderQueue(config.state.reminders, clock=clock)
@@ -247,7 +249,7 @@ class Supervisor:
             except asyncio.TimeoutError:
                 pass
 
-    # --- one tick -----------------------------------------------------------------------
+    # --- one tick: observe -> judge -> plan -> act -> verify -> report ------------------------
 
     async def tick(self) -> Report:
         if not self.started:
@@ -257,160 +259,204 @@ class Supervisor:
         wall0, cpu0 = time.perf_counter(), time.process_time()
         procs0, cmds0 = self.tmux.processes_started, self.tmux.commands_sent
         shed = self.shed
-        self._count("observe")
-        async with tracked("observe"):
-            if not self.leader and not self.read_only:
-                await asyncio.to_thread(self.leader_lock.try_acquire)
-            snapshot = await self.observer.observe()
-            if self.config.logs:
-                await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
-            if self.config.canaries:
-                self._count("canaries")
-                self.canaries.start_due(snapshot.at)  # seed #5: submits due canaries to their threads, never waits
-            self._count("drift")
-            # seed #1: readlink/realpath per distinct CLI; only the leader writes a first-seen baseline
-            clis = await asyncio.to_thread(self.drift.observe, self.config.agents,
-                                           write=self.leader and not self.read_only)
-            await self.actions.sync()
-        async with tracked("sessions"):
-            self._count("sessions")
-            sessions = await self.sessions.observe(snapshot, self.view.bound_sessions)
-        async with tracked("folds"):
-            self._count("folds")  # seed #11: the new records of each agent's current transcript, incrementally
-            folds = await asyncio.to_thread(self.folds.observe, FoldWatch.targets(sessions), snapshot.at)
-        async with tracked("wrappers"):
-            wrappers, zombies = await self._observe_wrappers(snapshot)
-        acted: list[ActionResult] = []
-        throttled: list[Finding] = []
-        if self.leader and not self.read_only and snapshot.tmux_ok:
-            self._count("act")
-            async with tracked("act"):
-                throttled = await self._act(snapshot)
-                acted = await self._repoint_stale(sessions)
-                if acted:
-                    sessions = self.sessions.last or sessions  # a repoint re-read the record
-        if self.leader and not self.read_only and self.config.supervisor.auto_reap:
-            # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
-            self._count("reap")
-            throttled += self.actions.auto_reap([w for w in wrappers if w.state == "zombie"])
-        if self.leader and not self.read_only:
-            # seed #6: fire due reminders, settle orphaned firings; each attempt verifies in its own task
-            self._count("reminders")
-            async with tracked("reminders"):
-                await self.reminders.run(snapshot, starting=set(self.actions.in_flight) | self.spawning)
-        async with tracked("reminders_read"):
-            reminders = await asyncio.to_thread(self.reminder_queue.visible, snapshot.at)
-        if self.leader and not self.read_only and snapshot.at - self.last_prune >= PRUNE_EVERY_S:
-            async with tracked("prune"):
-                await self._prune(snapshot.at)
-        self._count("judge")
-        with tracked("judge"):
-            canaries = self.canaries.states()
-            extra = (zombies + throttled + self._judge_self(snapshot.at)
-                     + self._judge_reminders(reminders, snapshot.at) + judge_drift(clis)
-                     + judge_canaries(canaries, snapshot.at) + judge_folds(folds, snapshot.at))
-            report = replace(self._judge(snapshot, extra=extra, sessions=sessions), wrappers=wrappers,
-                             reminders=tuple(reminders), notices=tuple(self.reminders.take_notices()),
-                             clis=clis, canaries=canaries, folds=folds)
+        snap = await self._observe()
+        judgement = self._judge(snap)
+        plan = self._plan(snap, judgement)
+        acted, after = await self._act(plan, snap)
+        judgement = self._verify(plan, snap, after, judgement)
+        snap = after
+        findings = judgement.findings(plan.throttled)
+        new, resolved = self._diff(findings)
         async with tracked("journal"):
-            await self._journal_changes(report)
-            await self._alert_fatal(report)
-            self._alert_drift(report)
+            await self._journal_changes(new, resolved)
+            await self._alert_fatal(findings)
+            self._alert_drift(new)
         load = TickLoad(wall_ms=(time.perf_counter() - wall0) * 1000.0,
                         cpu_ms=(time.process_time() - cpu0) * 1000.0,
                         tmux_processes=self.tmux.processes_started - procs0,
                         tmux_commands=self.tmux.commands_sent - cmds0, shed=shed)
         self.loads.append(load)
         self.shed = self.shedder.update(load)
-        report = replace(report, blocks=self.blocks.snapshot(), load=load, shed=self.shed,
-                         loop_lag_ms=self.loopwatch.max_lag_ms(reset=True))
+        report = Report(
+            at=snap.at, agents=judgement.statuses, findings=findings, new_findings=new, resolved=resolved,
+            cost=snap.base.cost, tmux_ok=snap.tmux_ok, leader=self.leader, read_only=self.read_only,
+            tick=self.tick_no, skipped_ticks=self.skipped_ticks, actions=tuple(acted), wrappers=judgement.wrappers,
+            blocks=self.blocks.snapshot(), load=load, shed=self.shed, loop_lag_ms=self.loopwatch.max_lag_ms(reset=True),
+            sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=snap.folds,
+            reminders=snap.reminders, notices=tuple(self.reminders.take_notices()))
         self.last_report = report
-        return replace(report, actions=tuple(acted))
+        return report
 
-    def _judge_self(self, now: float) -> list[Finding]:
-        """Seeds #7, #8: block findings, and ``supervisor_overloaded`` for the last completed tick."""
-        sup = self.config.supervisor
-        found = judge_blocks(self.blocks.snapshot(), now, loop_block_ms=sup.loop_block_ms,
-                             heartbeat_budget_s=sup.heartbeat_budget_s)
-        if self.loads:
-            overloaded = supervisor_overloaded(self.loads[-1], self.budget, shedding=self.shed,
-                                               recent=tuple(self.loads))
-            if overloaded is not None:
-                found.append(overloaded)
-        return found
+    # --- observe: one snapshot of everything the tick knows ---------------------------------
 
-    def _judge_reminders(self, reminders: list[Reminder], now: float) -> list[Finding]:
-        """Seed #6: ``missed_wake`` and ``reminder_overdue`` (due, not fired: no leader, agent down...)."""
-        self._count("judge_reminders")
-        sup = self.config.supervisor
-        return reminder_findings(reminders, now=now, grace_s=overdue_grace_s(sup.tick_s), verify_s=sup.wake_verify_s,
-                                 max_attempts=1 + sup.wake_retries)
+    def _starting(self) -> frozenset[str]:
+        return frozenset(self.actions.in_flight) | frozenset(self.spawning)
 
-    async def _observe_wrappers(self, snapshot: Snapshot) -> tuple[tuple[WrapperView, ...], list[Finding]]:
-        """The wrappers (observe, in a worker thread) and their zombies (judge)."""
+    async def _observe(self) -> TickSnapshot:
+        self._count("observe")
+        async with tracked("observe"):
+            if not self.leader and not self.read_only:
+                await asyncio.to_thread(self.leader_lock.try_acquire)
+            base = await self.observer.observe()
+            if self.config.logs:
+                await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
+            if self.config.canaries:
+                self._count("canaries")
+                self.canaries.start_due(base.at)  # seed #5: submits due canaries to their threads, never waits
+            self._count("drift")
+            # seed #1: readlink/realpath per distinct CLI; only the leader writes a first-seen baseline
+            clis = await asyncio.to_thread(self.drift.observe, self.config.agents,
+                                           write=self.leader and not self.read_only)
+            await self.registry_watch.sync()
+        async with tracked("sessions"):
+            self._count("sessions")
+            sessions = await self.sessions.observe(base, self.view.bound_sessions)
+        async with tracked("folds"):
+            self._count("folds")  # seed #11: the new records of each agent's current transcript, incrementally
+            folds = await asyncio.to_thread(self.folds.observe, FoldWatch.targets(sessions), base.at)
+        async with tracked("wrappers"):
+            wrappers = await self._observe_wrappers(base)
+        async with tracked("reminders_read"):
+            reminders = await asyncio.to_thread(self.reminder_queue.visible, base.at)
+        return TickSnapshot(
+            base=base, records=records_of(self.view, self._names), starting=self._starting(), sessions=sessions,
+            folds=folds, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
+            blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
+            reaps_in_flight=frozenset(self.actions.reaper.in_flight))
+
+    async def _observe_wrappers(self, base: Snapshot) -> tuple[WrapperView, ...]:
+        """The wrappers, observed in a worker thread (the judge marks the zombies)."""
         # tmux down: the agents are unknown, so no wrapper is judged an orphan this tick
-        agents = ({name: obs.proc for name, obs in snapshot.agents.items() if obs.proc is not None}
-                  if snapshot.tmux_ok else None)
+        agents = ({name: obs.proc for name, obs in base.agents.items() if obs.proc is not None}
+                  if base.tmux_ok else None)
         async with self._wrappers_lock:
             self._count("wrappers")
-            views = await asyncio.to_thread(self.wrappers.observe, snapshot.at, agents=agents,
-                                            procs=snapshot.procs, panes=snapshot.panes)
+            return await asyncio.to_thread(self.wrappers.observe, base.at, agents=agents,
+                                           procs=base.procs, panes=base.panes)
+
+    # --- judge and plan: pure ---------------------------------------------------------------
+
+    def _judge(self, snap: TickSnapshot) -> Judgement:
+        self._count("judge")
         self._count("zombies")
-        return judge_zombies(views, now=snapshot.at, grace_s=self.config.supervisor.zombie_grace_s)
+        self._count("judge_reminders")
+        with tracked("judge"):
+            return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), server=self._server)
 
-    async def _repoint_stale(self, sessions: SessionsReport) -> list[ActionResult]:
-        """seed #3: a record that disagrees with a live or bound disk truth is repointed, loudly, by the leader."""
+    def _mode(self, tmux_ok: bool) -> Mode:
+        sup = self.config.supervisor
+        return Mode(leader=self.leader, read_only=self.read_only, tmux_ok=tmux_ok, auto_respawn=sup.auto_respawn,
+                    auto_reap=sup.auto_reap, spawn_verify_s=sup.spawn_verify_s)
+
+    def _budget(self) -> Budget:
+        return Budget(self.actions.bucket.available(), self.config.supervisor.max_actions_per_minute)
+
+    def _agent_now(self, name: str, snap: Snapshot, record: AgentRecord, starting: frozenset[str]) -> AgentNow:
+        obs = snap.agents.get(name)
+        pane = obs.pane if obs is not None else None
+        return AgentNow(name=name, lifecycle=record.lifecycle, policy=self.view.policies.get(name),
+                        observed=obs is not None, live=obs is not None and obs.proc is not None,
+                        open_spawn=record.open_spawn, exit_status=pane.dead_status if pane is not None else None,
+                        pane=pane, starting=name in starting)
+
+    def _plan(self, snap: TickSnapshot, judgement: Judgement) -> Plan:
+        mode = self._mode(snap.tmux_ok)
+        if not mode.acting:
+            return Plan()
+        with tracked("plan"):
+            facts = TickFacts(
+                now=self.clock(), mode=mode, budget=self._budget(),
+                agents=[self._agent_now(n, snap.base, snap.records[n], snap.starting) for n in self._names],
+                session_findings=judgement.session_findings,
+                truths=snap.sessions.truths if snap.sessions is not None else {},
+                zombies=[w for w in judgement.wrappers if w.state == "zombie"],
+                reaps_in_flight=snap.reaps_in_flight, last_prune=self.last_prune)
+            return plan_tick(facts, self.auto_repoint)
+
+    # --- act and verify -----------------------------------------------------------------------
+
+    async def _act(self, plan: Plan, snap: TickSnapshot) -> tuple[list[ActionResult], TickSnapshot]:
+        """Carry out the plan's intents; returns what was acted on and the snapshot as the acts left it."""
         acted: list[ActionResult] = []
-        starting = {a.name for a in self.config.agents if a.name in self.actions.in_flight or a.name in self.spawning}
-        for finding in session_findings([a.name for a in self.config.agents], sessions, starting=starting):
-            name = finding.agent
-            if name is None or not self.auto_repoint.due(finding, sessions.truths.get(name)):
-                continue
-            if not self.actions.bucket.take():
-                continue  # seed #8: the finding stays; a later token repoints it
-            self._count("repoint")
-            result = await self.actions.repoint(name, by="auto")
-            self.auto_repoint.record(result)
-            acted.append(result)
-        return acted
+        mode = self._mode(snap.tmux_ok)
+        self.actions.bucket.spend(plan.tokens)
+        if mode.acting and snap.tmux_ok:
+            self._count("act")
+            async with tracked("act"):
+                for intent in plan.intents:
+                    if intent.act in (RECORD_EXIT, SPAWN, REPOINT):
+                        result = await self._carry_out(intent)
+                        if result is not None:
+                            acted.append(result)
+        if mode.acting and mode.auto_reap:
+            # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
+            self._count("reap")
+            self.actions.start_reaps([i.wrapper for i in plan.of(REAP)])
+        for intent in plan.of(REMINDERS):
+            # seed #6: fire due reminders, settle orphaned firings; each attempt verifies in its own task
+            self._count("reminders")
+            async with tracked("reminders"):
+                await self.reminders.run(snap.base, starting=set(self._starting()))
+        for intent in plan.of(PRUNE):
+            async with tracked("prune"):
+                await self._prune(snap.at)
+        return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
 
-    async def _act(self, snapshot: Snapshot) -> list[Finding]:
-        """Automatic actions of the leader: close dead lifecycles, start and respawn due agents."""
-        throttled: list[Finding] = []
-        now = self.clock()
-        for agent in self.config.agents:
-            name = agent.name
-            if name in self.actions.in_flight or name in self.spawning:
-                continue
-            obs = snapshot.agents.get(name)
-            if obs is None or obs.proc is not None:
-                continue
-            if self.view.open_spawn(name) is not None:
-                async with tracked(f"record_exit:{name}"):
-                    await self.actions.record_exit(name, obs.pane)
-            lc = self.view.lifecycle(name)
-            if not self.config.supervisor.auto_respawn:
-                continue
-            if lc.state is AgentState.UNKNOWN:
-                by = "start"
-            elif lc.due(now, stalled_after_s=STALLED_SPAWN_FACTOR * self.config.supervisor.spawn_verify_s
-                        + STALLED_SPAWN_SLACK_S):
-                by = "auto"
-            else:
-                continue
-            # seed #8: the cure must never cost more than the disease.
-            if not self.actions.bucket.take():
-                throttled.append(Finding(
-                    kind="cleanup_throttled", severity=Severity.WARNING, agent=name, action="respawn",
-                    summary=(f"{name}: automatic respawn held back by the rate limit "
-                             f"({self.config.supervisor.max_actions_per_minute}/min); next token in "
-                             f"{self.actions.bucket.wait_s():.0f}s"),
-                    evidence={"max_actions_per_minute": self.config.supervisor.max_actions_per_minute},
-                ))
-                continue
+    async def _carry_out(self, intent: Intent) -> ActionResult | None:
+        """One agent's intent: record its exit, start or respawn it, repoint its record."""
+        name = intent.agent
+        assert name is not None
+        if intent.act == RECORD_EXIT:
+            async with tracked(f"record_exit:{name}"):
+                await self.actions.record_exit(name, intent.pane)
+            return None
+        if intent.act == SPAWN and intent.by != "operator":
             self._count("spawn")
-            self._spawn_in_background(name, by)
-        return throttled
+            self._spawn_in_background(name, intent.by)
+            return None
+        if intent.act == SPAWN:
+            result = await self._tracked_respawn(name, "operator", force=intent.force)
+            await self.actions.sync()
+            return result
+        if intent.by != "auto":
+            result = await self.actions.repoint(name, by=intent.by)
+            await self.actions.sync()
+            return result
+        self._count("repoint")
+        result = await self.actions.repoint(name, by="auto")
+        self.auto_repoint.record(result)
+        return result
+
+    async def _reobserve(self, plan: Plan, snap: TickSnapshot, *, repointed: bool) -> TickSnapshot:
+        """Verify: what the acts changed, observed again (the registry rows they wrote, the record a
+        repoint rewrote, the reminders a pass fired); the rest of the snapshot stands."""
+        if not plan.intents:
+            return snap
+        touched = plan.agents
+        records = {**snap.records, **records_of(self.view, touched)} if touched else snap.records
+        reminders = snap.reminders
+        if plan.of(REMINDERS):
+            async with tracked("reminders_read"):
+                reminders = tuple(await asyncio.to_thread(self.reminder_queue.visible, snap.at))
+        sessions = (self.sessions.last or snap.sessions) if repointed else snap.sessions
+        return replace(snap, records=records, starting=self._starting(), sessions=sessions, reminders=reminders)
+
+    def _verify(self, plan: Plan, before: TickSnapshot, after: TickSnapshot, judgement: Judgement) -> Judgement:
+        """The agents an act touched are judged again from what it saw; so are the reminders a pass fired."""
+        if after is before:
+            return judgement
+        with tracked("judge"):
+            return judgement.again(after, self.config, plan.agents | (before.starting ^ after.starting),
+                                   reminders=bool(plan.of(REMINDERS)))
+
+    # --- report: what changed since the last tick, journaled once -----------------------------
+
+    def _diff(self, findings: tuple[Finding, ...]) -> tuple[tuple[Finding, ...], tuple[Finding, ...]]:
+        current = {f.key: f for f in findings}
+        new = tuple(f for k, f in current.items() if k not in self.findings)
+        resolved = tuple(f for k, f in self.findings.items() if k not in current)
+        self.findings = current
+        return new, resolved
 
     async def _prune(self, now: float) -> None:
         """The pruner takes the writers' lock (seed #4); the view is rebuilt from the rewritten file."""
@@ -434,73 +480,32 @@ class Supervisor:
         async with tracked(f"respawn:{name}"):  # seed #7: a block inside an action names the action
             return await self.actions.respawn(name, by=by, force=force)
 
-    def _judge(self, snapshot: Snapshot, extra: list[Finding], sessions: SessionsReport | None = None) -> Report:
-        findings: list[Finding] = []
-        starting_names: set[str] = set()
-        statuses: list[AgentStatus] = []
-        tmux_issue = tmux_finding(snapshot, " ".join(self.config.tmux.server_args()))
-        if tmux_issue is not None:
-            findings.append(tmux_issue)
-        sup = self.config.supervisor
-        for agent in self.config.agents:
-            obs = snapshot.agents.get(agent.name) if snapshot.tmux_ok else None
-            lc = self.view.lifecycle(agent.name)
-            starting = agent.name in self.actions.in_flight or agent.name in self.spawning
-            if starting:
-                starting_names.add(agent.name)
-            truth = sessions.truths.get(agent.name) if sessions is not None else None
-            route = sessions.routes.get(agent.name) if sessions is not None else None
-            statuses.append(agent_status(
-                agent, obs, lc, tmux_ok=snapshot.tmux_ok, starting=starting,
-                disk_session=truth.disk_session if truth is not None else self.view.bound_session(agent.name),
-                route_session=route.session_id if route is not None else None,
-                last_turn_at=iso(truth.last_turn_at) if truth is not None else None,
-                activity=truth.activity if truth is not None else None))
-            findings.extend(judge_agent(agent, obs, lc, last_failed=self.view.last_failed.get(agent.name),
-                                        last_exit=self.view.last_exit.get(agent.name),
-                                        max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s,
-                                        starting=starting))
-        if sessions is not None and snapshot.tmux_ok:
-            findings.extend(session_findings([a.name for a in self.config.agents], sessions,
-                                             starting=starting_names))
-        findings.extend(self.actions.orphans.findings())
-        findings.extend(extra)
-        findings.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
-        current = {f.key: f for f in findings}
-        new = tuple(f for k, f in current.items() if k not in self.findings)
-        resolved = tuple(f for k, f in self.findings.items() if k not in current)
-        self.findings = current
-        return Report(at=snapshot.at, agents=tuple(statuses), findings=tuple(findings), new_findings=new,
-                      resolved=resolved, cost=snapshot.cost, tmux_ok=snapshot.tmux_ok, leader=self.leader,
-                      read_only=self.read_only, tick=self.tick_no, skipped_ticks=self.skipped_ticks,
-                      panes=snapshot.panes, sessions=sessions)
-
-    async def _journal_changes(self, report: Report) -> None:
-        if self.read_only or not (report.new_findings or report.resolved):
+    async def _journal_changes(self, new: tuple[Finding, ...], resolved: tuple[Finding, ...]) -> None:
+        if self.read_only or not (new or resolved):
             return
 
         def write() -> None:
-            for f in report.new_findings:
+            for f in new:
                 self.journal.record("finding", agent=f.agent, action=f.action, summary=f.summary,
                                     evidence={"kind": f.kind, "severity": f.severity.value, **dict(f.evidence)})
-            for f in report.resolved:
+            for f in resolved:
                 self.journal.record("resolved", agent=f.agent, summary=f"resolved: {f.summary}",
                                     evidence={"kind": f.kind})
 
         await asyncio.to_thread(write)
 
-    def _alert_drift(self, report: Report) -> None:
+    def _alert_drift(self, new: tuple[Finding, ...]) -> None:
         """seed #1: a CLI changed behind our back is alerted once, when first seen, in the background."""
         if not self.leader or self.read_only:
             return
-        for finding in report.new_findings:
+        for finding in new:
             if finding.kind == "version_drift":
                 self._count("alert")
                 task = asyncio.create_task(self.actions.alert(finding), name="alert-version-drift")
                 self.tasks.add(task)
                 task.add_done_callback(self.tasks.discard)
 
-    async def _alert_fatal(self, report: Report) -> None:
+    async def _alert_fatal(self, findings: tuple[Finding, ...]) -> None:
         """On the first irrecoverable failure: the alert, once (seed #2)."""
         for name, lc in list(self.view.book.states.items()):
             if not lc.alert_due:
@@ -508,26 +513,45 @@ class Supervisor:
             self.view.book.states[name] = replace(lc, alert_due=False)
             if not self.leader or self.read_only:
                 continue
-            finding = next((f for f in report.findings if f.agent == name and f.kind == "respawn_exhausted"), None)
+            finding = next((f for f in findings if f.agent == name and f.kind == "respawn_exhausted"), None)
             if finding is None:
                 finding = Finding(kind="respawn_exhausted", severity=Severity.CRITICAL, agent=name,
                                   action="respawn", summary=f"{name}: restart budget spent")
             self._count("alert")
             await self.actions.alert(finding)
 
-    # --- operator actions -----------------------------------------------------------------
+    # --- operator actions and events: the same pipeline, for one agent ----------------------------
+
+    async def pass_for(self, name: str, cause: str, *, force: bool = False) -> list[ActionResult]:
+        """One pass of the pipeline for one agent: observe it, plan for ``cause``, act, verify.
+
+        The operator's keys (``respawn``, ``repoint``) enter here; so can an event about the agent
+        (a process seen to exit): its automatic step is then planned as a tick would, rate limit included.
+        """
+        self.config.agent(name)  # an unknown agent is one clear error, before anything is observed
+        self._count(cause)
+        base = await self.observer.observe()
+        await self.registry_watch.sync()
+        record = AgentRecord.of(self.view, name)
+        agent = self._agent_now(name, base, record, self._starting())
+        plan = plan_for(agent, cause, now=self.clock(), mode=self._mode(base.tmux_ok), budget=self._budget(),
+                        force=force)
+        self.actions.bucket.spend(plan.tokens)
+        results = []
+        for intent in plan.intents:
+            result = await self._carry_out(intent)
+            if result is not None:
+                results.append(result)
+        return results
 
     async def respawn(self, name: str, *, force: bool = False) -> ActionResult:
-        self._count("operator_respawn")
-        result = await self._tracked_respawn(name, "operator", force=force)
-        await self.actions.sync()
+        """``cockpit respawn NAME`` and the TUI's ``r``: a verified respawn (a live agent only with ``force``)."""
+        [result] = await self.pass_for(name, OPERATOR_RESPAWN, force=force)
         return result
 
     async def repoint(self, name: str) -> ActionResult:
         """``cockpit repoint NAME`` and the TUI's ``p``: the routing record to the disk truth, verified."""
-        self._count("operator_repoint")
-        result = await self.actions.repoint(name, by="operator")
-        await self.actions.sync()
+        [result] = await self.pass_for(name, OPERATOR_REPOINT)
         return result
 
     async def adopt(self, name: str, pane: str) -> AdoptResult:
@@ -553,9 +577,10 @@ class Supervisor:
         Raises ``LookupError`` (one line) when the target names no wrapper and no agent.
         """
         self._count("operator_reap")
-        snapshot = await self.observer.observe()
+        base = await self.observer.observe()
         await self.actions.sync()
-        wrappers, _ = await self._observe_wrappers(snapshot)
+        views = await self._observe_wrappers(base)
+        wrappers, _ = judge_zombies(views, now=base.at, grace_s=self.config.supervisor.zombie_grace_s)
         targets, error = resolve_target(target, wrappers, agents={a.name for a in self.config.agents})
         if error is not None:
             raise LookupError(error)

@@ -513,6 +513,8 @@ def test_version_drift_canaries_and_folds_are_judged_every_tick(world):
         try:
             report = await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES and r.sessions is not None
                                       and r.sessions.truths["tabs"].transcript is not None
+                                      # a pushback answers the agent's reply: wait for the reply on disk
+                                      and r.sessions.truths["tabs"].transcript.last_assistant_text
                                       and r.canaries and r.canaries[0].ok)
             assert not {f.kind for f in report.findings} & {"version_drift", "canary_failed", "fold_under_pressure"}
             [row] = PromotionLog.in_state_dir(world.state_dir).read_all().rows

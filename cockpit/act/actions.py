@@ -9,7 +9,6 @@ evidence it saw, and automatic acts spend tokens from one rate limit (seed #8).
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -22,13 +21,12 @@ from cockpit.act.repoint import repoint_agent
 from cockpit.act.spawn import SpawnResult, verified_spawn
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding
-from cockpit.judge.registry import OrphanWatch
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.observe.events import EventsStore
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.lifecycle import RestartPolicy
-from cockpit.observe.history import RegistryView
+from cockpit.observe.history import RegistryView, RegistryWatch
 from cockpit.observe.snapshot import agent_panes
 from cockpit.observe.wrappers import WrapperView
 from cockpit.registry import Journal, Registry
@@ -83,6 +81,15 @@ class TokenBucket:
             return True
         return False
 
+    def available(self) -> float:
+        """The tokens there are now (what the plan decides with)."""
+        self._refill()
+        return self.tokens
+
+    def spend(self, n: int) -> None:
+        """Take the ``n`` tokens the plan's intents use (the plan counted them from ``available``)."""
+        self.tokens = max(0.0, self.tokens - n)
+
     def wait_s(self) -> float:
         self._refill()
         return max(0.0, (1.0 - self.tokens) / self.rate) if self.rate > 0 else float("inf")
@@ -94,7 +101,7 @@ class ActionLayer:
                  resume_for: Callable[[AgentConfig], str | None] | None = None,
                  resume_truth: Callable[[AgentConfig], Awaitable[str | None]] | None = None,
                  sessions: Any = None, observe: Callable[[], Awaitable[Any]] | None = None,
-                 actor: str = "cockpit") -> None:
+                 actor: str = "cockpit", watch: RegistryWatch | None = None) -> None:
         self.config = config
         self.tmux = tmux
         self.registry = registry
@@ -109,26 +116,21 @@ class ActionLayer:
         self.actor = actor
         self.bucket = TokenBucket(config.supervisor.max_actions_per_minute)
         self.events = EventsStore(config.state.events_dir)  # SPEC §8: hook events, one file per agent
-        self.tail = registry.tail()
-        self.view = RegistryView(policies_for(config))
-        self.orphans = OrphanWatch()
-        self._sync_lock = threading.Lock()
+        # the registry view is observe's; acts sync it after they write so their verification sees the row
+        self.watch = watch or RegistryWatch(registry, policies_for(config))
         self.in_flight: set[str] = set()
         self.invocations: dict[str, int] = {}  # act -> times invoked (integration tests assert each ran)
         # seed #9: reaps share the read-only switch and the rate limit of every automatic action (seed #8)
         self.reaper = Reaper(config, registry=registry, journal=journal, reader=reader, bucket=self.bucket,
                              tmux=tmux, guard=self.refuse_if_read_only, actor=actor)
 
-    def _sync_now(self) -> None:
-        # The tick and spawn tasks sync from different worker threads: one reader at a time.
-        with self._sync_lock:
-            result = self.tail.read_new()
-            self.view.feed(result)
-            self.orphans.feed(result)
+    @property
+    def view(self) -> RegistryView:
+        return self.watch.view
 
     async def sync(self) -> None:
         """Bring the registry view up to date with the disk (new rows only)."""
-        await asyncio.to_thread(self._sync_now)
+        await self.watch.sync()
 
     def _count(self, act: str) -> None:
         self.invocations[act] = self.invocations.get(act, 0) + 1
@@ -275,10 +277,11 @@ class ActionLayer:
         self._count("reap")
         return await self.reaper.reap_many(wrappers, by=by)
 
-    def auto_reap(self, zombies: list[WrapperView]) -> list[Finding]:
-        """Start a reap for each zombie the rate limit allows; the rest wait (``cleanup_throttled``)."""
+    def start_reaps(self, wrappers: list[WrapperView], *, by: str = "auto") -> None:
+        """Start the background reaps the plan decided (their tokens are spent by the caller)."""
         self._count("auto_reap")
-        return self.reaper.auto_reap(zombies)
+        for view in wrappers:
+            self.reaper.start(view, by=by)
 
     async def record_exit(self, name: str, pane: Pane | None) -> bool:
         """Close the agent's open lifecycle with an ``exit`` row if its process is gone (leader bookkeeping)."""

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from cockpit.config import Config
-from cockpit.findings import Finding, Severity
+from cockpit.findings import Finding
 from cockpit.fsutil import ensure_private_dir
+from cockpit.judge.plan import Budget, plan_reap_only
 from cockpit.locks import LockTimeout, ahold, hold
 from cockpit.observe.procs import Proc, ProcessReader, signal_verified
 from cockpit.observe.wrappers import ResultLine, WrapperView
@@ -44,9 +45,9 @@ RECORD_LOCK_WAIT_S = 30.0
 class RateLimit(Protocol):
     """The automatic-action token bucket (``cockpit.act.actions.TokenBucket``)."""
 
-    def take(self) -> bool: ...
+    def available(self) -> float: ...
 
-    def wait_s(self) -> float: ...
+    def spend(self, n: int) -> None: ...
 
 
 # --- the completion record --------------------------------------------------------------------
@@ -178,26 +179,27 @@ class Reaper:
         return list(await asyncio.gather(*(self.reap(v, by=by) for v in views)))
 
     def auto_reap(self, zombies: Iterable[WrapperView], *, by: str = "auto") -> list[Finding]:
-        """Start a background reap for each zombie the rate limit allows (oldest result first).
+        """Start a background reap for each zombie the rate limit allows (the plan's rule: oldest result first).
 
         Returns a ``cleanup_throttled`` finding for each zombie held back: it waits for a token
         on a later tick. Call from the event loop.
         """
-        throttled: list[Finding] = []
-        order = sorted(zombies, key=lambda v: (v.result.seen_at if v.result else v.first_seen, v.pid))
-        for view in order:
-            if view.id in self.in_flight or not view.alive:
-                continue
-            # seed #8: the cure must never cost more than the disease.
-            if not self.bucket.take():
-                throttled.append(self._throttled(view))
-                continue
-            self._count("auto_reap")
-            self.in_flight.add(view.id)
-            task = asyncio.create_task(self._auto(view, by), name=f"reap-{view.name}")
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-        return throttled
+        plan = plan_reap_only(zombies, Budget(self.bucket.available(), self.config.supervisor.max_actions_per_minute),
+                              in_flight=self.in_flight)
+        self.bucket.spend(plan.tokens)
+        for intent in plan.intents:
+            self.start(intent.wrapper, by=by)
+        return list(plan.throttled)
+
+    def start(self, view: WrapperView, *, by: str = "auto") -> None:
+        """Reap one zombie in the background (its token already spent); the result lands in ``done``."""
+        if view.id in self.in_flight:
+            return
+        self._count("auto_reap")
+        self.in_flight.add(view.id)
+        task = asyncio.create_task(self._auto(view, by), name=f"reap-{view.name}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     async def wait(self) -> None:
         """Wait for the background reaps under way (tests, shutdown)."""
@@ -208,17 +210,6 @@ class Reaper:
         for task in list(self.tasks):
             task.cancel()
         await self.wait()
-
-    def _throttled(self, view: WrapperView) -> Finding:
-        rate = self.config.supervisor.max_actions_per_minute
-        wait = self.bucket.wait_s()
-        return Finding(
-            kind="cleanup_throttled", severity=Severity.WARNING, agent=view.agent, subject=view.id, action="reap",
-            summary=(f"{view.name}: automatic reap held back by the rate limit ({rate}/min); "
-                     f"next token in {wait:.0f}s"),
-            evidence={"max_actions_per_minute": rate, "next_token_s": round(wait, 1), "wrapper": view.id,
-                      "name": view.name, "zombie_reason": view.zombie_reason},
-        )
 
     async def _auto(self, view: WrapperView, by: str) -> ReapResult | None:
         try:

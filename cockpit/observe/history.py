@@ -7,11 +7,13 @@ tick costs what was appended, not the file's size.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cockpit.lifecycle import AgentState, Lifecycle, LifecycleBook, RestartPolicy
-from cockpit.registry import CLOSING_EVENTS, OPENING_EVENTS
+from cockpit.registry import CLOSING_EVENTS, OPENING_EVENTS, ReadResult, Registry
 
 
 @dataclass
@@ -39,20 +41,20 @@ class RegistryView:
         self.rows_seen = 0
         self.bad_lines = 0
 
-    def feed(self, result: Any) -> list[dict[str, Any]]:
+    def feed(self, result: ReadResult) -> list[dict[str, Any]]:
         """Take a tail read (``rows``, ``bad_lines``, ``reset``); returns the rows applied.
 
         A reset (the file was rewritten by a prune) replays the whole file: an agent that was
         already FATAL, its alert sent or pending, is not made due for the alert a second time.
         """
-        replayed = bool(getattr(result, "reset", False))
+        replayed = result.reset
         already_fatal: set[str] = set()
         if replayed:
             already_fatal = {name for name, lc in self.book.states.items()
                              if lc.state is AgentState.FATAL and not lc.alert_due}
             self.reset()
-        self.bad_lines += getattr(result, "bad_lines", 0)
-        rows = list(getattr(result, "rows", []))
+        self.bad_lines += result.bad_lines
+        rows = list(result.rows)
         self.feed_rows(rows)
         for name in already_fatal:
             lc = self.book.states.get(name)
@@ -105,3 +107,32 @@ class RegistryView:
     def bound_session(self, agent: str) -> str | None:
         bound = self.bound_sessions.get(agent)
         return bound[-1] if bound else None
+
+
+class RegistryWatch:
+    """The registry's tail and the view it keeps current: the observe step reads it once a tick,
+    and every act that writes a row syncs it (so the act's own verification sees the row).
+
+    ``on_rows`` get every read too (the orphan-exit judge keeps its memory from them).
+    """
+
+    def __init__(self, registry: Registry, policies: Mapping[str, RestartPolicy], *,
+                 on_rows: Sequence[Callable[[ReadResult], Any]] = ()) -> None:
+        self.tail = registry.tail()
+        self.view = RegistryView(policies)
+        self.on_rows = list(on_rows)
+        self._lock = threading.Lock()  # the tick and spawn tasks sync from different worker threads
+
+    def sync_now(self) -> None:
+        with self._lock:
+            result = self.tail.read_new()
+            self.view.feed(result)
+            for listener in self.on_rows:
+                listener(result)
+
+    async def sync(self) -> None:
+        """Bring the view up to date with the disk (new rows only), in a worker thread."""
+        await asyncio.to_thread(self.sync_now)
+
+    def close(self) -> None:
+        self.tail.close()

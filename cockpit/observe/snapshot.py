@@ -1,8 +1,8 @@
 """One snapshot per tick, gathered cheaply and in batch.
 
 Panes come from one ``list-panes -a`` on the supervisor's control connection; the
-process tree of every agent, the listening ports (read once for all agents) and the
-registry's new rows are read in one worker thread, never on the event loop.
+process tree of every agent and the listening ports (read once for all agents) are read
+in one worker thread, never on the event loop.
 
 A spawned agent's pane is found by the tag cockpit set on it at spawn, in the cockpit's
 session. An adopted agent (a process cockpit did not start, ``cockpit adopt``) is found from its
@@ -59,7 +59,6 @@ class Snapshot:
     panes: tuple[Pane, ...]
     procs: ProcessTable
     agents: Mapping[str, AgentObservation]
-    registry: Any = None        # the registry tail's read result for this tick (rows, bad_lines, reset)
     cost: TickCost = field(default_factory=lambda: TickCost(0.0, 0, 0))
 
 
@@ -87,12 +86,11 @@ def _pane_number(pane: Pane) -> int:
 class Observer:
     """Gathers snapshots for one config through one tmux client."""
 
-    def __init__(self, config: Config, tmux: TmuxClient, *, registry_tail: Any = None,
+    def __init__(self, config: Config, tmux: TmuxClient, *,
                  reader: ProcessReader | None = None, probe: PortProbe | None = None,
                  clock=time.time, adopted: Callable[[], Mapping[str, Mapping[str, Any]]] | None = None) -> None:
         self.config = config
         self.tmux = tmux
-        self.registry_tail = registry_tail
         self.reader = reader or ProcessReader()
         self.probe = probe or PortProbe()
         self.clock = clock
@@ -108,18 +106,18 @@ class Observer:
             tmux_ok, error, panes = False, str(exc), ()
         by_agent = agent_panes(panes, self.config.tmux.session)
         adopted = dict(self.adopted())
-        procs, agents, tail = await asyncio.to_thread(self._read_system, by_agent, panes, adopted)
+        procs, agents = await asyncio.to_thread(self._read_system, by_agent, panes, adopted)
         cost = TickCost(
             wall_ms=(time.perf_counter() - started) * 1000.0,
             tmux_processes=self.tmux.processes_started - procs_before,
             tmux_commands=self.tmux.commands_sent - cmds_before,
         )
         return Snapshot(at=self.clock(), tmux_ok=tmux_ok, tmux_error=error, panes=panes, procs=procs,
-                        agents=agents, registry=tail, cost=cost)
+                        agents=agents, cost=cost)
 
     def _read_system(self, by_agent: dict[str, Pane], panes: tuple[Pane, ...] = (),
                      adopted: Mapping[str, Mapping[str, Any]] | None = None,
-                     ) -> tuple[ProcessTable, dict[str, AgentObservation], Any]:
+                     ) -> tuple[ProcessTable, dict[str, AgentObservation]]:
         adopted = adopted or {}
         by_id = {p.pane_id: p for p in panes} if adopted else {}
         roots = [p.pid for p in by_agent.values() if not p.dead and p.pid > 0]
@@ -138,8 +136,7 @@ class Observer:
                 agents[agent.name] = self._observe_adopted(agent, row, by_id, procs)
             else:
                 agents[agent.name] = self._observe_agent(agent, by_agent.get(agent.name), procs)
-        tail = self.registry_tail.read_new() if self.registry_tail is not None else None
-        return procs, agents, tail
+        return procs, agents
 
     def _observe_adopted(self, agent: AgentConfig, row: Mapping[str, Any], by_id: Mapping[str, Pane],
                          procs: ProcessTable) -> AgentObservation:

@@ -1,0 +1,277 @@
+"""The plan: every automatic act of one tick, decided in one place (supervisord's ``transition()``).
+
+Pure: what the tick observed (each agent's lifecycle and process, the findings, the zombie
+wrappers), the time and the rate limit's tokens in; intents out, and a ``cleanup_throttled``
+finding for each act the rate limit holds back (seed #8: the cure must never cost more than the
+disease). The supervisor carries the intents out; each act verifies itself and the next tick
+sees what it did. Operator acts and events enter here too, for one agent (:func:`plan_for`).
+
+Order of the tokens, as a tick spends them: starts and respawns (config order), then repoints,
+then reaps (the oldest result first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Mapping, Protocol, Sequence
+
+from cockpit.findings import Finding, Severity
+from cockpit.lifecycle import AgentState, Exited, Lifecycle, RestartPolicy, transition
+
+# A STARTING with no spawn in flight this long after its request was cut short (a cockpit killed
+# mid-spawn): an attempt takes at most spawn_verify_s, so twice that plus slack is never a live one.
+STALLED_SPAWN_FACTOR = 2.0
+STALLED_SPAWN_SLACK_S = 5.0
+PRUNE_EVERY_S = 600.0
+
+# What an automatic act is called in an intent (and in the supervisor's invocation counts).
+RECORD_EXIT, SPAWN, REPOINT, REAP, REMINDERS, PRUNE = "record_exit", "spawn", "repoint", "reap", "reminders", "prune"
+# Operator causes that enter the pipeline for one agent.
+OPERATOR_RESPAWN, OPERATOR_REPOINT = "operator_respawn", "operator_repoint"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One act the plan decided: ``act`` on ``agent`` (a wrapper for a reap), started ``by`` whom."""
+    act: str
+    agent: str | None = None
+    by: str = "auto"
+    why: str = ""
+    force: bool = False
+    wrapper: Any = None          # the WrapperView a reap stops
+    pane: Any = None             # the pane whose exit is recorded (its status, its last screen)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The rate limit as the plan sees it: tokens available now, and the refill rate."""
+    tokens: float
+    per_minute: int
+
+    def wait_s(self, left: float) -> float:
+        rate = self.per_minute / 60.0
+        return max(0.0, (1.0 - left) / rate) if rate > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class AgentNow:
+    """What the plan needs of one agent this tick."""
+    name: str
+    lifecycle: Lifecycle
+    policy: RestartPolicy | None
+    observed: bool               # tmux answered and the agent was looked for
+    live: bool                   # its pane's process runs
+    open_spawn: bool             # its newest verified spawn has no exit row yet
+    exit_status: int | None = None
+    pane: Any = None
+    starting: bool = False       # a spawn is in flight (this cockpit)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Who may act: only the leader, never read-only; tmux down means agents are unknown."""
+    leader: bool
+    read_only: bool
+    tmux_ok: bool
+    auto_respawn: bool = True
+    auto_reap: bool = True
+    spawn_verify_s: float = 20.0
+
+    @property
+    def acting(self) -> bool:
+        return self.leader and not self.read_only
+
+    @property
+    def stalled_after_s(self) -> float:
+        return STALLED_SPAWN_FACTOR * self.spawn_verify_s + STALLED_SPAWN_SLACK_S
+
+
+class RepointPolicy(Protocol):
+    def due(self, finding: Finding, truth: Any, now: float | None = None) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Plan:
+    intents: tuple[Intent, ...] = ()
+    throttled: tuple[Finding, ...] = ()   # cleanup_throttled: acts the rate limit held back
+    tokens: int = 0                       # tokens the intents spend
+
+    def of(self, act: str) -> tuple[Intent, ...]:
+        return tuple(i for i in self.intents if i.act == act)
+
+    @property
+    def agents(self) -> set[str]:
+        """Agents an intent changes (their judgement is redone from what the act saw)."""
+        return {i.agent for i in self.intents if i.agent is not None and i.act in (RECORD_EXIT, SPAWN, REPOINT)}
+
+
+# --- one agent: each STATE -> action, named in one function ----------------------------------------
+
+
+def agent_step(a: AgentNow, now: float, mode: Mode) -> tuple[Intent, ...]:
+    """The automatic step of one agent whose process is gone: record its exit, then start or respawn it.
+
+    RUNNING (an open spawn)  -> record_exit; its next step waits for the next tick if the exit moves it
+    UNKNOWN                  -> spawn by "start" (never started by cockpit)
+    BACKOFF, its time come   -> spawn by "auto"
+    STARTING, stalled        -> spawn by "auto" (a spawn cut short by a killed cockpit)
+    DOWN, FATAL              -> nothing: the policy, or only an operator, restarts it
+    """
+    if a.starting or not a.observed or a.live:
+        return ()  # in flight, not observable this tick, or running: nothing to do
+    steps: list[Intent] = []
+    lc = a.lifecycle
+    if a.open_spawn:
+        steps.append(Intent(RECORD_EXIT, a.name, why="its process is gone", pane=a.pane))
+        if a.policy is not None and transition(lc, Exited(now, a.exit_status), a.policy).state is not lc.state:
+            return tuple(steps)  # the exit row moves the lifecycle: the next tick decides on the new state
+    if not mode.auto_respawn:
+        return tuple(steps)
+    state = lc.state
+    if state is AgentState.UNKNOWN:
+        steps.append(Intent(SPAWN, a.name, by="start", why="never started by cockpit"))
+    elif state is AgentState.BACKOFF and lc.due(now):
+        steps.append(Intent(SPAWN, a.name, by="auto", why="its backoff is over"))
+    elif state is AgentState.STARTING and lc.due(now, stalled_after_s=mode.stalled_after_s):
+        steps.append(Intent(SPAWN, a.name, by="auto", why="a spawn cut short, never verified"))
+    return tuple(steps)
+
+
+def _spawn_throttled(name: str, per_minute: int, wait_s: float) -> Finding:
+    return Finding(
+        kind="cleanup_throttled", severity=Severity.WARNING, agent=name, action="respawn",
+        summary=(f"{name}: automatic respawn held back by the rate limit "
+                 f"({per_minute}/min); next token in {wait_s:.0f}s"),
+        evidence={"max_actions_per_minute": per_minute},
+    )
+
+
+def reap_throttled(view: Any, per_minute: int, wait_s: float) -> Finding:
+    return Finding(
+        kind="cleanup_throttled", severity=Severity.WARNING, agent=view.agent, subject=view.id, action="reap",
+        summary=(f"{view.name}: automatic reap held back by the rate limit ({per_minute}/min); "
+                 f"next token in {wait_s:.0f}s"),
+        evidence={"max_actions_per_minute": per_minute, "next_token_s": round(wait_s, 1), "wrapper": view.id,
+                  "name": view.name, "zombie_reason": view.zombie_reason},
+    )
+
+
+class _Tokens:
+    """The plan's own count of the rate limit's tokens (the bucket itself is spent by the act)."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.budget = budget
+        self.left = budget.tokens
+        self.spent = 0
+
+    def take(self) -> bool:
+        if self.left >= 1.0:
+            self.left -= 1.0
+            self.spent += 1
+            return True
+        return False
+
+    def wait_s(self) -> float:
+        return self.budget.wait_s(self.left)
+
+
+def plan_reaps(zombies: Iterable[Any], tokens: _Tokens, *, in_flight: Iterable[str] = ()
+               ) -> tuple[list[Intent], list[Finding]]:
+    """Seed #9 at the rate limit of seed #8: each live zombie, oldest result first, is reaped or waits."""
+    busy = set(in_flight)
+    intents: list[Intent] = []
+    throttled: list[Finding] = []
+    order = sorted(zombies, key=lambda v: (v.result.seen_at if v.result else v.first_seen, v.pid))
+    for view in order:
+        if view.id in busy or not view.alive:
+            continue
+        if not tokens.take():
+            throttled.append(reap_throttled(view, tokens.budget.per_minute, tokens.wait_s()))
+            continue
+        intents.append(Intent(REAP, view.agent, why=view.zombie_reason or "zombie", wrapper=view))
+    return intents, throttled
+
+
+def plan_reap_only(zombies: Iterable[Any], budget: Budget, *, in_flight: Iterable[str] = ()) -> Plan:
+    """The reaps alone (the reaper's ``auto_reap``): the same rule as a tick's."""
+    tokens = _Tokens(budget)
+    intents, throttled = plan_reaps(zombies, tokens, in_flight=in_flight)
+    return Plan(tuple(intents), tuple(throttled), tokens.spent)
+
+
+# --- the whole tick --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TickFacts:
+    """Everything the plan reads of one tick (built by the supervisor from its snapshot and judgement)."""
+    now: float
+    mode: Mode
+    budget: Budget
+    agents: Sequence[AgentNow] = ()
+    session_findings: Sequence[Finding] = ()
+    truths: Mapping[str, Any] = field(default_factory=dict)
+    zombies: Sequence[Any] = ()
+    reaps_in_flight: frozenset[str] = frozenset()
+    last_prune: float = 0.0
+
+
+def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
+    """Every automatic act of one tick, in the order the tick carries them out."""
+    mode, now = facts.mode, facts.now
+    if not mode.acting:
+        return Plan()
+    tokens = _Tokens(facts.budget)
+    intents: list[Intent] = []
+    throttled: list[Finding] = []
+    spawning: set[str] = set()
+    if mode.tmux_ok:
+        for agent in facts.agents:
+            for step in agent_step(agent, now, mode):
+                if step.act == SPAWN:
+                    if not tokens.take():
+                        throttled.append(_spawn_throttled(agent.name, facts.budget.per_minute, tokens.wait_s()))
+                        continue
+                    spawning.add(agent.name)
+                intents.append(step)
+        # seed #3: a record that disagrees with a live or bound disk truth is repointed, loudly
+        for finding in facts.session_findings:
+            name = finding.agent
+            if name is None or name in spawning or not repoint_policy.due(finding, facts.truths.get(name), now):
+                continue
+            if not tokens.take():
+                continue  # seed #8: the finding stays; a later token repoints it
+            intents.append(Intent(REPOINT, name, why=finding.kind))
+    if mode.auto_reap:
+        reaps, held = plan_reaps(facts.zombies, tokens, in_flight=facts.reaps_in_flight)
+        intents += reaps
+        throttled += held
+    # seed #6: fire due reminders and settle orphaned firings (each attempt verifies in its own task)
+    intents.append(Intent(REMINDERS))
+    if now - facts.last_prune >= PRUNE_EVERY_S:
+        intents.append(Intent(PRUNE, why="closed lifecycles past their retention"))
+    return Plan(tuple(intents), tuple(throttled), tokens.spent)
+
+
+def plan_for(agent: AgentNow, cause: str, *, now: float, mode: Mode, budget: Budget, force: bool = False) -> Plan:
+    """The pipeline's entry for one agent and one cause: an operator's key, or an event about the agent.
+
+    An operator's act spends no token (the rate limit bounds the automatic ones) and is verified
+    by the act itself, under the agent's lock. Any other cause (a process seen to exit, a hook's
+    word) takes the agent's automatic step, as a tick would, at the rate limit.
+    """
+    if cause == OPERATOR_RESPAWN:
+        return Plan((Intent(SPAWN, agent.name, by="operator", force=force, why="operator"),))
+    if cause == OPERATOR_REPOINT:
+        return Plan((Intent(REPOINT, agent.name, by="operator", why="operator"),))
+    if not mode.acting or not mode.tmux_ok:
+        return Plan()
+    tokens = _Tokens(budget)
+    intents: list[Intent] = []
+    throttled: list[Finding] = []
+    for step in agent_step(agent, now, mode):
+        if step.act == SPAWN and not tokens.take():
+            throttled.append(_spawn_throttled(agent.name, budget.per_minute, tokens.wait_s()))
+            continue
+        intents.append(replace(step, why=f"{step.why} ({cause})"))
+    return Plan(tuple(intents), tuple(throttled), tokens.spent)

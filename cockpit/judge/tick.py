@@ -1,0 +1,139 @@
+"""The judge step: one tick's snapshot in, every agent's status and every finding out. Pure.
+
+Each agent is judged on its own (:func:`judge_one`), so an act that changed one agent has only
+that agent judged again from what the act saw; the rest of the findings belong to the fleet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Iterable, Mapping, Sequence
+
+from cockpit.config import AgentConfig, Config
+from cockpit.findings import Finding
+from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.judge.blocks import TickBudget, judge_blocks, supervisor_overloaded
+from cockpit.judge.canaries import judge_canaries
+from cockpit.judge.drift import judge_drift
+from cockpit.judge.fold import judge_folds
+from cockpit.judge.reminders import overdue_grace_s, reminder_findings
+from cockpit.judge.sessions import judge_routes_file, judge_sessions
+from cockpit.judge.zombies import judge_zombies
+from cockpit.lifecycle import Lifecycle
+from cockpit.observe.tick import AgentRecord, TickSnapshot
+from cockpit.observe.wrappers import WrapperView
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One agent's row and findings (its lifecycle's, then its session's)."""
+    status: AgentStatus
+    findings: tuple[Finding, ...]
+    session_findings: tuple[Finding, ...] = ()
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verdicts: Mapping[str, Verdict]           # config order
+    fleet: tuple[Finding, ...]                # findings of no one agent's lifecycle or session
+    wrappers: tuple[WrapperView, ...] = ()    # zombies marked
+    reminders: tuple[Finding, ...] = ()       # seed #6: missed wakes, overdue reminders
+
+    @property
+    def statuses(self) -> tuple[AgentStatus, ...]:
+        return tuple(v.status for v in self.verdicts.values())
+
+    @property
+    def session_findings(self) -> list[Finding]:
+        return [f for v in self.verdicts.values() for f in v.session_findings]
+
+    def findings(self, extra: Iterable[Finding] = ()) -> tuple[Finding, ...]:
+        """Every finding, the worst first (then by agent, then kind)."""
+        found = [f for v in self.verdicts.values() for f in v.findings + v.session_findings]
+        found += [*self.fleet, *self.reminders, *extra]
+        found.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
+        return tuple(found)
+
+    def again(self, snap: TickSnapshot, config: Config, names: Iterable[str], *, reminders: bool = False) -> Judgement:
+        """The same judgement with ``names`` (and the reminders) judged again from a newer snapshot:
+        what their acts saw."""
+        names = set(names)
+        verdicts = dict(self.verdicts)
+        for agent in config.agents:
+            if agent.name in names:
+                verdicts[agent.name] = judge_one(agent, snap, config)
+        again = tuple(judge_reminders(snap, config)) if reminders else self.reminders
+        return replace(self, verdicts=verdicts, reminders=again)
+
+
+def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict:
+    """One agent: its status row, its lifecycle findings, and its record-vs-disk findings (seed #3)."""
+    sup = config.supervisor
+    name = agent.name
+    obs = snap.base.agents.get(name) if snap.tmux_ok else None
+    record = snap.records.get(name) or AgentRecord(Lifecycle())
+    lc = record.lifecycle
+    starting = name in snap.starting
+    sessions = snap.sessions
+    truth = sessions.truths.get(name) if sessions is not None else None
+    route = sessions.routes.get(name) if sessions is not None else None
+    status = agent_status(
+        agent, obs, lc, tmux_ok=snap.tmux_ok, starting=starting,
+        disk_session=truth.disk_session if truth is not None else record.bound_session,
+        route_session=route.session_id if route is not None else None,
+        last_turn_at=iso(truth.last_turn_at) if truth is not None else None,
+        activity=truth.activity if truth is not None else None)
+    findings = judge_agent(agent, obs, lc, last_failed=record.last_failed, last_exit=record.last_exit,
+                           max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s, starting=starting)
+    session: list[Finding] = []
+    if sessions is not None and snap.tmux_ok:
+        session = judge_sessions(name, truth, route, routes_file=sessions.routes_file, starting=starting)
+    return Verdict(status, tuple(findings), tuple(session))
+
+
+def judge_self(snap: TickSnapshot, config: Config, budget: TickBudget) -> list[Finding]:
+    """Seeds #7, #8: block findings, and ``supervisor_overloaded`` for the last completed tick."""
+    sup = config.supervisor
+    found = judge_blocks(snap.blocks, snap.at, loop_block_ms=sup.loop_block_ms,
+                         heartbeat_budget_s=sup.heartbeat_budget_s)
+    if snap.loads:
+        overloaded = supervisor_overloaded(snap.loads[-1], budget, shedding=snap.shed, recent=tuple(snap.loads))
+        if overloaded is not None:
+            found.append(overloaded)
+    return found
+
+
+def judge_reminders(snap: TickSnapshot, config: Config) -> list[Finding]:
+    """Seed #6: ``missed_wake`` and ``reminder_overdue`` (due, not fired: no leader, agent down...)."""
+    sup = config.supervisor
+    return reminder_findings(snap.reminders, now=snap.at, grace_s=overdue_grace_s(sup.tick_s),
+                             verify_s=sup.wake_verify_s, max_attempts=1 + sup.wake_retries)
+
+
+def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
+                server: str = "") -> tuple[tuple[WrapperView, ...], list[Finding]]:
+    """The findings of no one agent: tmux, the routing file, orphan exits, wrappers, the cockpit itself,
+    CLI drift, canaries, folds. Returns the wrappers with zombies marked, and the findings."""
+    found: list[Finding] = []
+    tmux_issue = tmux_finding(snap.base, server)
+    if tmux_issue is not None:
+        found.append(tmux_issue)
+    if snap.sessions is not None and snap.tmux_ok:
+        problem = judge_routes_file(snap.sessions)
+        if problem is not None:
+            found.append(problem)
+    found += orphans
+    wrappers, zombies = judge_zombies(snap.wrappers, now=snap.at, grace_s=config.supervisor.zombie_grace_s)
+    found += zombies
+    found += judge_self(snap, config, budget)
+    found += judge_drift(snap.clis)
+    found += judge_canaries(snap.canaries, snap.at)
+    found += judge_folds(snap.folds, snap.at)
+    return wrappers, found
+
+
+def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
+               server: str = "") -> Judgement:
+    verdicts = {agent.name: judge_one(agent, snap, config) for agent in config.agents}
+    wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, server=server)
+    return Judgement(verdicts, tuple(fleet), wrappers, tuple(judge_reminders(snap, config)))

@@ -1,0 +1,66 @@
+"""One tick's snapshot: everything the tick knows, gathered once by the observe step.
+
+The judges and the plan read this and nothing else of the world: the panes, processes and
+ports (``base``), what the registry says of each agent (``records``), the session truth, the
+folds, the wrappers, the canaries, the CLI drift, the reminders and the supervisor's own load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from cockpit.lifecycle import Lifecycle
+from cockpit.observe.canaries import CanaryState
+from cockpit.observe.drift import CliTarget
+from cockpit.observe.history import RegistryView
+from cockpit.observe.loopwatch import Block
+from cockpit.observe.sessions import SessionsReport
+from cockpit.observe.snapshot import Snapshot
+from cockpit.observe.wrappers import WrapperView
+from cockpit.reminders import Reminder
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """What the registry says of one agent: its lifecycle and the rows the judges cite."""
+    lifecycle: Lifecycle
+    open_spawn: bool = False                      # its newest verified spawn has no exit row yet
+    last_failed: Mapping[str, Any] | None = None  # newest spawn_failed row
+    last_exit: Mapping[str, Any] | None = None    # newest exit/reaped row
+    bound_session: str | None = None              # the newest session id cockpit bound it to
+
+    @classmethod
+    def of(cls, view: RegistryView, name: str) -> "AgentRecord":
+        return cls(lifecycle=view.lifecycle(name), open_spawn=view.open_spawn(name) is not None,
+                   last_failed=view.last_failed.get(name), last_exit=view.last_exit.get(name),
+                   bound_session=view.bound_session(name))
+
+
+def records_of(view: RegistryView, names: Any) -> dict[str, AgentRecord]:
+    return {name: AgentRecord.of(view, name) for name in names}
+
+
+@dataclass(frozen=True)
+class TickSnapshot:
+    base: Snapshot                                   # panes, process trees, ports (one list-panes, one /proc pass)
+    records: Mapping[str, AgentRecord]               # per agent, from the registry view
+    starting: frozenset[str] = frozenset()           # agents whose spawn is in flight in this cockpit
+    sessions: SessionsReport | None = None           # seed #3: record vs disk per agent
+    folds: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
+    wrappers: tuple[WrapperView, ...] = ()           # seed #9: as observed (the judge marks zombies)
+    canaries: tuple[CanaryState, ...] = ()           # seed #5
+    clis: tuple[CliTarget, ...] = ()                 # seed #1
+    reminders: tuple[Reminder, ...] = ()             # seed #6: open, and finished in the last day
+    blocks: tuple[Block, ...] = ()                   # seed #7: recent event-loop blocks, every source
+    loads: tuple[Any, ...] = ()                      # seed #8: the last ticks' TickLoad, newest last
+    shed: tuple[str, ...] = ()                       # optional work the ticks skip while over budget
+    reaps_in_flight: frozenset[str] = frozenset()    # wrapper ids being reaped by this cockpit
+
+    @property
+    def at(self) -> float:
+        return self.base.at
+
+    @property
+    def tmux_ok(self) -> bool:
+        return self.base.tmux_ok
