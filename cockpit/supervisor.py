@@ -32,8 +32,8 @@ from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.agents import AgentStatus, iso
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldWatch
-from cockpit.judge.plan import (OPERATOR_REPOINT, OPERATOR_RESPAWN, PRUNE, REAP, RECORD_EXIT, REMINDERS, REPOINT,
-                                SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
+from cockpit.judge.plan import (ADOPT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
+                                RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.tick import Judgement, judge_tick
 from cockpit.judge.zombies import judge_zombies
@@ -402,10 +402,18 @@ class Supervisor:
                 await self._prune(snap.at)
         return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
 
-    async def _carry_out(self, intent: Intent) -> ActionResult | None:
-        """One agent's intent: record its exit, start or respawn it, repoint its record."""
+    async def _carry_out(self, intent: Intent) -> Any:
+        """One agent's intent: record its exit, start or respawn it, repoint its record; the operator's
+        adopt and send."""
         name = intent.agent
         assert name is not None
+        if intent.act in (ADOPT, SEND):
+            async with tracked(f"{intent.act}:{name}"):
+                if intent.act == ADOPT:
+                    result = await self.actions.adopt(name, intent.pane, by=intent.by)
+                    await self.actions.sync()
+                    return result
+                return await self._send(name, intent.text)
         if intent.act == RECORD_EXIT:
             async with tracked(f"record_exit:{name}"):
                 await self.actions.record_exit(name, intent.pane)
@@ -522,7 +530,8 @@ class Supervisor:
 
     # --- operator actions and events: the same pipeline, for one agent ----------------------------
 
-    async def pass_for(self, name: str, cause: str, *, force: bool = False) -> list[ActionResult]:
+    async def pass_for(self, name: str, cause: str, *, force: bool = False, pane: str | None = None,
+                       text: str = "") -> list[Any]:
         """One pass of the pipeline for one agent: observe it, plan for ``cause``, act, verify.
 
         The operator's keys (``respawn``, ``repoint``) enter here; so can an event about the agent
@@ -535,7 +544,7 @@ class Supervisor:
         record = AgentRecord.of(self.view, name)
         agent = self._agent_now(name, base, record, self._starting())
         plan = plan_for(agent, cause, now=self.clock(), mode=self._mode(base.tmux_ok), budget=self._budget(),
-                        force=force)
+                        force=force, pane=pane, text=text)
         self.actions.bucket.spend(plan.tokens)
         results = []
         for intent in plan.intents:
@@ -556,15 +565,15 @@ class Supervisor:
 
     async def adopt(self, name: str, pane: str) -> AdoptResult:
         """``cockpit adopt NAME PANE``: supervise the live agent in ``pane`` as ``name``, same pid, verified."""
-        self._count("operator_adopt")
-        result = await self.actions.adopt(name, pane, by="operator")
-        await self.actions.sync()
+        [result] = await self.pass_for(name, OPERATOR_ADOPT, pane=pane)
         return result
 
     async def send(self, name: str, text: str) -> SendResult:
         """``cockpit send NAME TEXT`` and the TUI's ``s``: typed literally, verified like a wake, journaled."""
-        self._count("operator_send")
-        self.config.agent(name)
+        [result] = await self.pass_for(name, OPERATOR_SEND, text=text)
+        return result
+
+    async def _send(self, name: str, text: str) -> SendResult:
         if self.sessions.last is None:  # a one-shot command: the session truth (where the turn shows) first
             snapshot = await self.observer.observe()
             await self.actions.sync()

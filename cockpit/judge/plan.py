@@ -28,6 +28,9 @@ PRUNE_EVERY_S = 600.0
 RECORD_EXIT, SPAWN, REPOINT, REAP, REMINDERS, PRUNE = "record_exit", "spawn", "repoint", "reap", "reminders", "prune"
 # Operator causes that enter the pipeline for one agent.
 OPERATOR_RESPAWN, OPERATOR_REPOINT = "operator_respawn", "operator_repoint"
+# SPEC §11: the operator's adopt (a live pane becomes the agent) and send (a line typed, verified).
+ADOPT, SEND = "adopt", "send"
+OPERATOR_ADOPT, OPERATOR_SEND = "operator_adopt", "operator_send"
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class Intent:
     why: str = ""
     force: bool = False
     wrapper: Any = None          # the WrapperView a reap stops
-    pane: Any = None             # the pane whose exit is recorded (its status, its last screen)
+    pane: Any = None             # the pane whose exit is recorded (its status, its last screen); adopt: the pane
+    text: str = ""               # send: what is typed
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ class Plan:
     @property
     def agents(self) -> set[str]:
         """Agents an intent changes (their judgement is redone from what the act saw)."""
-        return {i.agent for i in self.intents if i.agent is not None and i.act in (RECORD_EXIT, SPAWN, REPOINT)}
+        return {i.agent for i in self.intents
+                if i.agent is not None and i.act in (RECORD_EXIT, SPAWN, REPOINT, ADOPT)}
 
 
 # --- one agent: each STATE -> action, named in one function ----------------------------------------
@@ -253,7 +258,8 @@ def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
     return Plan(tuple(intents), tuple(throttled), tokens.spent)
 
 
-def plan_for(agent: AgentNow, cause: str, *, now: float, mode: Mode, budget: Budget, force: bool = False) -> Plan:
+def plan_for(agent: AgentNow, cause: str, *, now: float, mode: Mode, budget: Budget, force: bool = False,
+             pane: str | None = None, text: str = "") -> Plan:
     """The pipeline's entry for one agent and one cause: an operator's key, or an event about the agent.
 
     An operator's act spends no token (the rate limit bounds the automatic ones) and is verified
@@ -264,6 +270,10 @@ def plan_for(agent: AgentNow, cause: str, *, now: float, mode: Mode, budget: Bud
         return Plan((Intent(SPAWN, agent.name, by="operator", force=force, why="operator"),))
     if cause == OPERATOR_REPOINT:
         return Plan((Intent(REPOINT, agent.name, by="operator", why="operator"),))
+    if cause == OPERATOR_ADOPT:
+        return Plan((Intent(ADOPT, agent.name, by="operator", why="operator", pane=pane),))
+    if cause == OPERATOR_SEND:
+        return Plan((Intent(SEND, agent.name, by="operator", why="operator", text=text),))
     if not mode.acting or not mode.tmux_ok:
         return Plan()
     tokens = _Tokens(budget)
