@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from rich.console import Console
+from textual.actions import parse as parse_action
 from textual.command import CommandPalette
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static, TabbedContent
 
@@ -30,8 +31,13 @@ from cockpit.tui.messages import ReportReady
 from cockpit.tui.screens import (AgentDetailScreen, ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn, DoctorScreen,
                                  HelpScreen, ReminderForm)
 from cockpit.tui.screenshots import frozen_clock, settled, until
-from cockpit.tui.widgets import (AgentTable, BlockTable, EvidencePane, JournalTable, ReminderTable, SessionTable,
-                                 WrapperTable, sparkline)
+from cockpit.tui.tabs.agents import AgentTable
+from cockpit.tui.tabs.blocks import BlockTable
+from cockpit.tui.tabs.journal import JournalTable
+from cockpit.tui.tabs.reminders import ReminderTable
+from cockpit.tui.tabs.sessions import SessionTable
+from cockpit.tui.tabs.zombies import WrapperTable
+from cockpit.tui.widgets import EvidencePane, sparkline
 from tests.conftest import SIM, wait_for
 from tests.test_wrappers import has_result, rule_config, sims  # noqa: F401 - the sims fixture
 
@@ -117,7 +123,7 @@ def test_a_read_only_cockpit_refuses_R_with_a_notification_and_never_opens_a_dia
             assert not isinstance(app.screen, ConfirmRespawn)
             palette = {c.text: c for c in app.palette_commands()}
             assert palette["Respawn solo"].unavailable == "read-only cockpit"
-            app.request_respawn("solo")  # the palette's way in refuses the same way
+            palette["Respawn solo"].callback()  # the palette's way in refuses the same way
             await pilot.pause(0.2)
             assert not isinstance(app.screen, ConfirmRespawn)
         return notes
@@ -340,13 +346,13 @@ def test_new_journal_rows_go_on_top_without_moving_the_row_being_read():
             table = app.query_one(JournalTable)
             table.move_cursor(row=3)  # the operator reads an older row
             await pilot.pause(0.1)
-            reading = app._journal_rows[str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)]
+            reading = app.tab("journal").rows[str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)]
             supervisor.journal.record("info", summary="a new row")
             app._journal_wake.set()
             await until(pilot, lambda: table.row_count == len(JOURNAL) + 1, "the new row")
             assert journal_top(app) == ("info", "-")
             row_key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-            assert app._journal_rows[str(row_key)] is reading and table.cursor_row == 4
+            assert app.tab("journal").rows[str(row_key)] is reading and table.cursor_row == 4
 
     asyncio.run(go())
 
@@ -577,8 +583,8 @@ def test_a_read_only_cockpit_dims_p_and_k_and_refuses_them_with_a_reason():
             assert not isinstance(app.screen, (ConfirmRepoint, ConfirmReap))
             palette = {c.text: c for c in app.palette_commands()}
             assert palette["Repoint docs"].unavailable == palette["Reap tabs"].unavailable == "read-only cockpit"
-            app.request_repoint("docs")  # the palette's way in refuses the same way
-            app.request_reap(agent="tabs")
+            palette["Repoint docs"].callback()  # the palette's way in refuses the same way
+            palette["Reap tabs"].callback()
             await pilot.pause(0.2)
             assert not isinstance(app.screen, (ConfirmRepoint, ConfirmReap))
 
@@ -633,12 +639,12 @@ def test_k_and_ctrl_k_reap_real_zombie_wrappers_and_the_zombies_tab_shows_them_r
     async def go() -> CockpitApp:
         app = create_app(TuiSettings(config))
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: sum(w.state == "zombie" for w in app._wrappers.values()) == 2,
+            await until(pilot, lambda: sum(w.state == "zombie" for w in app.wrappers.values()) == 2,
                         "two zombies", 15)
             await pilot.press("3")
             table = app.query_one(WrapperTable)
             await until(pilot, lambda: table.row_count == 2 and app.focused is table, "the Zombies tab")
-            target = app._wrappers[table.selected_key]
+            target = app.wrappers[table.selected_key]
             await pilot.press("k")
             await until(pilot, lambda: isinstance(app.screen, ConfirmReap), "the reap dialog")
             assert [(w.name, w.pid) for w in app.screen.wrappers] == [(target.name, target.pid)]
@@ -646,7 +652,7 @@ def test_k_and_ctrl_k_reap_real_zombie_wrappers_and_the_zombies_tab_shows_them_r
             await pilot.press("y")
             await until(pilot, lambda: cell(table, target.id, "state") == "reaped", "the first one reaped", 15)
             await pilot.press("down")
-            other = app._wrappers[table.selected_key]
+            other = app.wrappers[table.selected_key]
             assert other.id != target.id and other.state == "zombie"
             await pilot.press("ctrl+k")  # no question asked
             await pilot.pause(0.1)
@@ -671,12 +677,12 @@ def test_the_demo_block_key_records_a_block_whose_culprit_and_stack_show_in_the_
             await until(pilot, lambda: app.report is not None, "the first report")
             assert app.screen.active_bindings["b"].binding.id == "demo_block"
             await pilot.press("b")
-            await until(pilot, lambda: any(b.culprit == DEMO_BLOCK_SCOPE for b in app._blocks.values()),
+            await until(pilot, lambda: any(b.culprit == DEMO_BLOCK_SCOPE for b in app.tab("blocks").blocks.values()),
                         "the block in a report", 10)
             await pilot.press("2")
             table = app.query_one(BlockTable)
-            await until(pilot, lambda: table.row_count >= 1 and app._blocks.get(table.selected_key) is not None
-                        and app._blocks[table.selected_key].culprit == DEMO_BLOCK_SCOPE, "the newest block selected")
+            await until(pilot, lambda: table.row_count >= 1 and app.tab("blocks").blocks.get(table.selected_key) is not None
+                        and app.tab("blocks").blocks[table.selected_key].culprit == DEMO_BLOCK_SCOPE, "the newest block selected")
             row = [c.plain for c in table.get_row_at(0)]
             await pilot.pause(0.1)
             return " ".join(row), shown(app.query_one("#blocks-detail", EvidencePane))
@@ -697,10 +703,10 @@ def test_the_demo_block_key_does_not_exist_outside_the_demo():
             await until(pilot, lambda: settled(app), "the fixture world")
             assert "b" not in app.screen.active_bindings
             assert "Block loop" not in {row.description for row in app.key_help()}
-            blocks = len(app._blocks)
+            blocks = len(app.tab("blocks").blocks)
             await pilot.press("b")
             await pilot.pause(0.1)
-            assert len(app._blocks) == blocks
+            assert len(app.tab("blocks").blocks) == blocks
 
     asyncio.run(go())
 
@@ -837,7 +843,8 @@ def test_a_read_only_cockpit_dims_n_and_x_in_the_reminders_tab_and_refuses_them_
             await pilot.pause()
             for key in ("n", "x"):
                 assert not app.screen.active_bindings[key].enabled
-                assert app.check_action(app.screen.active_bindings[key].binding.action, ()) is None  # dimmed
+                _, action, parameters = parse_action(app.screen.active_bindings[key].binding.action)
+                assert app.check_action(action, parameters) is None  # dimmed
                 await pilot.press(key)
                 await pilot.pause(0.05)
                 assert not isinstance(app.screen, (ReminderForm, ConfirmCancelReminder))

@@ -54,3 +54,4 @@ class ActionDone(Message):
     refused: str | None = None              # read-only: the action layer said no
     error: str | None = None                # the target named nothing (a wrapper gone meanwhile...)
     reaps: tuple[ReapResult, ...] = ()      # a reap: one result per wrapper
+    value: Any = None                       # what else the run returned (the reminder scheduled...)

@@ -33,14 +33,9 @@ from cockpit.observe.drift import version_hint
 from cockpit.observe.sessions import RouteState, SessionTruth
 from cockpit.observe.wrappers import WrapperView
 from cockpit.reminders import Reminder, ReminderError, parse_at, parse_duration, validate_text
-from cockpit.tui.widgets import (
-    SEVERITY_MARKS,
-    SEVERITY_STYLES,
-    KeyHelp,
-    when_text,
-    result_text,
-    short_age,
-)
+from cockpit.tui.render import SEVERITY_MARKS, SEVERITY_STYLES, short_age, when_text
+from cockpit.tui.tabs.zombies import result_text
+from cockpit.tui.widgets import KeyHelp
 
 
 class ConfirmDialog(ModalScreen[bool]):

@@ -21,7 +21,9 @@ from cockpit.tui.app import CockpitApp, TuiSettings, create_app
 from cockpit.tui.fixture import JOURNAL, LAG_HISTORY, FixtureSupervisor, fixture_config
 from cockpit.tui.screens import (AgentDetailScreen, ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen,
                                  ReminderForm)
-from cockpit.tui.widgets import AgentTable, JournalTable, PanePreview
+from cockpit.tui.tabs.agents import AgentTable
+from cockpit.tui.tabs.journal import JournalTable
+from cockpit.tui.widgets import PanePreview
 
 SETTLE_TIMEOUT_S = 10.0
 

@@ -1,0 +1,189 @@
+"""The agents table (the upper pane): not a tab, but the same shape: its columns, its cells, its filter,
+its table, and the agent's detail that ``d`` opens."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from cockpit.findings import Finding
+from cockpit.judge.agents import AgentStatus
+from cockpit.observe.wrappers import WrapperView
+from cockpit.registry import parse_ts
+from cockpit.tui.render import (SEVERITY_MARKS, SEVERITY_STYLES, STATUS_STYLES, Cells, finding_block, kv_grid, quote,
+                                section, short_age, shown_status, utc_time)
+from cockpit.tui.tabs.reminders import REMINDER_STATE_STYLES, reminder_outcome
+from cockpit.tui.tabs.zombies import WRAPPER_STATE_STYLES
+from cockpit.tui.widgets import KeyedTable
+
+AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("name", "agent"), ("state", "state"), ("finding", "worst finding"), ("pid", "pid"), ("pane", "pane"),
+    ("port", "port"), ("session", "session"), ("turn", "turn"), ("restarts", "restarts"), ("kind", "kind"),
+)
+# Fixed widths: a cell that shrinks would make DataTable re-measure the whole column, and with a
+# few hundred rows that turns one tick into a loop stall (seed #7).
+AGENT_COLUMN_WIDTHS: dict[str, int] = {
+    "name": 8, "state": 11, "finding": 24, "pid": 7, "pane": 5, "port": 7, "session": 9, "turn": 5,
+    "restarts": 8, "kind": 11,
+}
+
+
+def worst_by_agent(findings: Iterable[Finding]) -> dict[str, tuple[Finding, int]]:
+    """Each agent's worst finding and how many it has."""
+    out: dict[str, tuple[Finding, int]] = {}
+    for finding in findings:
+        if finding.agent is None:
+            continue
+        current = out.get(finding.agent)
+        if current is None:
+            out[finding.agent] = (finding, 1)
+        else:
+            top = finding if finding.severity.rank > current[0].severity.rank else current[0]
+            out[finding.agent] = (top, current[1] + 1)
+    return out
+
+
+def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: float) -> Cells:
+    """One row of the agents table, cell by cell."""
+    status = shown_status(agent)
+    port = Text("-", style="dim")
+    if agent.port is not None:
+        port = Text(str(agent.port)) if agent.port_listening else Text(f"{agent.port}✗", style="red")
+    session = agent.disk_session or agent.route_session
+    session_text = Text(session[:8] if session else "-", style="" if session else "dim")
+    if agent.route_session and agent.disk_session and agent.route_session != agent.disk_session:
+        session_text.append("≠", style="bold red")
+    turn_ts = parse_ts(agent.last_turn_at) if agent.last_turn_at else None
+    finding = Text("-", style="dim")
+    if worst is not None:
+        top, count = worst
+        finding = Text(f"{SEVERITY_MARKS[top.severity]} {top.kind}", style=SEVERITY_STYLES[top.severity])
+        if count > 1:
+            finding.append(f" +{count - 1}", style="dim")
+    cells = {
+        "name": Text(agent.name, style="bold"),
+        "state": Text(status, style=STATUS_STYLES.get(status, "")),
+        "finding": finding,
+        "pid": Text(str(agent.pid) if agent.pid else "-", style="" if agent.pid else "dim"),
+        "pane": Text(agent.pane or "-", style="" if agent.pane else "dim"),
+        "port": port,
+        "session": session_text,
+        "turn": Text(short_age(now - turn_ts) if turn_ts is not None else "-", style="" if turn_ts else "dim"),
+        "restarts": Text(str(agent.restarts), style="yellow" if agent.restarts else "dim"),
+        "kind": Text(agent.kind),
+    }
+    return tuple(cells[key] for key, _ in AGENT_COLUMNS)
+
+
+def agent_matches(agent: AgentStatus, worst: tuple[Finding, int] | None, query: str) -> bool:
+    """The ``/`` filter: a case-insensitive substring of name, kind, state or finding."""
+    query = query.strip().casefold()
+    if not query:
+        return True
+    fields = [agent.name, agent.kind, agent.status, shown_status(agent)]
+    if worst is not None:
+        fields.append(worst[0].kind)
+    return any(query in field.casefold() for field in fields)
+
+
+class AgentTable(KeyedTable):
+    """The agents, one row per agent keyed by name."""
+
+    COLUMNS = AGENT_COLUMNS
+    WIDTHS = AGENT_COLUMN_WIDTHS
+
+    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
+        super().__init__(zebra_stripes=True, **kwargs)
+        # The fleet is known from the config: the name column fits its longest name (up to 24).
+        self._name_width = min(24, max([AGENT_COLUMN_WIDTHS["name"], *(len(n) for n in names)]))
+
+    def column_width(self, key: str) -> int | None:
+        return self._name_width if key == "name" else super().column_width(key)
+
+    @property
+    def selected_agent(self) -> str | None:
+        return self.selected_key
+
+    def select_agent(self, name: str) -> bool:
+        return self.select_key(name)
+
+
+def _cli_text(cli: Any) -> Text:
+    if cli is None:
+        return Text("-", style="dim")
+    out = Text(str(cli.link or f"{cli.command} (not found on PATH)"))
+    if cli.resolved and cli.resolved != cli.link:
+        out.append(" -> ", style="dim")
+        out.append(str(cli.resolved), style="bold")
+    if cli.version:
+        out.append(f"  version {cli.version}", style="cyan")
+    expected = cli.expected or {}
+    if expected:
+        since = "promoted" if expected.get("kind") == "promotion" else "first seen"
+        out.append(f"  ({since} {expected.get('ts', '')})".replace(" )", ")"), style="dim")
+    return out
+
+
+def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: float, *,
+                 cli: Any = None, reminders: Sequence[Any] = (), wrappers: Sequence[WrapperView] = (),
+                 fleet: Sequence[Finding] = ()) -> RenderableType:
+    """Everything the cockpit knows about one agent, with the evidence: its state and process, its
+    session, its CLI, each of its findings in full (a fold's two turns, a failed spawn's screen),
+    its reminders and sub-agents; then the findings about the whole fleet (canaries)."""
+    if agent is None:
+        return Text("The agent is no longer in the report.", style="dim")
+    status = shown_status(agent)
+    parts: list[RenderableType] = [Text.assemble((agent.name, "bold"), "  ", (agent.kind, "dim"), "  ",
+                                                 (status, STATUS_STYLES.get(status, "")))]
+    port: RenderableType = Text("-", style="dim")
+    if agent.port is not None:
+        port = Text(f"{agent.port} listening", style="green") if agent.port_listening else \
+            Text(f"{agent.port} not listening", style="red")
+    session = Text(agent.disk_session or "-", style="" if agent.disk_session else "dim")
+    if agent.route_session and agent.disk_session and agent.route_session != agent.disk_session:
+        session.append(f"  (routing record: {agent.route_session})", style="bold red")
+    turn_ts = parse_ts(agent.last_turn_at) if agent.last_turn_at else None
+    rows: list[tuple[str, RenderableType]] = [
+        ("state", Text(f"{agent.state.value}" + (f" since {short_age(now - agent.since)} ago"
+                                                  if agent.since is not None else ""))),
+        ("process", Text(f"pid {agent.pid} (start {agent.start})" if agent.pid else "-",
+                         style="" if agent.pid else "dim")),
+        ("pane", Text(agent.pane or "-", style="" if agent.pane else "dim")),
+        ("port", port),
+        ("session", session),
+        ("last turn", Text(f"{short_age(now - turn_ts)} ago" if turn_ts is not None else "-",
+                           style="" if turn_ts is not None else "dim")),
+        ("restarts", Text(str(agent.restarts), style="yellow" if agent.restarts else "")),
+        ("CLI", _cli_text(cli)),
+    ]
+    if agent.command:
+        rows.append(("command", Text(agent.command, style="dim")))
+    parts.append(kv_grid(rows))
+    ordered = sorted(findings, key=lambda f: -f.severity.rank)
+    parts.append(section(f"findings ({len(ordered)})" if ordered else "findings"))
+    if not ordered:
+        parts.append(Text("none: the disk and the process table agree with what is expected", style="green"))
+    for finding in ordered:
+        parts.append(finding_block(finding))
+        parts.append(Text(""))
+    if reminders:
+        parts.append(section("reminders"))
+        for reminder in reminders:
+            parts.append(Text.assemble((utc_time(reminder.due_at), ""), "  ",
+                                       (reminder.verb, "magenta" if reminder.verb == "wake" else ""), "  ",
+                                       (reminder.state, REMINDER_STATE_STYLES.get(reminder.state, "")), "  ",
+                                       reminder_outcome(reminder), "  ", quote(reminder.text, 80)))
+    if wrappers:
+        parts.append(section("sub-agents"))
+        for view in wrappers:
+            parts.append(Text.assemble((view.name, "bold"), "  ",
+                                       (view.state, WRAPPER_STATE_STYLES.get(view.state, "")),
+                                       (f"  pid {view.pid}" if view.pid else "", "dim")))
+    if fleet:
+        parts.append(section("fleet findings (no single agent)"))
+        for finding in sorted(fleet, key=lambda f: -f.severity.rank):
+            parts.append(finding_block(finding))
+            parts.append(Text(""))
+    return Group(*parts)
