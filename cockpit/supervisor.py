@@ -24,6 +24,7 @@ from cockpit.act.actions import ActionLayer, ActionResult, policies_for
 from cockpit.act.adopt import AdoptResult
 from cockpit.act.send import Sender, SendResult
 from cockpit.act.deliver import ReminderPass
+from cockpit.act.notify import Notifier
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
@@ -38,6 +39,7 @@ from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.tick import Judgement, judge_tick
 from cockpit.judge.zombies import judge_zombies
 from cockpit.locks import LeaderLock
+from cockpit.metrics import MetricsExporter
 from cockpit.observe.canaries import CanaryRunner, CanaryState
 from cockpit.observe.drift import CliTarget, DriftObserver
 from cockpit.observe.history import RegistryWatch
@@ -161,6 +163,9 @@ class Supervisor:
         self.drift = DriftObserver(config.state.dir, clock=clock, journal=self.journal)
         self.canaries = CanaryRunner(config.canaries, clock=clock)  # its own threads: never on the loop
         self.folds = FoldWatch(clock=clock)
+        # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
+        self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
+        self.metrics = MetricsExporter(config, config.state.journal)
 
     def _count(self, name: str) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1
@@ -220,6 +225,8 @@ class Supervisor:
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.actions.reaper.close()
+        await self.notifier.close()  # bounded: what was sent is journaled before a new leader reads it back
+        await asyncio.to_thread(self.metrics.close)
         await asyncio.to_thread(self.wrappers.close)
         await self.tmux.close()
         await asyncio.to_thread(self.leader_lock.release)
@@ -285,7 +292,19 @@ class Supervisor:
             sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=snap.folds,
             reminders=snap.reminders, notices=tuple(self.reminders.take_notices()))
         self.last_report = report
+        async with tracked("outputs"):
+            await self._outputs(report)
         return report
+
+    async def _outputs(self, report: Report) -> None:
+        """SPEC §10: tell the humans of this report's transitions, export its metrics (the leader's; off the loop)."""
+        if self.notifier.enabled:
+            self._count("notify")
+            await self.notifier.after_report(report.findings, {a.name: a.status for a in report.agents},
+                                             leader=self.leader, read_only=self.read_only)
+        if self.metrics.enabled:
+            self._count("metrics")
+            await self.metrics.after_tick(report, leader=self.leader and not self.read_only)
 
     # --- observe: one snapshot of everything the tick knows ---------------------------------
 
@@ -341,7 +360,8 @@ class Supervisor:
         self._count("zombies")
         self._count("judge_reminders")
         with tracked("judge"):
-            return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), server=self._server)
+            return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), server=self._server,
+                              outputs=self.notifier.findings() + self.metrics.findings())
 
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor

@@ -28,6 +28,7 @@ from cockpit.registry import Journal, parse_ts
 logging.getLogger("apprise").addHandler(logging.NullHandler())
 logging.getLogger("apprise").propagate = False  # its warnings are kept per channel, never printed over the TUI
 ERROR_CHARS = 300
+CLOSE_WAIT_S = 5.0  # what a closing cockpit waits for messages in flight (their rows are then journaled)
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ class Notifier:
             return False
 
     async def close(self) -> None:
-        await self.flush()
+        await self.flush(min(self.cfg.timeout_s + 1.0, CLOSE_WAIT_S))  # quitting never hangs on a channel
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)

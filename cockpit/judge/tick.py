@@ -82,7 +82,8 @@ def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict
         disk_session=truth.disk_session if truth is not None else record.bound_session,
         route_session=route.session_id if route is not None else None,
         last_turn_at=iso(truth.last_turn_at) if truth is not None else None,
-        activity=truth.activity if truth is not None else None)
+        activity=truth.activity if truth is not None else None,
+        tokens=truth.transcript.tokens if truth is not None and truth.transcript is not None else None)
     findings = judge_agent(agent, obs, lc, last_failed=record.last_failed, last_exit=record.last_exit,
                            max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s, starting=starting)
     session: list[Finding] = []
@@ -111,7 +112,7 @@ def judge_reminders(snap: TickSnapshot, config: Config) -> list[Finding]:
 
 
 def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
-                server: str = "") -> tuple[tuple[WrapperView, ...], list[Finding]]:
+                server: str = "", outputs: Sequence[Finding] = ()) -> tuple[tuple[WrapperView, ...], list[Finding]]:
     """The findings of no one agent: tmux, the routing file, orphan exits, wrappers, the cockpit itself,
     CLI drift, canaries, folds. Returns the wrappers with zombies marked, and the findings."""
     found: list[Finding] = []
@@ -129,11 +130,12 @@ def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orpha
     found += judge_drift(snap.clis)
     found += judge_canaries(snap.canaries, snap.at)
     found += judge_folds(snap.folds, snap.at)
+    found += outputs  # SPEC §10: a notification channel or the metrics endpoint/textfile failing
     return wrappers, found
 
 
 def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
-               server: str = "") -> Judgement:
+               server: str = "", outputs: Sequence[Finding] = ()) -> Judgement:
     verdicts = {agent.name: judge_one(agent, snap, config) for agent in config.agents}
-    wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, server=server)
+    wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, server=server, outputs=outputs)
     return Judgement(verdicts, tuple(fleet), wrappers, tuple(judge_reminders(snap, config)))
