@@ -60,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--iterations", type=int, default=100, help="measured ticks per size (default 100)")
     p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
     p.add_argument("--json", action="store_true", help="print the JSON report")
+    p.add_argument("--host", metavar="NAME", help="only this [[hosts]] entry (its agents, findings and session)")
+    p = add("serve", "serve this machine's reports and acts to a cockpit elsewhere (JSON lines; run over ssh)")
+    p.add_argument("--stdio", action="store_true", required=True, help="speak on stdin/stdout (the only transport)")
+    p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
+                   help="never lead, refuse every act")
     p = add("supervise", "run the supervisor headless (for a systemd unit or a background window)")
     p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                    help="observe and report only")
@@ -145,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": cmd_demo,
         "lag-probe": cmd_lag_probe,
         "check": cmd_check,
+        "serve": cmd_serve,
         "supervise": cmd_supervise,
         "respawn": cmd_respawn,
         "bench": cmd_bench,
@@ -241,7 +247,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from cockpit.supervisor import check_once
 
     config = _load(args)
-    report = asyncio.run(check_once(config))
+    report = asyncio.run(check_once(config, host=args.host))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -251,6 +257,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def render_report(report: Any) -> str:
     lines = []
+    for h in getattr(report, "hosts", ()):
+        if not h.ok:
+            lines.append(f"HOST {h.name}: {h.state}: {h.error or 'no report yet'}")
     width = max([len(a.name) for a in report.agents] + [5])
     lines.append(f"{'AGENT':<{width}}  {'STATUS':<11} {'PID':>7}  {'PANE':<5} {'PORT':>5}  RESTARTS")
     for a in report.agents:
@@ -304,15 +313,40 @@ def cmd_supervise(args: argparse.Namespace) -> int:
     return 0
 
 
-def _act(args: argparse.Namespace, act: Callable[[Any], Any]) -> Any:
+def cmd_serve(args: argparse.Namespace) -> int:
+    from cockpit.remote.serve import serve_stdio
+
+    config = _load(args)
+    return serve_stdio(config, read_only=bool(getattr(args, "read_only", False)))
+
+
+def _remote(args: argparse.Namespace, name: str) -> str | None:
+    """The host of a ``HOST/NAME`` argument (checked against ``[[hosts]]``), None for a local name."""
+    from cockpit.judge.hosts import split_name
+
+    host, rest = split_name(name)
+    if host is None:
+        return None
+    if not rest:
+        raise UsageError(f"cockpit: {name!r}: expected HOST/NAME")
+    _load(args).host(host)  # an unknown host is a one-line config error
+    return host
+
+
+def _act(args: argparse.Namespace, act: Callable[[Any], Any], remote: tuple[str, dict[str, Any]] | None = None) -> Any:
     """Run one operator act on a supervisor started for it (the same path the TUI's keys take).
 
-    A read-only refusal or an unknown target is one line on stderr and ``_Refused``.
+    A read-only refusal or an unknown target is one line on stderr and ``_Refused``. A ``HOST/NAME``
+    target opens one session to that host only, waits for its first report, and forwards the act.
     """
     from cockpit.act.actions import ReadOnlyError
     from cockpit.supervisor import Supervisor
 
     config = _load(args)
+    target = getattr(args, "name", None) or getattr(args, "target", None)
+    host = _remote(args, str(target)) if target is not None and remote is not None else None
+    if host is not None and remote is not None:
+        return _act_remote(args, config, host, remote[0], str(target), remote[1])
 
     async def run() -> Any:
         sup = Supervisor(config, read_only=bool(args.read_only), actor="cli")
@@ -331,12 +365,50 @@ def _act(args: argparse.Namespace, act: Callable[[Any], Any]) -> Any:
         raise _Refused() from None
 
 
+async def _remote_act(config: Config, host: str, op: str, target: str, extra: dict[str, Any], *,
+                      read_only: bool) -> Any:
+    """One session to that host only (no local supervisor, no leadership), its first report, the act."""
+    from cockpit.act.remote import RemoteActs
+    from cockpit.fsutil import ensure_private_dir
+    from cockpit.registry import Journal
+    from cockpit.remote.transport import HostFleet
+    from cockpit.supervisor import HOST_CHECK_TIMEOUT_S
+
+    ensure_private_dir(config.state.dir)
+    fleet = HostFleet([config.host(host)], read_only=read_only, backoff_max_s=config.supervisor.backoff_max_s)
+    acts = RemoteActs(fleet, Journal(config.state.journal), read_only=read_only, actor="cli")
+    try:
+        if not read_only:  # a refusal needs no session
+            fleet.start()
+            await fleet.settled(HOST_CHECK_TIMEOUT_S)
+        result = await acts.act(op, target, extra)
+    finally:
+        await fleet.close()
+    return [result] if op == "reap" else result
+
+
+def _act_remote(args: argparse.Namespace, config: Config, host: str, op: str, target: str,
+                extra: dict[str, Any]) -> Any:
+    from cockpit.act.actions import ReadOnlyError
+
+    try:
+        return asyncio.run(_remote_act(config, host, op, target, extra, read_only=bool(args.read_only)))
+    except (ReadOnlyError, LookupError) as exc:
+        _err(str(exc))
+        raise _Refused() from None
+
+
+def _print_remote(args: argparse.Namespace, result: Any) -> int:
+    print(json.dumps(result.to_json(), indent=2) if getattr(args, "json", False) else result.summary)
+    return 0 if result.ok else 1
+
+
 class _Refused(Exception):
     """The act was refused (read-only, unknown target): exit 2, the reason already printed."""
 
 
 def cmd_respawn(args: argparse.Namespace) -> int:
-    result = _act(args, lambda sup: sup.respawn(args.name, force=args.force))
+    result = _act(args, lambda sup: sup.respawn(args.name, force=args.force), remote=("respawn", {"force": args.force}))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     else:
@@ -349,13 +421,13 @@ def cmd_respawn(args: argparse.Namespace) -> int:
 
 def cmd_repoint(args: argparse.Namespace) -> int:
     """Exit 0: the record points at the disk truth (now or already); 1: refused or failed; 2: read-only."""
-    result = _act(args, lambda sup: sup.repoint(args.name))
+    result = _act(args, lambda sup: sup.repoint(args.name), remote=("repoint", {}))
     print(json.dumps(result.to_json(), indent=2) if args.json else result.summary)
     return 0 if result.ok else 1
 
 
 def cmd_reap(args: argparse.Namespace) -> int:
-    results = _act(args, lambda sup: sup.reap(args.target))
+    results = _act(args, lambda sup: sup.reap(args.target), remote=("reap", {}))
     if args.json:
         print(json.dumps([r.to_json() for r in results], indent=2))
     else:
@@ -374,9 +446,14 @@ def cmd_remind(args: argparse.Namespace) -> int:
     from cockpit.reminders import ReminderQueue, due_from_args
 
     config = _load(args)
-    config.agent(args.name)  # unknown names are a one-line config error
     if args.respawn_if_down and args.verb != "wake":
         raise UsageError("cockpit remind: --respawn-if-down goes with --wake only")
+    host = _remote(args, args.name)
+    if host is not None:  # scheduled there, against the remote's clock, by the remote's own path
+        when = {"in": args.in_} if args.in_ is not None else {"at": args.at}
+        return _print_remote(args, _act_remote(args, config, host, "remind", args.name, {
+            "verb": args.verb, "text": " ".join(args.text), "respawn_if_down": args.respawn_if_down, **when}))
+    config.agent(args.name)  # unknown names are a one-line config error
     if args.read_only:
         _err("remind refused: this cockpit is read-only")
         return 2
@@ -406,6 +483,9 @@ def cmd_reminders(args: argparse.Namespace) -> int:
     if args.action == "cancel":
         if not args.id:
             raise UsageError("cockpit reminders cancel: give the reminder ID (cockpit reminders lists them)")
+        host = _remote(args, args.id)
+        if host is not None:
+            return _print_remote(args, _act_remote(args, config, host, "cancel", args.id, {}))
         if args.read_only:
             _err("cancel refused: this cockpit is read-only")
             return 2

@@ -222,6 +222,19 @@ def split_listen(text: str) -> tuple[str, int]:
 
 
 @dataclass(frozen=True)
+class HostConfig:
+    """SPEC §9: another machine running its own cockpit, reached through one SSH session."""
+    name: str
+    ssh: tuple[str, ...] = ()      # the local argv that reaches it; the remote command is appended as one word
+    cockpit: tuple[str, ...] = ("cockpit",)  # the remote command's argv
+    config: str | None = None      # the remote config path; None: the remote's own default
+
+    @property
+    def ssh_argv(self) -> tuple[str, ...]:
+        return self.ssh or ("ssh", "-T", "-o", "BatchMode=yes", self.name)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     tmux: TmuxConfig = TmuxConfig()
@@ -238,6 +251,14 @@ class Config:
     notify: NotifyConfig = NotifyConfig()
     metrics: MetricsConfig = MetricsConfig()
     keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    hosts: tuple[HostConfig, ...] = ()
+
+    def host(self, name: str) -> HostConfig:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts) or "none"
+        raise ConfigError(self.path, "hosts", f"no host named {name!r} (known: {known})")
 
     def agent(self, name: str) -> AgentConfig:
         for agent in self.agents:
@@ -420,7 +441,7 @@ class _Parser:
 
     def config(self, data: Mapping[str, Any]) -> Config:
         sections = {"tmux", "state", "supervisor", "claude", "codex", "routes", "agents", "wrappers",
-                    "logs", "canaries", "doctor", "keys", "notify", "metrics"}
+                    "logs", "canaries", "doctor", "keys", "notify", "metrics", "hosts"}
         self.table(data, "(top level)")
         self.check_keys(data, sections, "")
 
@@ -466,6 +487,7 @@ class _Parser:
             notify=self._notify(data),
             metrics=self._metrics(data),
             keys=self._keys(data.get("keys", {})),
+            hosts=self._hosts(data.get("hosts", [])),
         )
 
     def _expand_default(self, path: Path) -> Path:
@@ -630,6 +652,33 @@ class _Parser:
             return text
 
         return self.section(data, "metrics", MetricsConfig, {"listen": listen, "textfile": self.pathval})
+
+    def _hosts(self, value: Any) -> tuple[HostConfig, ...]:
+        hosts = self._array({"hosts": value}, "hosts", self._host)
+        seen: set[str] = set()
+        for i, host in enumerate(hosts):
+            if host.name in seen:
+                raise self.fail(f"hosts[{i}].name", f"expected a unique host name, {host.name!r} is used twice")
+            seen.add(host.name)
+        return hosts
+
+    def _host(self, table: Mapping[str, Any], prefix: str) -> HostConfig:
+        self.check_keys(table, {"name", "ssh", "cockpit", "config"}, f"{prefix}.")
+        if "name" not in table:
+            raise self.fail(f"{prefix}.name", "is required")
+        name = self.string(table["name"], f"{prefix}.name")
+        if not _NAME_RE.match(name):  # HOST/NAME must split at its one '/'
+            raise self.fail(f"{prefix}.name", f"expected letters, digits, '.', '_' or '-' (at most 64), got {name!r}")
+        kwargs: dict[str, Any] = {"name": name}
+        if "ssh" in table:
+            kwargs["ssh"] = self.argv(table["ssh"], f"{prefix}.ssh", allow_empty=False)
+        if "cockpit" in table:  # run there: no local expansion of ~ or $VARS
+            kwargs["cockpit"] = self.strings(table["cockpit"], f"{prefix}.cockpit")
+            if not kwargs["cockpit"]:
+                raise self.fail(f"{prefix}.cockpit", "expected a non-empty list of strings")
+        if "config" in table:
+            kwargs["config"] = self.string(table["config"], f"{prefix}.config")
+        return HostConfig(**kwargs)
 
     def _keys(self, value: Any) -> Mapping[str, str]:
         table = self.table(value, "keys")

@@ -22,7 +22,7 @@ FINDING_KINDS = (
     "stale_route", "unknown_route_session", "ambiguous_session", "registry_orphan_exit",
     "canary_failed", "version_drift", "missed_wake", "reminder_overdue", "loop_block",
     "heartbeat_risk", "supervisor_overloaded", "cleanup_throttled", "zombie_wrapper",
-    "fold_under_pressure", "tmux_unreachable",
+    "fold_under_pressure", "tmux_unreachable", "host_unreachable",
 ) + (
     # SPEC §10: the cockpit's own outputs failing: a notification channel that did not answer,
     # a metrics endpoint or textfile that cannot be served or written (never a stall, never a crash).
@@ -40,6 +40,7 @@ class Finding:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     action: str = "none"
     subject: str | None = None  # what, besides the agent, the finding is about (a spawn id, a wrapper)
+    host: str | None = None     # SPEC §9: the host it was judged on (None: this one); part of the agent's name
 
     def __post_init__(self) -> None:
         if self.kind not in FINDING_KINDS:
@@ -60,6 +61,7 @@ class Finding:
             "summary": self.summary,
             "evidence": dict(self.evidence),
             "action": self.action,
+            "host": self.host,
         }
 
 

@@ -476,3 +476,46 @@ class ReminderQueue:
 
     def close(self) -> None:
         self._tail.close()
+
+
+# --- the operator's two writes, shared by `cockpit remind`, `reminders cancel` and `serve` ----------
+
+
+def schedule_reminder(config: Any, agent: str, verb: str, text: str, *, in_: str | None = None,
+                      at: str | None = None, due_at: float | None = None, respawn_if_down: bool = False,
+                      by: str = "cli", now: float) -> Reminder:
+    """Validate, append ``scheduled`` and journal it; ``ReminderError`` (one line) for bad input."""
+    from cockpit.registry import Journal
+
+    if respawn_if_down and verb != "wake":
+        raise ReminderError("remind: --respawn-if-down goes with --wake only")
+    if due_at is None:
+        due = due_from_args(in_=in_, at=at, now=now)
+    elif in_ is None and at is None:
+        due = due_at
+    else:
+        raise ReminderError("remind: give exactly one of --in DURATION, --at TIME or due_at")
+    queue = ReminderQueue.for_config(config)
+    try:
+        r = queue.add(agent, verb, text, due, respawn_if_down=respawn_if_down, by=by, now=now)
+    finally:
+        queue.close()
+    Journal(config.state.journal).record(
+        "action", agent=r.agent, action="remind", actor=by, result="scheduled",
+        summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {format_ts(r.due_at)}", after=r.to_json())
+    return r
+
+
+def cancel_reminder(config: Any, ref: str, *, by: str = "cli") -> Reminder:
+    """Cancel one reminder by id or unique prefix, and journal it."""
+    from cockpit.registry import Journal
+
+    queue = ReminderQueue.for_config(config)
+    try:
+        r = queue.cancel(ref, by=by)
+    finally:
+        queue.close()
+    Journal(config.state.journal).record("action", agent=r.agent, action="cancel_reminder", actor=by,
+                                         summary=f"reminder {r.id} cancelled ({r.verb} {r.agent})",
+                                         after=r.to_json(), result="cancelled")
+    return r

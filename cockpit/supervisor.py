@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from cockpit.act.actions import ActionLayer, ActionResult, policies_for
 from cockpit.act.adopt import AdoptResult
+from cockpit.act.remote import RemoteActs, RemoteResult
 from cockpit.act.send import Sender, SendResult
 from cockpit.act.deliver import ReminderPass
 from cockpit.act.notify import Notifier
@@ -33,6 +34,7 @@ from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.agents import AgentStatus, iso
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldWatch
+from cockpit.judge.hosts import HostView, split_name
 from cockpit.judge.plan import (ADOPT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
@@ -52,11 +54,13 @@ from cockpit.observe.snapshot import Observer, Snapshot, TickCost
 from cockpit.observe.tick import AgentRecord, TickSnapshot, records_of
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
+from cockpit.remote.transport import HostFleet
 from cockpit.reminders import Reminder, ReminderQueue
 from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 
 SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
+HOST_CHECK_TIMEOUT_S = 30.0  # `cockpit check` waits this long for each host's first report
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Report:
     folds: dict[str, tuple[Fold, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
     reminders: tuple[Reminder, ...] = ()  # seed #6: open reminders and those finished in the last day (Reminders tab)
     notices: tuple[Reminder, ...] = ()    # notices delivered this tick: the TUI toasts each once
+    hosts: tuple[HostView, ...] = ()      # SPEC §9: each configured host's session and last report
 
     @property
     def exit_code(self) -> int:
@@ -100,12 +105,21 @@ class Report:
             "wrappers": [w.to_json() for w in self.wrappers],
             "reminders": [r.to_json() for r in self.reminders],
             "blocks": blocks_json(self.blocks),
+            "hosts": [h.to_json() for h in self.hosts],
         }
+
+    def for_host(self, host: str) -> Report:
+        """``cockpit check --host NAME``: that host's rows, findings and entry only."""
+        return replace(self, agents=tuple(a for a in self.agents if a.host == host),
+                       findings=tuple(f for f in self.findings if f.host == host),
+                       hosts=tuple(h for h in self.hosts if h.name == host), tmux_ok=True, wrappers=(),
+                       reminders=(), blocks=())
 
 
 class Supervisor:
     def __init__(self, config: Config, *, read_only: bool = False, clock: Callable[[], float] = time.time,
-                 actor: str = "cockpit", tmux: TmuxClient | None = None) -> None:
+                 actor: str = "cockpit", tmux: TmuxClient | None = None,
+                 hosts: bool | tuple[str, ...] = True) -> None:
         self.config = config
         self.read_only = read_only
         self.clock = clock
@@ -166,6 +180,11 @@ class Supervisor:
         # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
         self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
         self.metrics = MetricsExporter(config, config.state.journal)
+        # SPEC §9: one SSH session per configured host (all, none, or the named ones); their reports are observed input
+        wanted = [h for h in config.hosts if hosts is True or (not isinstance(hosts, bool) and h.name in hosts)]
+        self.hosts = HostFleet(wanted, read_only=read_only, clock=clock,
+                               backoff_max_s=config.supervisor.backoff_max_s)
+        self.remote = RemoteActs(self.hosts, self.journal, read_only=read_only, actor=actor)
 
     def _count(self, name: str) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1
@@ -192,6 +211,7 @@ class Supervisor:
             return
         self.started = True
         self.loopwatch.start()
+        self.hosts.start()
         if self.config.logs:
             watcher = asyncio.create_task(self.logs.run(), name="log-watcher")
             self.tasks.add(watcher)
@@ -215,6 +235,7 @@ class Supervisor:
 
     async def close(self) -> None:
         self.loopwatch.stop()
+        await self.hosts.close()
         self.logs.close()
         self.canaries.close()  # kills running canary commands; never waits for one
         self.drift.close()
@@ -286,11 +307,11 @@ class Supervisor:
         self.shed = self.shedder.update(load)
         report = Report(
             at=snap.at, agents=judgement.statuses, findings=findings, new_findings=new, resolved=resolved,
-            cost=snap.base.cost, tmux_ok=snap.tmux_ok, leader=self.leader, read_only=self.read_only,
+            cost=snap.base.cost, tmux_ok=snap.tmux_ok or judgement.remote_only, leader=self.leader, read_only=self.read_only,
             tick=self.tick_no, skipped_ticks=self.skipped_ticks, actions=tuple(acted), wrappers=judgement.wrappers,
             blocks=self.blocks.snapshot(), load=load, shed=self.shed, loop_lag_ms=self.loopwatch.max_lag_ms(reset=True),
             sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=snap.folds,
-            reminders=snap.reminders, notices=tuple(self.reminders.take_notices()))
+            reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts)
         self.last_report = report
         async with tracked("outputs"):
             await self._outputs(report)
@@ -341,7 +362,8 @@ class Supervisor:
             base=base, records=records_of(self.view, self._names), starting=self._starting(), sessions=sessions,
             folds=folds, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
-            reaps_in_flight=frozenset(self.actions.reaper.in_flight))
+            reaps_in_flight=frozenset(self.actions.reaper.in_flight),
+            hosts=self.hosts.views())  # SPEC §9: each host's last report, parsed once when it arrived
 
     async def _observe_wrappers(self, base: Snapshot) -> tuple[WrapperView, ...]:
         """The wrappers, observed in a worker thread (the judge marks the zombies)."""
@@ -573,13 +595,17 @@ class Supervisor:
                 results.append(result)
         return results
 
-    async def respawn(self, name: str, *, force: bool = False) -> ActionResult:
+    async def respawn(self, name: str, *, force: bool = False) -> ActionResult | RemoteResult:
         """``cockpit respawn NAME`` and the TUI's ``r``: a verified respawn (a live agent only with ``force``)."""
+        if split_name(name)[0] is not None:  # HOST/NAME: the remote's own pipeline, verified there
+            return await self.remote.act("respawn", name, {"force": force})
         [result] = await self.pass_for(name, OPERATOR_RESPAWN, force=force)
         return result
 
-    async def repoint(self, name: str) -> ActionResult:
+    async def repoint(self, name: str) -> ActionResult | RemoteResult:
         """``cockpit repoint NAME`` and the TUI's ``p``: the routing record to the disk truth, verified."""
+        if split_name(name)[0] is not None:
+            return await self.remote.act("repoint", name, {})
         [result] = await self.pass_for(name, OPERATOR_REPOINT)
         return result
 
@@ -590,6 +616,8 @@ class Supervisor:
 
     async def send(self, name: str, text: str) -> SendResult:
         """``cockpit send NAME TEXT`` and the TUI's ``s``: typed literally, verified like a wake, journaled."""
+        if split_name(name)[0] is not None:  # HOST/NAME: typed and verified there
+            return await self.remote.act("send", name, {"text": text})  # type: ignore[return-value]
         [result] = await self.pass_for(name, OPERATOR_SEND, text=text)
         return result
 
@@ -606,6 +634,8 @@ class Supervisor:
         Raises ``LookupError`` (one line) when the target names no wrapper and no agent.
         """
         self._count("operator_reap")
+        if split_name(target)[0] is not None:
+            return [await self.remote.act("reap", target, {})]  # type: ignore[list-item]
         base = await self.observer.observe()
         await self.actions.sync()
         views = await self._observe_wrappers(base)
@@ -618,14 +648,23 @@ class Supervisor:
         return results
 
 
-async def check_once(config: Config) -> Report:
-    """``cockpit check``: one scan, no action, no leadership, nothing written but what a scan must."""
-    sup = Supervisor(config, read_only=True)
+async def check_once(config: Config, *, host: str | None = None, host_timeout_s: float = HOST_CHECK_TIMEOUT_S) -> Report:
+    """``cockpit check``: one scan, no action, no leadership, nothing written but what a scan must.
+
+    With ``[[hosts]]``, each host's first report (or its failure) is waited for, at most
+    ``host_timeout_s``; ``host`` narrows the scan to that one host.
+    """
+    if host is not None:
+        config.host(host)  # an unknown name is a one-line config error
+    sup = Supervisor(config, read_only=True, hosts=True if host is None else (host,))
     try:
         await sup.start()
         if config.canaries:  # seed #5: one scan includes one run of each canary, bounded by its timeout
             sup.canaries.start_due()
             await asyncio.to_thread(sup.canaries.wait, max(c.timeout_s for c in config.canaries) + 5.0)
-        return await sup.tick()
+        if sup.hosts:
+            await sup.hosts.settled(host_timeout_s)
+        report = await sup.tick()
+        return report.for_host(host) if host is not None else report
     finally:
         await sup.close()

@@ -41,15 +41,20 @@ class AgentStatus:
     since: float | None = None
     command: str = ""
     tokens: Tokens | None = None  # the current session's tokens (None: no transcript read whole yet)
+    host: str | None = None          # SPEC §9: None for a local agent; remote rows are named HOST/NAME
+    last_seen_at: float | None = None  # a remote row whose host is unreachable: when its last report came
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name, "kind": self.kind, "status": self.status, "pid": self.pid,
             "pane": self.pane, "port": self.port, "port_listening": self.port_listening,
             "route_session": self.route_session, "disk_session": self.disk_session,
-            "last_turn_at": self.last_turn_at, "restarts": self.restarts,
+            "last_turn_at": self.last_turn_at, "restarts": self.restarts, "host": self.host,
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
         }
+        if self.last_seen_at is not None:
+            out["last_seen_at"] = iso(self.last_seen_at)
+        return out
 
 
 def iso(ts: float | None) -> str | None:

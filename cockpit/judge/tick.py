@@ -16,6 +16,7 @@ from cockpit.judge.blocks import TickBudget, judge_blocks, supervisor_overloaded
 from cockpit.judge.canaries import judge_canaries
 from cockpit.judge.drift import judge_drift
 from cockpit.judge.fold import judge_folds
+from cockpit.judge.hosts import judge_hosts
 from cockpit.judge.reminders import overdue_grace_s, reminder_findings
 from cockpit.judge.sessions import judge_routes_file, judge_sessions
 from cockpit.judge.zombies import judge_zombies
@@ -38,10 +39,12 @@ class Judgement:
     fleet: tuple[Finding, ...]                # findings of no one agent's lifecycle or session
     wrappers: tuple[WrapperView, ...] = ()    # zombies marked
     reminders: tuple[Finding, ...] = ()       # seed #6: missed wakes, overdue reminders
+    remote: tuple[AgentStatus, ...] = ()      # SPEC §9: other hosts' rows, HOST/NAME, after the local ones
+    remote_only: bool = False                 # no local agent: this cockpit needs no tmux server of its own
 
     @property
     def statuses(self) -> tuple[AgentStatus, ...]:
-        return tuple(v.status for v in self.verdicts.values())
+        return tuple(v.status for v in self.verdicts.values()) + self.remote
 
     @property
     def session_findings(self) -> list[Finding]:
@@ -117,6 +120,8 @@ def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orpha
     CLI drift, canaries, folds. Returns the wrappers with zombies marked, and the findings."""
     found: list[Finding] = []
     tmux_issue = tmux_finding(snap.base, server)
+    if tmux_issue is not None and remote_only(snap, config):
+        tmux_issue = None  # SPEC §9: a cockpit of remote hosts only needs no tmux server of its own
     if tmux_issue is not None:
         found.append(tmux_issue)
     if snap.sessions is not None and snap.tmux_ok:
@@ -138,4 +143,10 @@ def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphan
                server: str = "", outputs: Sequence[Finding] = ()) -> Judgement:
     verdicts = {agent.name: judge_one(agent, snap, config) for agent in config.agents}
     wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, server=server, outputs=outputs)
-    return Judgement(verdicts, tuple(fleet), wrappers, tuple(judge_reminders(snap, config)))
+    remote, host_findings = judge_hosts(snap.hosts, snap.at)  # each report was converted once, on arrival
+    return Judgement(verdicts, tuple(fleet) + tuple(host_findings), wrappers, tuple(judge_reminders(snap, config)),
+                     remote=remote, remote_only=remote_only(snap, config))
+
+
+def remote_only(snap: TickSnapshot, config: Config) -> bool:
+    return not config.agents and bool(snap.hosts)

@@ -56,6 +56,7 @@ class TickSnapshot:
     loads: tuple[Any, ...] = ()                      # seed #8: the last ticks' TickLoad, newest last
     shed: tuple[str, ...] = ()                       # optional work the ticks skip while over budget
     reaps_in_flight: frozenset[str] = frozenset()    # wrapper ids being reaped by this cockpit
+    hosts: tuple[Any, ...] = ()                      # SPEC §9: a judge.hosts.HostView per [[hosts]] entry
 
     @property
     def at(self) -> float:
