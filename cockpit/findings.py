@@ -54,15 +54,17 @@ class Finding:
         return (self.kind, self.agent, self.subject)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "kind": self.kind,
             "severity": self.severity.value,
             "agent": self.agent,
             "summary": self.summary,
             "evidence": dict(self.evidence),
             "action": self.action,
-            "host": self.host,
         }
+        if self.host is not None:  # SPEC §9: judged on another host (its agents are named HOST/NAME)
+            out["host"] = self.host
+        return out
 
 
 def worst(findings: list[Finding] | tuple[Finding, ...]) -> Finding | None:

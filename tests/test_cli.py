@@ -35,13 +35,15 @@ def test_check_json_on_three_simulated_agents_prints_the_spec_schema(world):
         cockpit("respawn", name, "--config", str(world.config_path))
     done = cockpit("check", "--json", "--config", str(world.config_path))
     report = json.loads(done.stdout)
-    assert set(report) == {"schema", "at", "agents", "findings", "wrappers", "reminders", "blocks"}
+    assert set(report) == {"schema", "at", "agents", "findings", "wrappers", "reminders", "blocks", "hosts"}
+    assert report["hosts"] == []  # SPEC §9: no [[hosts]], an empty list
     assert report["schema"] == 1 and report["at"].endswith("Z")
     by_name = {a["name"]: a for a in report["agents"]}
     assert set(by_name) == {"tabs", "notes", "ghost"}
     for agent in report["agents"]:
         assert set(agent) == {"name", "kind", "status", "pid", "pane", "port", "port_listening",
-                              "route_session", "disk_session", "last_turn_at", "restarts", "tokens"}
+                              "route_session", "disk_session", "last_turn_at", "restarts", "tokens", "host"}
+        assert agent["host"] is None  # local
     assert by_name["tabs"]["status"] in LIVE_STATUSES and by_name["tabs"]["port_listening"] is True
     assert by_name["tabs"]["pane"].startswith("%") and isinstance(by_name["tabs"]["pid"], int)
     assert by_name["notes"]["disk_session"]

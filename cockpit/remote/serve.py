@@ -29,6 +29,7 @@ from cockpit.remote.protocol import (MAX_LINE_BYTES, OPS, PROTOCOL, ProtocolErro
                                      parse_request, request_id)
 
 SENT_OPS = OPS
+FINISH_ACTS_S = 60.0  # at the session's end, acts in flight get this long to finish and be journaled
 
 
 class Outbox:
@@ -123,16 +124,20 @@ class Server:
             except (ValueError, RuntimeError):  # not the main thread (tests)
                 pass
         write_task = asyncio.create_task(_write_loop(self.outbox, writer), name="serve-write")
-        read_task = asyncio.create_task(self._read_loop(reader, stop), name="serve-read")
+        read_task: asyncio.Task[None] | None = None
         try:
             await self.sup.start()
-            self.outbox.put(self.hello())
+            self.outbox.put(self.hello())  # first, always: requests are read only after it
+            read_task = asyncio.create_task(self._read_loop(reader, stop), name="serve-read")
             await self.sup.run(stop, on_report=self.on_report)
         finally:
-            read_task.cancel()
+            if read_task is not None:
+                read_task.cancel()
+            if self.tasks:  # an act already started finishes (and journals) even if nobody waits for it now
+                await asyncio.wait(set(self.tasks), timeout=FINISH_ACTS_S)
             for task in list(self.tasks):
                 task.cancel()
-            await asyncio.gather(read_task, *self.tasks, return_exceptions=True)
+            await asyncio.gather(*([read_task] if read_task else []), *self.tasks, return_exceptions=True)
             await self.sup.close()
             try:  # what is still queued (the last results) goes out before the pipe closes
                 for line in self.outbox.take():

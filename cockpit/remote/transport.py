@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shlex
 import signal
 import time
@@ -94,8 +95,11 @@ class HostClient:
         self._wake.set()
         await self._end_session()
         if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            try:  # the session sees its ssh gone and winds down by itself
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5.0)
+            except (asyncio.TimeoutError, Exception):
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
         self._fail_pending("the cockpit is closing")
 
     def reconnect_now(self) -> None:
@@ -157,9 +161,15 @@ class HostClient:
         reports_before = self.reports
         err_task = asyncio.create_task(self._read_stderr(self.proc), name=f"host-{self.name}-stderr")
         out_task = asyncio.create_task(self._read_stdout(self.proc), name=f"host-{self.name}-stdout")
-        why = await self._watch(out_task)
-        await self._end_session()
-        await asyncio.gather(err_task, out_task, return_exceptions=True)
+        try:
+            why = await self._watch(out_task)
+        finally:
+            await self._end_session()
+            # a child of ssh (a ProxyCommand) may still hold the pipes: never wait on it for long
+            await asyncio.wait({err_task, out_task}, timeout=2.0)
+            err_task.cancel()
+            out_task.cancel()
+            await asyncio.gather(err_task, out_task, return_exceptions=True)
         rc = self.proc.returncode if self.proc is not None else None
         tail = self.stderr[-1] if self.stderr else None
         if why is None:
@@ -199,10 +209,12 @@ class HostClient:
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if proc.returncode is not None:
                 return
-            try:
-                proc.send_signal(sig)  # our own child, by its handle: its pid cannot have been reused
+            try:  # its own session's group: our unreaped child leads it, so the id cannot have been reused
+                os.killpg(proc.pid, sig)
             except ProcessLookupError:
                 return
+            except PermissionError:
+                proc.send_signal(sig)
             try:
                 await asyncio.wait_for(proc.wait(), timeout=2.0)
             except asyncio.TimeoutError:
