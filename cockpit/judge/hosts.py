@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping
 from cockpit.findings import ACTIONS, FINDING_KINDS, Finding, Severity
 from cockpit.judge.agents import AgentStatus, iso
 from cockpit.lifecycle import AgentState
+from cockpit.observe.tokens import FIELDS as TOKEN_FIELDS, Tokens
 
 HOST_STATES = ("connecting", "up", "down", "incompatible")
 _STATE_OF = {"running": AgentState.RUNNING, "working": AgentState.RUNNING, "idle": AgentState.RUNNING,
@@ -71,8 +72,18 @@ def remote_rows(host: str, agents: Iterable[Mapping[str, Any]]) -> tuple[AgentSt
             state=_STATE_OF.get(status, AgentState.UNKNOWN), pid=a.get("pid"), start=None, pane=a.get("pane"),
             port=a.get("port"), port_listening=a.get("port_listening"), route_session=a.get("route_session"),
             disk_session=a.get("disk_session"), last_turn_at=a.get("last_turn_at"), restarts=a.get("restarts") or 0,
-            host=host))
+            tokens=_tokens(a.get("tokens")), host=host))
     return tuple(rows)
+
+
+def _tokens(value: Any) -> Tokens | None:
+    """SPEC §10's ``tokens`` of a remote row, when every count is a non-negative integer."""
+    if not isinstance(value, dict):
+        return None
+    counts = [value.get(f, 0) for f in TOKEN_FIELDS]
+    if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts):
+        return None
+    return Tokens(*counts)
 
 
 def remote_findings(host: str, findings: Iterable[Mapping[str, Any]]) -> tuple[tuple[Finding, ...], int]:
