@@ -581,7 +581,8 @@ def cmd_adopt(args: argparse.Namespace) -> int:
 
 def cmd_send(args: argparse.Namespace) -> int:
     """Exit 0: the agent showed the turn; 1: it did not (what was seen is printed); 2: bad input or read-only."""
-    result = _act(args, lambda sup: sup.send(args.name, " ".join(args.text)))
+    result = _act(args, lambda sup: sup.send(args.name, " ".join(args.text)),
+                  remote=("send", {"text": " ".join(args.text)}))
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
         return 0 if result.ok else 1

@@ -28,6 +28,7 @@ class RemoteResult:
     error: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
     spawn: Any = None               # the local ActionResult's field, for callers that print a failed spawn
+    pane: str | None = None         # the remote pane a send typed into
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "agent": self.agent, "host": self.host, "ok": self.ok,
@@ -64,9 +65,14 @@ class RemoteActs:
             ok = answer.get("ok") is True
             summary = answer.get("summary") if isinstance(answer.get("summary"), str) else None
             error = answer.get("error") if isinstance(answer.get("error"), str) else None
+            body = answer.get("result")
+            details = body if isinstance(body, dict) else {}
+            evidence = details.get("evidence")
+            pane = details.get("pane")
             result = RemoteResult(action=op, agent=name, host=host, ok=ok,
                                   summary=f"{host}: {summary or error or ('done' if ok else 'failed')}",
-                                  result=answer.get("result"), error=error)
+                                  result=body, error=error, evidence=evidence if isinstance(evidence, dict) else {},
+                                  pane=pane if isinstance(pane, str) else None)
         await asyncio.to_thread(self.journal.record, "action", agent=name, action=op, actor=self.actor,
                                 result="ok" if result.ok else "failed", summary=result.summary,
                                 evidence={"host": host, "by": by, "args": args, "remote": result.to_json()})
