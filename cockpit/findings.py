@@ -27,6 +27,9 @@ FINDING_KINDS = (
     # SPEC §10: the cockpit's own outputs failing: a notification channel that did not answer,
     # a metrics endpoint or textfile that cannot be served or written (never a stall, never a crash).
     "notify_failed", "metrics_failed",
+) + (
+    # SPEC §8: a turn that failed (StopFailure hook); hooks that never spoke after a spawn with them.
+    "agent_error", "hooks_silent",
 )
 ACTIONS = ("respawn", "repoint", "reap", "none")
 

@@ -111,7 +111,11 @@ def _failure(lc: Lifecycle, policy: RestartPolicy, at: float, **changes) -> Life
     if len(window) > policy.max_restarts:
         entering = lc.state is not AgentState.FATAL
         return replace(base, state=AgentState.FATAL, next_attempt_at=None, alert_due=entering)
-    return replace(base, state=AgentState.BACKOFF, next_attempt_at=at + policy.backoff(consecutive))
+    # SPEC §8: a crash after a verified (healthy for min_uptime_s) run, the first in the window, is
+    # respawned at once; backoff applies from the second crash in the window (the budget is unchanged).
+    healthy_first = lc.state is AgentState.RUNNING and len(window) == 1
+    delay = 0.0 if healthy_first else policy.backoff(consecutive)
+    return replace(base, state=AgentState.BACKOFF, next_attempt_at=at + delay)
 
 
 def transition(lc: Lifecycle, event: Event, policy: RestartPolicy) -> Lifecycle:

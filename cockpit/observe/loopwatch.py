@@ -1,12 +1,17 @@
 """The event loop's sentinel: a thread that notices when the loop stops answering (seed #7).
 
-The loop bumps a heartbeat every ``interval`` (a ``call_later`` chain); a daemon thread
-sleeps until the next beat is due and, when the beat is late by more than ``onset``,
-samples the loop thread's stack (``sys._current_frames()``) every ``sample_ms`` until the
-loop comes back. A stall of at least ``loop_block_ms`` becomes a ``Block``: when it
-started, how long it lasted (how late the beat ran: a lower bound, off by at most one
-interval), the tracked work that was running (or ``"untracked"``) and the dominant stack.
+The loop itself says when it is busy: its selector's ``select`` is wrapped so that leaving it
+stamps "busy since" and entering it again closes the busy span (two clock reads per loop
+iteration, no callback, no wake-up while the loop idles). A daemon thread looks every
+``onset`` and, while one span has lasted longer than ``onset``, samples the loop thread's
+stack (``sys._current_frames()``) every ``sample_ms`` until the loop comes back. A span of at
+least ``loop_block_ms`` becomes a ``Block``: when it started, how long it lasted (exactly:
+the span), the tracked work that was running (or ``"untracked"``) and the dominant stack.
 "The 1855ms lines stopped" only once the untracked branch captured a stack: this is it.
+
+A loop without a selector to wrap (another loop implementation) gets the old heartbeat: a
+``call_later`` chain every ``interval`` whose lateness is the stall (a lower bound, off by at
+most one interval) and about one thread wake-up per ``onset``.
 
 Tracked work: ``with tracked("probe:tmux"):``, ``async with tracked("act"):`` or
 ``@tracked("judge")``. Scopes are kept per (thread, asyncio task), not in a contextvar,
@@ -14,8 +19,9 @@ because the sentinel reads them from another thread; an ``async with`` scope sus
 at an ``await`` is not blamed for what another task does meanwhile (the running task is
 read from ``asyncio.tasks._current_tasks``, present in CPython 3.11-3.13).
 
-Idle cost: one loop callback and about one thread wake-up per ``interval`` (``cockpit
-bench`` prints it). ``on_block`` runs on the sentinel thread: keep it quick and thread-safe.
+Idle cost (SPEC §5, ≤ 0.3 % of a core for the whole cockpit): no loop callback at all and one
+thread wake-up per ``onset`` (``cockpit bench`` prints it). ``on_block`` runs on the sentinel
+thread: keep it quick and thread-safe.
 """
 
 from __future__ import annotations
@@ -226,6 +232,8 @@ class LoopWatch:
         self._handle: asyncio.TimerHandle | None = None
         self._ended: deque[tuple[int, float, float]] = deque()  # (beat_no, lag_s, monotonic end)
         self._paused_beat = -1  # a beat during which the loop was not running: its lateness is no block
+        self._busy_since: float | None = None  # selector mode: when the loop left select (None: in select)
+        self._selector: Any = None             # selector mode: the selector whose select we wrapped
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -254,6 +262,14 @@ class LoopWatch:
         self._wake.set()
         handle, loop = self._handle, self._loop
         self._handle = None
+        if self._selector is not None:
+            if loop is None or loop.is_closed() or self._loop_tid == threading.get_ident():
+                self._unwrap()
+            else:
+                try:
+                    loop.call_soon_threadsafe(self._unwrap)
+                except RuntimeError:
+                    self._unwrap()
         if handle is not None and loop is not None and not loop.is_closed():
             try:
                 if self._loop_tid == threading.get_ident():
@@ -280,13 +296,52 @@ class LoopWatch:
 
     # --- the loop side ---------------------------------------------------------------------
 
+    @property
+    def mode(self) -> str:
+        """``selector`` (busy spans from the loop's own select) or ``beat`` (the heartbeat fallback)."""
+        return "selector" if self._selector is not None else "beat"
+
     def _arm(self) -> None:
         assert self._loop is not None
         if self._stop.is_set():
             return
         self._loop_tid = threading.get_ident()
+        selector = getattr(self._loop, "_selector", None)
+        original = getattr(selector, "select", None)
+        if original is not None and "select" not in vars(selector):
+            def select(timeout: float | None = None, _original=original) -> Any:
+                self._idle_enter()
+                try:
+                    return _original(timeout)
+                finally:
+                    self._busy_since = time.monotonic()
+            selector.select = select
+            self._selector = selector
+            self._busy_since = time.monotonic()  # this callback is running: the loop is busy now
+            return
         self._due = time.monotonic() + self.interval_s
         self._handle = self._loop.call_later(self.interval_s, self._beat)
+
+    def _unwrap(self) -> None:
+        selector, self._selector = self._selector, None
+        if selector is not None and "select" in vars(selector):
+            del selector.select
+
+    def _idle_enter(self) -> None:
+        """The loop is about to wait in select: the busy span since it last left select is over."""
+        since = self._busy_since
+        if since is None:
+            return
+        now = time.monotonic()
+        lag = now - since
+        self._busy_since = None
+        if lag > self._max_lag:
+            self._max_lag = lag
+        self.last_lag_ms = lag * 1000.0
+        if lag * 1000.0 >= self.loop_block_ms and self._paused_beat != self.beats:
+            self._ended.append((self.beats, lag, now))  # before the count moves: the sentinel relies on it
+            self._wake.set()
+        self.beats += 1
 
     def _beat(self) -> None:
         now = time.monotonic()
@@ -325,7 +380,13 @@ class LoopWatch:
                 if stall is not None and stall.beat_no != beats:
                     stall = None  # the loop came back before loop_block_ms: a short stall, not a block
                 now = time.monotonic()
-                overdue = now - self._due
+                if self._selector is not None:
+                    since = self._busy_since
+                    overdue = now - since if since is not None else -self.onset_s
+                    due = since if since is not None else now
+                else:
+                    overdue = now - self._due
+                    due = self._due
                 if self._loop_tid is None:
                     timeout = self.interval_s
                 elif not loop.is_running():
@@ -338,7 +399,7 @@ class LoopWatch:
                     self._sample(stall)
                     timeout = self.sample_s
                 else:  # one wake-up per onset, not per beat: the sentinel's idle cost
-                    timeout = max(self._due + self.onset_s - now, self.onset_s)
+                    timeout = max(due + self.onset_s - now, self.onset_s)
                 self._wake.wait(timeout)
                 self._wake.clear()
                 self._cpu_s = time.thread_time() - started
