@@ -31,19 +31,22 @@ from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
+from cockpit.judge.activity import ActivityTracker
 from cockpit.judge.agents import AgentStatus, iso
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
-from cockpit.judge.fold import Fold, FoldWatch
+from cockpit.judge.fold import Fold, FoldTracker
 from cockpit.judge.hosts import HostView, split_name
 from cockpit.judge.plan import (ADOPT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
+from cockpit.judge.resolution import resolve_sessions
 from cockpit.judge.tick import Judgement, judge_tick
 from cockpit.judge.zombies import judge_zombies
 from cockpit.locks import LeaderLock
 from cockpit.metrics import MetricsExporter
 from cockpit.observe.canaries import CanaryRunner, CanaryState
 from cockpit.observe.drift import CliTarget, DriftObserver
+from cockpit.observe.folds import FoldReader
 from cockpit.observe.history import RegistryWatch
 from cockpit.observe.logs import LogWatcher
 from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
@@ -135,7 +138,7 @@ class Supervisor:
         self.observer = Observer(config, self.tmux, reader=self.reader, probe=self.probe, clock=clock,
                                  adopted=lambda: self.registry_watch.view.open_adoptions())
         # seed #3: the session truth comes from the disk each tick; the routing record is only compared with it.
-        self.sessions = SessionObserver(config, clock=clock)
+        self.sessions = SessionObserver(config, resolve=resolve_sessions, activity=ActivityTracker(), clock=clock)
         self.auto_repoint = AutoRepoint(clock=clock)
         self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
                                    reader=self.reader, probe=self.probe, read_only=read_only,
@@ -176,7 +179,8 @@ class Supervisor:
         # seeds #1, #5, #11: CLI drift vs the last passed promotion, user-level canaries, folds in transcripts
         self.drift = DriftObserver(config.state.dir, clock=clock, journal=self.journal)
         self.canaries = CanaryRunner(config.canaries, clock=clock)  # its own threads: never on the loop
-        self.folds = FoldWatch(clock=clock)
+        self.fold_reader = FoldReader(clock=clock)  # seed #11: each agent's transcript, incrementally
+        self.folds = FoldTracker()                  # and the fold detector over its new records
         # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
         self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
         self.metrics = MetricsExporter(config, config.state.journal)
@@ -310,7 +314,7 @@ class Supervisor:
             cost=snap.base.cost, tmux_ok=snap.tmux_ok or judgement.remote_only, leader=self.leader, read_only=self.read_only,
             tick=self.tick_no, skipped_ticks=self.skipped_ticks, actions=tuple(acted), wrappers=judgement.wrappers,
             blocks=self.blocks.snapshot(), load=load, shed=self.shed, loop_lag_ms=self.loopwatch.max_lag_ms(reset=True),
-            sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=snap.folds,
+            sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=judgement.folds,
             reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts)
         self.last_report = report
         async with tracked("outputs"):
@@ -353,14 +357,14 @@ class Supervisor:
             sessions = await self.sessions.observe(base, self.view.bound_sessions)
         async with tracked("folds"):
             self._count("folds")  # seed #11: the new records of each agent's current transcript, incrementally
-            folds = await asyncio.to_thread(self.folds.observe, FoldWatch.targets(sessions), base.at)
+            transcripts = await asyncio.to_thread(self.fold_reader.observe, FoldReader.targets(sessions))
         async with tracked("wrappers"):
             wrappers = await self._observe_wrappers(base)
         async with tracked("reminders_read"):
             reminders = await asyncio.to_thread(self.reminder_queue.visible, base.at)
         return TickSnapshot(
             base=base, records=records_of(self.view, self._names), starting=self._starting(), sessions=sessions,
-            folds=folds, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
+            transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
             reaps_in_flight=frozenset(self.actions.reaper.in_flight),
             hosts=self.hosts.views())  # SPEC §9: each host's last report, parsed once when it arrived
@@ -382,8 +386,9 @@ class Supervisor:
         self._count("zombies")
         self._count("judge_reminders")
         with tracked("judge"):
-            return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), server=self._server,
-                              outputs=self.notifier.findings() + self.metrics.findings())
+            folds = self.folds.feed(snap.transcripts, snap.at)
+            return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
+                              server=self._server, outputs=self.notifier.findings() + self.metrics.findings())
 
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor

@@ -14,10 +14,28 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cockpit.findings import Severity
-from cockpit.judge.fold import (FOLD_PHRASES, FoldWatch, PhraseMatcher, TurnEvent, claude_events, codex_events,
+from cockpit.observe.folds import FoldReader
+from cockpit.judge.fold import (FOLD_PHRASES, FoldTracker, PhraseMatcher, TurnEvent, claude_events, codex_events,
                                 detect_folds, is_reread, judge_folds)
 
 T0 = time.time() - 600
+
+
+class FoldWatch:
+    """The fold reader (observe) and the fold tracker (judge), run one after the other as a tick does."""
+
+    targets = staticmethod(FoldReader.targets)
+
+    def __init__(self) -> None:
+        self.reader = FoldReader()
+        self.tracker = FoldTracker()
+
+    def observe(self, targets, now: float | None = None):
+        return self.tracker.feed(self.reader.observe(targets), time.time() if now is None else now)
+
+    @property
+    def bad_lines(self) -> int:
+        return self.reader.bad_lines
 
 
 class Transcript:
@@ -167,11 +185,10 @@ def test_the_feeder_is_incremental_and_reports_each_fold_once(tmp_path: Path) ->
     t.raw(b'ght"}]},"uuid":"u-1"}\n')
     [fold] = watch.observe(target)["tabs"]
     assert fold.id == "u-1" and fold.seen_at is not None
-    reader = watch._watched["tabs"].reader
-    read_before = reader.bytes_read
+    read_before = watch.reader.bytes_read("tabs")
     for _ in range(3):
         assert len(watch.observe(target)["tabs"]) == 1
-    assert reader.bytes_read == read_before  # a quiet tick reads nothing
+    assert watch.reader.bytes_read("tabs") == read_before  # a quiet tick reads nothing
     # rewritten from scratch (same content): read again, the fold is not reported twice
     content = t.path.read_bytes()
     os.unlink(t.path)
@@ -248,7 +265,7 @@ def test_a_big_transcript_on_first_sight_costs_only_its_tail(tmp_path: Path) -> 
     t.say(FOLD)
     watch = FoldWatch()
     [fold] = watch.observe({"tabs": ("claude-code", str(t.path))})["tabs"]
-    assert fold.reply == FOLD and watch._watched["tabs"].reader.bytes_read < (1 << 20)
+    assert fold.reply == FOLD and watch.reader.bytes_read("tabs") < (1 << 20)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -28,7 +28,7 @@ from cockpit.registry import Journal, Registry
 from cockpit.routes import RoutesError, lock_path_for, read_routes, repoint
 from cockpit.supervisor import Supervisor
 from tests.conftest import SIM
-from tests.test_sessions import make_config, sid, snapshot_of, write_live, write_transcript
+from tests.test_sessions import make_config, session_observer, sid, snapshot_of, write_live, write_transcript
 from tests.test_transcripts import T0
 
 REPO = Path(__file__).resolve().parent.parent
@@ -213,7 +213,7 @@ def _setup(tmp_path, stand, agents=None, route=None):
 
 
 def run_repoint(config, registry, journal, trees, bound=None):
-    observer = SessionObserver(config)
+    observer = session_observer(config)
 
     async def observe():
         return snapshot_of(trees)
@@ -297,7 +297,7 @@ class SessionsHarness:
     def __init__(self, sup: Supervisor) -> None:
         self.sup = sup
         wired = getattr(sup, "sessions", None)
-        self.sessions = wired if isinstance(wired, SessionObserver) else SessionObserver(sup.config)
+        self.sessions = wired if isinstance(wired, SessionObserver) else session_observer(sup.config)
         if hasattr(sup, "auto_repoint"):  # wired: these tests drive the operator's repoint, not the leader's
             sup.auto_repoint = _NeverAutomatic()
         sup.actions.resume_for = lambda agent: self.sessions.resume_for(

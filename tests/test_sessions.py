@@ -14,8 +14,9 @@ from cockpit.claude_paths import live_session_path, proc_start_ticks, project_di
 from cockpit.config import parse_config
 from cockpit.judge.sessions import judge_routes_file, judge_sessions, session_findings
 from cockpit.observe.procs import Proc, ProcessTable
+from cockpit.judge.activity import ActivityTracker, screen_needs_input
+from cockpit.judge.resolution import resolve_sessions
 from cockpit.observe.sessions import (
-    ActivityTracker,
     AgentFacts,
     LiveSession,
     ProcRef,
@@ -25,13 +26,17 @@ from cockpit.observe.sessions import (
     SessionsReport,
     TranscriptFacts,
     parse_live_session,
-    resolve_sessions,
-    screen_needs_input,
 )
 from cockpit.observe.snapshot import AgentObservation
 from tests.test_transcripts import T0, line, turn, user
 
 CWD = "/srv/work"
+
+
+def session_observer(config, **kw) -> SessionObserver:
+    """The observer as the supervisor builds it: the judges' rule and activity tracker handed in."""
+    return SessionObserver(config, resolve=resolve_sessions, activity=ActivityTracker(), **kw)
+
 FOLDER = "/cfg/projects/-srv-work"
 
 
@@ -345,7 +350,7 @@ def test_the_observer_binds_through_live_files_and_remembers_after_death(tmp_pat
     write_live(cfg, 4_000_000, 1, sid(), cwd)  # left behind by a killed process
     config = make_config(tmp_path, [{"name": "a", "kind": "claude-code", "cwd": cwd, "command": ["claude"]},
                                     {"name": "b", "kind": "claude-code", "cwd": cwd, "command": ["claude"]}])
-    observer = SessionObserver(config)
+    observer = session_observer(config)
     report = observer.observe_sync(snapshot_of({"a": [(a_pid, a_start)], "b": [(b_pid, b_start)]}), {}, now=T0)
     a, b = report.truths["a"], report.truths["b"]
     assert (a.disk_session, a.source, a.status) == (a_sid, "live", "busy")
@@ -361,10 +366,10 @@ def test_the_observer_binds_through_live_files_and_remembers_after_death(tmp_pat
     assert report.truths["a"].activity is None
     assert observer.resume_for(config.agent("a")) == a_sid
     # a fresh observer (a restarted cockpit) knows nothing bound: the two down agents are ambiguous
-    fresh = SessionObserver(config).observe_sync(snapshot_of({"a": [], "b": []}), {}, now=T0)
+    fresh = session_observer(config).observe_sync(snapshot_of({"a": [], "b": []}), {}, now=T0)
     assert fresh.truths["a"].ambiguous and fresh.truths["b"].ambiguous
     assert foreign_sid not in fresh.truths["a"].candidates  # the foreigner's session is never a candidate
-    assert SessionObserver(config).resume_for(config.agent("a")) is None
+    assert session_observer(config).resume_for(config.agent("a")) is None
 
 
 def test_the_observer_checks_the_routing_record_against_the_disk(tmp_path, procs):
@@ -384,7 +389,7 @@ def test_the_observer_checks_the_routing_record_against_the_disk(tmp_path, procs
     config = make_config(tmp_path, [{"name": "tabs", "kind": "claude-code", "cwd": cwd, "command": ["claude"]},
                                     {"name": "docs", "kind": "claude-code", "cwd": cwd, "command": ["claude"]}],
                          routes=routes)
-    observer = SessionObserver(config)
+    observer = session_observer(config)
     report = observer.observe_sync(snapshot_of({"tabs": [(pid, start)], "docs": []}), {"docs": [stale]}, now=T0)
     assert report.routes["tabs"].known and report.routes["tabs"].last_turn_at == pytest.approx(T0 + 4)
     assert report.routes["docs"].known is False
@@ -415,7 +420,7 @@ def test_a_tick_costs_what_was_appended_not_the_transcript_size(tmp_path, procs)
             fh.write(turn(T0 + n * 10, n, cwd=cwd, sid=s))
     write_live(cfg, pid, start, s, cwd)
     config = make_config(tmp_path, [{"name": "tabs", "kind": "claude-code", "cwd": cwd, "command": ["claude"]}])
-    observer = SessionObserver(config)
+    observer = session_observer(config)
     snap = snapshot_of({"tabs": [(pid, start)]})
     first = observer.observe_sync(snap, {}, now=T0)
     assert first.truths["tabs"].transcript.complete and first.truths["tabs"].transcript.turns == 2000

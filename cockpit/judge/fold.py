@@ -12,33 +12,32 @@ reported per pushback at most.
 
 Layout: :func:`claude_events`/:func:`codex_events` turn one record into flat turn events (pure);
 :class:`FoldDetector` is the state machine over events (pure); :func:`judge_folds` turns recent
-folds into ``fold_under_pressure`` findings (pure, time passed in). :class:`FoldWatch` at the bottom
-is the small incremental feeder, the only I/O here: it reuses the transcript readers' incremental
-machinery (identity, offsets, partial and oversize lines, peeked first sight of a big file) and
-runs in the observe worker thread, never on the loop.
+folds into ``fold_under_pressure`` findings (pure, time passed in); :class:`FoldTracker` at the
+bottom keeps a detector per agent, fed the new records the fold reader
+(``cockpit.observe.folds``) found in the agent's current transcript. No I/O here.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import posixpath
 import re
 import shlex
-import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from pathlib import PurePath
+from typing import Any, Iterable, Mapping, Sequence
 
 from cockpit.findings import Finding, Severity
-from cockpit.observe.transcripts import TranscriptReader, parse_timestamp
+from cockpit.observe.transcripts import parse_timestamp
 
 __all__ = [
     "FOLD_PHRASES",
     "FOLD_WINDOW_S",
     "Fold",
     "FoldDetector",
-    "FoldWatch",
+    "FoldTracker",
     "PhraseMatcher",
     "TurnEvent",
     "claude_events",
@@ -194,7 +193,7 @@ def _command_reads(command: str, depth: int = 0) -> bool:
             words = words[1:]  # VAR=x, sudo, env, timeout 5 ... and their options
         if not words:
             continue
-        program = os.path.basename(words[0])
+        program = posixpath.basename(words[0])
         if program in _SHELLS:
             for i, word in enumerate(words[1:], 1):
                 if word.startswith("-") and "c" in word and i + 1 < len(words):
@@ -280,7 +279,7 @@ class Fold:
     tools_between: tuple[str, ...] = ()     # tools used between pushback and phrase (none of them a read)
     session_id: str | None = None
     path: str | None = None
-    seen_at: float | None = None            # when the cockpit read it (stamped by FoldWatch)
+    seen_at: float | None = None            # when the cockpit read it (stamped by FoldTracker)
 
     @property
     def at(self) -> float | None:
@@ -371,99 +370,81 @@ def judge_folds(folds: Mapping[str, Sequence[Fold]], now: float, *, window_s: fl
     return findings
 
 
-# --- the feeder (I/O: the observe worker thread) ------------------------------------------------
+# --- the tracker (pure, with memory): fed by the fold reader ---------------------------------------
 
 
-class _FoldReader(TranscriptReader):
-    """The transcript readers' incremental machinery, feeding every new record to a FoldDetector."""
-
-    def __init__(self, path: str, kind: str, matcher: PhraseMatcher, session_id: str | None,
-                 clock: Callable[[], float]) -> None:
-        self._extract = codex_events if kind == "codex" else claude_events
-        self._matcher = matcher
-        self._sid = session_id
-        self.found: deque[Fold] = deque(maxlen=KEEP_PER_AGENT)
-        super().__init__(path, full=False, clock=clock)  # a big file on first sight: only its tail
-
-    def _reset_state(self) -> None:
-        super()._reset_state()
-        # Replaced or rewritten: the conversation is read again from the start (duplicates are dropped by id).
-        self.detector = FoldDetector(self._matcher, session_id=self._sid or self.path.stem, path=str(self.path))
-
-    def _record(self, rec: dict[str, Any]) -> None:
-        self._stamp(rec)
-        sid = rec.get("sessionId")  # Claude: every record; Codex: the session_meta payload's id
-        if not isinstance(sid, str) and rec.get("type") == "session_meta" and isinstance(rec.get("payload"), dict):
-            sid = rec["payload"].get("id")
-        if isinstance(sid, str) and sid and sid != self.detector.session_id:
-            self.detector.session_id = sid[:64]
-        for event in self._extract(rec):
-            fold = self.detector.feed(event)
-            if fold is not None:
-                self.found.append(fold)
+def record_session_id(rec: Any) -> str | None:
+    """The session id a record names (Claude: every record; Codex: the session_meta payload's id)."""
+    if not isinstance(rec, dict):
+        return None
+    sid = rec.get("sessionId")
+    if not isinstance(sid, str) and rec.get("type") == "session_meta" and isinstance(rec.get("payload"), dict):
+        sid = rec["payload"].get("id")
+    return sid if isinstance(sid, str) and sid else None
 
 
 @dataclass
 class _Watched:
     kind: str
     path: str
-    reader: _FoldReader
-    folds: deque[Fold] = field(default_factory=lambda: deque(maxlen=KEEP_PER_AGENT))
+    detector: FoldDetector
     ids: set[str] = field(default_factory=set)
 
 
-class FoldWatch:
-    """Per agent, its current transcript read incrementally; the folds found so far.
+class FoldTracker:
+    """Per agent, a :class:`FoldDetector` over its current transcript's records, and the folds found so far.
 
-    ``observe(targets)`` takes agent -> (kind, transcript path) (None: unknown this tick, keep what
-    we have) and returns agent -> folds, oldest first. Blocking file I/O: run it in a worker thread.
+    ``feed(feeds, now)`` takes agent -> the fold reader's feed (``cockpit.observe.folds``: kind, path,
+    the records since the last read, whether the file started over; None: unknown this tick, keep
+    what we have) and returns agent -> folds, oldest first. A file read again from the start gets a
+    fresh detector; the folds it finds again are dropped by id.
     """
 
-    def __init__(self, phrases: Iterable[str] = FOLD_PHRASES, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, phrases: Iterable[str] = FOLD_PHRASES) -> None:
         self.matcher = PhraseMatcher(phrases)
-        self.clock = clock
         self._watched: dict[str, _Watched] = {}
         self._folds: dict[str, deque[Fold]] = {}
-        self.bad_lines = 0
 
-    @staticmethod
-    def targets(sessions: Any) -> dict[str, tuple[str, str] | None]:
-        """Agent -> (kind, path) of its disk truth's transcript, from a ``SessionsReport``."""
-        out: dict[str, tuple[str, str] | None] = {}
-        for name, truth in (getattr(sessions, "truths", None) or {}).items():
-            transcript = getattr(truth, "transcript", None)
-            path = getattr(transcript, "path", None)
-            out[name] = (getattr(transcript, "kind", "claude-code"), path) if path and not truth.ambiguous else None
-        return out
+    def _detector(self, path: str) -> FoldDetector:
+        return FoldDetector(self.matcher, session_id=PurePath(path).stem, path=path)
 
-    def observe(self, targets: Mapping[str, tuple[str, str] | None], now: float | None = None) -> dict[str, tuple[Fold, ...]]:
-        now = self.clock() if now is None else now
+    def feed(self, feeds: Mapping[str, Any], now: float) -> dict[str, tuple[Fold, ...]]:
         for name in list(self._watched):
-            if name not in targets:
+            if name not in feeds:
                 del self._watched[name]
                 self._folds.pop(name, None)
-        bad = 0
-        for name, target in targets.items():
-            if target is None:
+        for name, feed in feeds.items():
+            if feed is None:
                 continue
-            kind, path = target
             watched = self._watched.get(name)
-            if watched is None or watched.path != path or watched.kind != kind:
-                watched = self._watched[name] = _Watched(kind, path, _FoldReader(
-                    path, kind, self.matcher, None, self.clock))
-            watched.reader.update()
-            bad += watched.reader.bad_lines
+            if watched is None or watched.path != feed.path or watched.kind != feed.kind:
+                watched = self._watched[name] = _Watched(feed.kind, feed.path, self._detector(feed.path))
+            elif feed.rewound:  # replaced or rewritten: the conversation is read again from the start
+                watched.detector = self._detector(feed.path)
             folds = self._folds.setdefault(name, deque(maxlen=KEEP_PER_AGENT))
-            while watched.reader.found:
-                fold = watched.reader.found.popleft()
+            for fold in self._detect(watched, feed.records):
                 if fold.id in watched.ids:
                     continue
                 if len(watched.ids) >= 4 * KEEP_PER_AGENT:  # a hostile transcript must not grow it forever
                     watched.ids = {f.id for f in folds}
                 watched.ids.add(fold.id)
                 folds.append(replace(fold, seen_at=now))
-        self.bad_lines = bad
-        return {name: tuple(folds) for name, folds in self._folds.items()}
+        return self.folds()
+
+    @staticmethod
+    def _detect(watched: _Watched, records: Iterable[Any]) -> list[Fold]:
+        extract = codex_events if watched.kind == "codex" else claude_events
+        detector = watched.detector
+        found: list[Fold] = []
+        for rec in records:
+            sid = record_session_id(rec)
+            if sid is not None and sid != detector.session_id:
+                detector.session_id = sid[:64]
+            for event in extract(rec):
+                fold = detector.feed(event)
+                if fold is not None:
+                    found.append(fold)
+        return found[-KEEP_PER_AGENT:]
 
     def folds(self) -> dict[str, tuple[Fold, ...]]:
         return {name: tuple(folds) for name, folds in self._folds.items()}

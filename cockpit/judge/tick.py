@@ -6,7 +6,7 @@ that agent judged again from what the act saw; the rest of the findings belong t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
 from cockpit.config import AgentConfig, Config
@@ -15,7 +15,7 @@ from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tm
 from cockpit.judge.blocks import TickBudget, judge_blocks, supervisor_overloaded
 from cockpit.judge.canaries import judge_canaries
 from cockpit.judge.drift import judge_drift
-from cockpit.judge.fold import judge_folds
+from cockpit.judge.fold import Fold, judge_folds
 from cockpit.judge.hosts import judge_hosts
 from cockpit.judge.reminders import overdue_grace_s, reminder_findings
 from cockpit.judge.sessions import judge_routes_file, judge_sessions
@@ -41,6 +41,7 @@ class Judgement:
     reminders: tuple[Finding, ...] = ()       # seed #6: missed wakes, overdue reminders
     remote: tuple[AgentStatus, ...] = ()      # SPEC §9: other hosts' rows, HOST/NAME, after the local ones
     remote_only: bool = False                 # no local agent: this cockpit needs no tmux server of its own
+    folds: Mapping[str, tuple[Fold, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
 
     @property
     def statuses(self) -> tuple[AgentStatus, ...]:
@@ -115,7 +116,8 @@ def judge_reminders(snap: TickSnapshot, config: Config) -> list[Finding]:
 
 
 def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
-                server: str = "", outputs: Sequence[Finding] = ()) -> tuple[tuple[WrapperView, ...], list[Finding]]:
+                folds: Mapping[str, Sequence[Fold]] | None = None, server: str = "",
+                outputs: Sequence[Finding] = ()) -> tuple[tuple[WrapperView, ...], list[Finding]]:
     """The findings of no one agent: tmux, the routing file, orphan exits, wrappers, the cockpit itself,
     CLI drift, canaries, folds. Returns the wrappers with zombies marked, and the findings."""
     found: list[Finding] = []
@@ -134,18 +136,21 @@ def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orpha
     found += judge_self(snap, config, budget)
     found += judge_drift(snap.clis)
     found += judge_canaries(snap.canaries, snap.at)
-    found += judge_folds(snap.folds, snap.at)
+    found += judge_folds(folds or {}, snap.at)
     found += outputs  # SPEC §10: a notification channel or the metrics endpoint/textfile failing
     return wrappers, found
 
 
 def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
-               server: str = "", outputs: Sequence[Finding] = ()) -> Judgement:
+               folds: Mapping[str, tuple[Fold, ...]] | None = None, server: str = "",
+               outputs: Sequence[Finding] = ()) -> Judgement:
+    """Every agent, then the fleet. ``orphans`` and ``folds`` come from the judges that keep a memory
+    (the registry's unmatched exits, each transcript's fold detector), fed from this snapshot."""
     verdicts = {agent.name: judge_one(agent, snap, config) for agent in config.agents}
-    wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, server=server, outputs=outputs)
+    wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, folds=folds, server=server, outputs=outputs)
     remote, host_findings = judge_hosts(snap.hosts, snap.at)  # each report was converted once, on arrival
     return Judgement(verdicts, tuple(fleet) + tuple(host_findings), wrappers, tuple(judge_reminders(snap, config)),
-                     remote=remote, remote_only=remote_only(snap, config))
+                     remote=remote, remote_only=remote_only(snap, config), folds=dict(folds or {}))
 
 
 def remote_only(snap: TickSnapshot, config: Config) -> bool:

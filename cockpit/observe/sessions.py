@@ -16,9 +16,10 @@ In this order, per agent:
     the same transcripts (two agents share a cwd and nothing decides), the answer is
     ``ambiguous`` and nothing is picked: peers that guessed here hijacked sessions.
 
-:func:`resolve_sessions` is the pure rule on plain data; :class:`ActivityTracker` turns live
-status, transcript and pane changes into working/idle/needs_input with time passed in;
 :class:`SessionObserver` does the per-tick I/O (one worker-thread pass) and keeps the last truth.
+The rule itself (``cockpit.judge.resolution.resolve_sessions``) and the activity tracker
+(``cockpit.judge.activity.ActivityTracker``) are pure and live with the judges; whoever builds the
+observer hands them in, so reading files and deciding from them stay in their own rooms.
 """
 
 from __future__ import annotations
@@ -26,12 +27,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from cockpit.claude_paths import proc_start_ticks
 from cockpit.config import AgentConfig, Config
@@ -40,7 +40,6 @@ from cockpit.observe.transcripts import CodexIndex, TranscriptIndex, TranscriptS
 from cockpit.routes import RoutesRead, read_routes
 
 __all__ = [
-    "ActivityTracker",
     "AgentFacts",
     "LiveSession",
     "ProcRef",
@@ -51,8 +50,6 @@ __all__ = [
     "SessionsReport",
     "TranscriptFacts",
     "parse_live_session",
-    "resolve_sessions",
-    "screen_needs_input",
 ]
 
 TRANSCRIPT_KINDS = ("claude-code", "codex")
@@ -127,255 +124,6 @@ class Resolution:
     evidence: Mapping[str, Any] = field(default_factory=dict)
     live: LiveSession | None = None
     transcript: TranscriptFacts | None = None
-
-
-# --- the rule -----------------------------------------------------------------------------------
-
-
-def resolve_sessions(agents: Sequence[AgentFacts], live: Iterable[LiveSession],
-                     transcripts: Iterable[TranscriptFacts]) -> dict[str, Resolution]:
-    """Each agent's disk truth from plain data; see the module docstring for the order. Pure.
-
-    Indexed by folder, pid and session id, so a tick costs what each agent can see, not
-    agents × transcripts (seed #8: 500 agents must stay cheap).
-    """
-    live = list(live)
-    by_key: dict[tuple[int, int], list[LiveSession]] = {}
-    by_pid: dict[int, list[LiveSession]] = {}
-    for l in live:
-        if l.proc_start is not None:
-            by_key.setdefault((l.pid, l.proc_start), []).append(l)
-        by_pid.setdefault(l.pid, []).append(l)
-    by_folder: dict[str, list[TranscriptFacts]] = {}
-    for t in transcripts:
-        if t.folder is not None:
-            by_folder.setdefault(t.folder, []).append(t)
-    keys = {a.name: {(p.pid, p.start): p.depth for p in a.tree} for a in agents}
-    fleet_keys = {k for ks in keys.values() for k in ks}
-    fleet_pids = {pid for pid, _ in fleet_keys}
-    # A live claude outside every pane tree is a foreigner: its session never wins (peers hijacked those).
-    foreign = {l.session_id: l for l in live
-               if l.alive and (l.pid, l.proc_start) not in fleet_keys and l.pid not in fleet_pids}
-    dead_by_cwd: dict[str | None, list[LiveSession]] = {}
-    for l in live:
-        if not l.alive:
-            dead_by_cwd.setdefault(l.cwd, []).append(l)
-
-    def visible(a: AgentFacts) -> list[TranscriptFacts]:
-        """The transcripts in the agent's folders (of its kind)."""
-        seen = [t for f in dict.fromkeys(a.folders) for t in by_folder.get(f, ())]
-        return [t for t in seen if t.kind == a.kind] if a.has_transcripts else seen
-
-    def claimable(a: AgentFacts, t: TranscriptFacts) -> bool:
-        return t.cwd is not None and t.cwd in a.cwds and not t.sidechain
-
-    views = {a.name: visible(a) for a in agents}
-    existing = {name: {t.session_id: t for t in ts} for name, ts in views.items()}
-    evidence: dict[str, dict[str, Any]] = {a.name: {} for a in agents}
-
-    # (a) the live file of a process in the pane tree (pid AND procStart), the shallowest first
-    live_choice: dict[str, LiveSession] = {}
-    for a in agents:
-        mine = sorted(((p.depth, p.pid, l) for p in a.tree for l in by_key.get((p.pid, p.start), ())),
-                      key=lambda x: (x[0], x[1]))
-        if mine:
-            live_choice[a.name] = mine[0][2]
-            evidence[a.name]["live"] = mine[0][2].to_json()
-            if len(mine) > 1:
-                evidence[a.name]["other_live_in_tree"] = [m[2].to_json() for m in mine[1:EVIDENCE_LIST]]
-        reused = [l.to_json() for p in a.tree for l in by_pid.get(p.pid, ())
-                  if l.proc_start is not None and (l.pid, l.proc_start) not in keys[a.name]]
-        if reused:
-            evidence[a.name]["pid_reused"] = reused[:EVIDENCE_LIST]  # a pid match with another procStart: ignored
-    live_owner: dict[str, list[str]] = {}
-    for name, l in live_choice.items():
-        live_owner.setdefault(l.session_id, []).append(name)
-
-    # (b) the ids cockpit bound, newest first, with a transcript here; never one that runs elsewhere
-    bound_choice: dict[str, str] = {}
-    for a in agents:
-        if a.name in live_choice:
-            continue
-        skipped: dict[str, str] = {}
-        for i, sid in enumerate(reversed(a.bound)):
-            others = [o for o in live_owner.get(sid, []) if o != a.name]
-            if others:
-                skipped[sid] = f"runs in agent {others[0]}"
-            elif sid in foreign:
-                skipped[sid] = f"runs in pid {foreign[sid].pid} outside the fleet"
-            elif a.has_transcripts and sid not in existing[a.name] and not (i == 0 and a.tree):
-                skipped[sid] = "no transcript in the agent's config dir"
-            else:
-                if a.has_transcripts and sid not in existing[a.name]:
-                    # The running process was just spawned with this id: no live file, no turn on disk yet.
-                    evidence[a.name]["pending"] = "spawned with this id; no live-session file or transcript yet"
-                bound_choice[a.name] = sid
-                break
-        if skipped:
-            evidence[a.name]["bound_skipped"] = dict(list(skipped.items())[:EVIDENCE_LIST])
-
-    decided: dict[str, tuple[str, str]] = {n: (l.session_id, "live") for n, l in live_choice.items()}
-    decided.update({n: (sid, "bound") for n, sid in bound_choice.items()})
-    holders: dict[str, list[str]] = {}
-    for name, (sid, _) in decided.items():
-        holders.setdefault(sid, []).append(name)
-    merged = {n for names in holders.values() if len(names) > 1 for n in names}
-
-    # (c) the newest unowned transcript of the agent's cwd, unless another undecided agent could claim it
-    owner: dict[str, str] = {sid: name for name, (sid, _) in decided.items()}
-    for a in agents:
-        for sid in a.bound:
-            owner.setdefault(sid, a.name)
-    undecided = [a for a in agents if a.name not in decided and a.has_transcripts]
-    undecided_by_folder: dict[str, list[AgentFacts]] = {}
-    for a in undecided:
-        for f in dict.fromkeys(a.folders):
-            undecided_by_folder.setdefault(f, []).append(a)
-    candidates: dict[str, list[TranscriptFacts]] = {}
-    for a in undecided:
-        mine_cwd = [t for t in views[a.name] if claimable(a, t)]
-        cands = [t for t in mine_cwd if t.last_at is not None and t.session_id not in foreign
-                 and owner.get(t.session_id, a.name) == a.name]
-        cands.sort(key=lambda t: (t.last_at, t.session_id), reverse=True)
-        candidates[a.name] = cands
-        owned_here = sorted({owner[t.session_id] for t in mine_cwd if owner.get(t.session_id, a.name) != a.name})
-        if owned_here:
-            evidence[a.name]["owned_by_others"] = owned_here[:EVIDENCE_LIST]
-        foreign_here = [foreign[t.session_id].to_json() for t in mine_cwd if t.session_id in foreign]
-        if foreign_here:
-            evidence[a.name]["foreign_live"] = foreign_here[:EVIDENCE_LIST]
-
-    out: dict[str, Resolution] = {}
-    for a in agents:
-        ev = evidence[a.name]
-        if a.bound:
-            ev["bound"] = list(reversed(a.bound))[:EVIDENCE_LIST]
-        dead_here = [l.to_json() for c in a.cwds for l in dead_by_cwd.get(c, ())]
-        if dead_here:  # left behind by a killed process: neither live truth nor foreign
-            ev["dead_live_files"] = dead_here[:EVIDENCE_LIST]
-        if a.name in decided:
-            sid, source = decided[a.name]
-            if a.name in merged:
-                ev["also_claimed_by"] = [n for n in holders[sid] if n != a.name]
-                out[a.name] = Resolution(a.name, None, None, True, (sid,), ev, live_choice.get(a.name))
-                continue
-            out[a.name] = Resolution(a.name, sid, source, False, (sid,), ev, live_choice.get(a.name),
-                                     existing[a.name].get(sid))
-            continue
-        cands = candidates.get(a.name, [])
-        cand_ids = tuple(t.session_id for t in cands[:EVIDENCE_LIST])
-        if not cands:
-            out[a.name] = Resolution(a.name, None, None, False, (), ev)
-            continue
-        near = {b.name: b for f in dict.fromkeys(a.folders) for b in undecided_by_folder.get(f, ()) if b is not a}
-        rivals = sorted(name for name, b in near.items()
-                        if any(t.folder in b.folders and claimable(b, t) for t in cands))
-        if rivals:
-            ev["rivals"] = rivals
-            ev["candidates_last_at"] = {t.session_id: t.last_at for t in cands[:EVIDENCE_LIST]}
-            out[a.name] = Resolution(a.name, None, None, True, cand_ids, ev)
-            continue
-        out[a.name] = Resolution(a.name, cands[0].session_id, "newest", False, cand_ids, ev, None, cands[0])
-    return out
-
-
-# --- activity -----------------------------------------------------------------------------------
-
-PERMISSION_PATTERNS = (
-    re.compile(r"Do you want to (?:proceed|make this edit|create|allow|run|overwrite)"),
-    re.compile(r"❯\s*1\.\s*Yes"),
-    re.compile(r"\bWaiting for (?:your )?(?:permission|approval)\b"),
-)
-SCREEN_TAIL_LINES = 25
-
-
-def screen_needs_input(screen: str | None) -> bool:
-    """A permission prompt at the bottom of the pane's screen."""
-    if not screen:
-        return False
-    lines = [line for line in screen.splitlines() if line.strip()][-SCREEN_TAIL_LINES:]
-    tail = "\n".join(lines)
-    return any(p.search(tail) for p in PERMISSION_PATTERNS)
-
-
-@dataclass
-class _Activity:
-    shown: str | None = None
-    idle_since: float | None = None
-    mark: Any = None
-    mark_changed_at: float | None = None
-    why: str = ""
-
-
-class ActivityTracker:
-    """working / idle / needs_input per agent; pure apart from its memory, time passed in.
-
-    Order: the live-session status (busy/idle/waiting), a permission prompt on screen, then the
-    transcript (a finished turn ends with turn_duration), then pane changes. needs_input and
-    working are shown at once; going back to idle waits ``debounce_s`` (a status flickering
-    between tool calls must not flap the table).
-    """
-
-    def __init__(self, *, debounce_s: float = 2.0, pane_recent_s: float = 3.0,
-                 unfinished_stale_s: float = 120.0) -> None:
-        self.debounce_s = debounce_s
-        self.pane_recent_s = pane_recent_s
-        self.unfinished_stale_s = unfinished_stale_s
-        self._states: dict[str, _Activity] = {}
-
-    def raw(self, state: _Activity, *, now: float, live_status: str | None, turn_finished: bool | None,
-            last_turn_at: float | None, screen: str | None) -> tuple[str, str]:
-        pane_recent = state.mark_changed_at is not None and now - state.mark_changed_at <= self.pane_recent_s
-        if live_status == "waiting":
-            return "needs_input", "live status waiting"
-        if screen_needs_input(screen):
-            return "needs_input", "permission prompt on screen"
-        if live_status == "busy":
-            return "working", "live status busy"
-        if live_status == "idle":
-            return "idle", "live status idle"
-        if turn_finished is False:
-            if last_turn_at is not None and now - last_turn_at <= self.unfinished_stale_s:
-                return "working", "turn in progress in the transcript"
-            if pane_recent:
-                return "working", "unfinished turn, pane changing"
-            return "idle", "unfinished turn gone quiet"
-        if turn_finished is True:
-            return "idle", "last turn finished (turn_duration)"
-        if pane_recent:
-            return "working", "pane changing"
-        return "idle", "pane quiet"
-
-    def update(self, agent: str, *, now: float, alive: bool, live_status: str | None = None,
-               turn_finished: bool | None = None, last_turn_at: float | None = None, pane_mark: Any = None,
-               screen: str | None = None) -> str | None:
-        state = self._states.setdefault(agent, _Activity())
-        if pane_mark is not None:
-            if state.mark is not None and pane_mark != state.mark:
-                state.mark_changed_at = now
-            state.mark = pane_mark
-        if not alive:
-            state.shown, state.idle_since, state.why = None, None, "not running"
-            return None
-        raw, why = self.raw(state, now=now, live_status=live_status, turn_finished=turn_finished,
-                            last_turn_at=last_turn_at, screen=screen)
-        if raw != "idle":
-            state.shown, state.idle_since, state.why = raw, None, why
-        elif state.shown in (None, "idle"):
-            state.shown, state.idle_since, state.why = "idle", None, why
-        else:
-            if state.idle_since is None:
-                state.idle_since = now
-            if now - state.idle_since >= self.debounce_s:
-                state.shown, state.idle_since, state.why = "idle", None, why
-        return state.shown
-
-    def why(self, agent: str) -> str:
-        state = self._states.get(agent)
-        return state.why if state else ""
-
-    def forget(self, agent: str) -> None:
-        self._states.pop(agent, None)
 
 
 # --- results ------------------------------------------------------------------------------------
@@ -550,21 +298,37 @@ def _tree_refs(tree: Sequence[Any]) -> tuple[ProcRef, ...]:
     return tuple(refs)
 
 
+Resolve = Callable[[Sequence[AgentFacts], Iterable[LiveSession], Iterable[TranscriptFacts]], Mapping[str, Resolution]]
+
+
+class Activity(Protocol):
+    """What the observer asks of the activity tracker (``cockpit.judge.activity.ActivityTracker``)."""
+
+    def update(self, agent: str, *, now: float, alive: bool, live_status: str | None = None,
+               turn_finished: bool | None = None, last_turn_at: float | None = None, pane_mark: Any = None,
+               screen: str | None = None) -> str | None: ...
+
+    def why(self, agent: str) -> str: ...
+
+
 class SessionObserver:
     """Per tick: read live-session files, transcripts (incrementally), the routing record; resolve.
 
-    ``observe_sync`` is blocking (run it in a worker thread: ``await observe(...)`` does);
-    calls are serialised, so a repoint's fresh recompute and a tick never interleave.
+    ``resolve`` is the session rule and ``activity`` the activity tracker (both pure, the judges'):
+    the observer gathers their facts and reads what their answer asks for (the truth's whole
+    transcript). ``observe_sync`` is blocking (run it in a worker thread: ``await observe(...)``
+    does); calls are serialised, so a repoint's fresh recompute and a tick never interleave.
     """
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time,
-                 proc_start: Callable[[int], int | None] = proc_start_ticks,
-                 activity: ActivityTracker | None = None) -> None:
+    def __init__(self, config: Config, *, resolve: Resolve, activity: Activity,
+                 clock: Callable[[], float] = time.time,
+                 proc_start: Callable[[int], int | None] = proc_start_ticks) -> None:
         self.config = config
         self.clock = clock
         self.proc_start = proc_start
         self._reader = ProcessReader()
-        self.activity = activity or ActivityTracker()
+        self.resolve = resolve
+        self.activity = activity
         self.last: SessionsReport | None = None
         self._lock = threading.Lock()
         self._claude: dict[Path, TranscriptIndex] = {}
@@ -678,12 +442,28 @@ class SessionObserver:
         now = self.clock() if now is None else now
         bytes_before = self._bytes_read()
         observations = getattr(snapshot, "agents", {}) or {}
-        procs = getattr(snapshot, "procs", None)
-
-        # live-session files of every config dir the fleet uses
         agents = list(self.config.agents)
         cdirs = self._config_dirs or {a.name: self.claude_dir(a) for a in agents}
         self._config_dirs = cdirs
+        live, bad_live = self._live_sessions(cdirs, getattr(snapshot, "procs", None))
+        facts, folder_of, claude_in_tree = self._agent_facts(agents, observations, cdirs, live, bound)
+        transcripts, summaries = self._transcripts(agents, facts, cdirs, claude_in_tree)
+        live.extend(self._codex_open_rollouts(agents, facts))
+        resolutions = self.resolve(facts, live, transcripts)
+        truths = {agent.name: self._truth(agent, f, resolutions[agent.name], summaries, observations.get(agent.name),
+                                          now=now, screen=screens.get(agent.name), track_activity=track_activity,
+                                          cdirs=cdirs)
+                  for agent, f in zip(agents, facts)}
+        routes, routes_file, routes_error, bad_entries = self._route_states(agents, facts, folder_of, summaries, now)
+        report = SessionsReport(
+            at=now, truths=truths, routes=routes, routes_file=routes_file, routes_error=routes_error,
+            routes_bad_entries=bad_entries, cost_ms=(time.perf_counter() - started) * 1000.0,
+            bytes_read=self._bytes_read() - bytes_before, bad_live_files=bad_live)
+        self.last = report
+        return report
+
+    def _live_sessions(self, cdirs: Mapping[str, Path], procs: Any) -> tuple[list[LiveSession], int]:
+        """The live-session files of every config dir the fleet uses, each checked against the process table."""
         live: list[LiveSession] = []
         bad_live = 0
         if not self._live_dirs:
@@ -695,7 +475,12 @@ class SessionObserver:
                 live.append(LiveSession(l.pid, l.session_id, l.cwd, l.proc_start, l.status, l.updated_at,
                                         self._alive(procs, l.pid, l.proc_start), l.path, l.via))
             bad_live += reader.bad_files
+        return live, bad_live
 
+    def _agent_facts(self, agents: Sequence[AgentConfig], observations: Mapping[str, Any],
+                     cdirs: Mapping[str, Path], live: Sequence[LiveSession], bound: Mapping[str, Sequence[str]],
+                     ) -> tuple[list[AgentFacts], dict[str, dict[str, Path]], set[str]]:
+        """Per agent: its pane tree, cwds, transcript folders and bound ids; and who runs a claude in its pane."""
         facts: list[AgentFacts] = []
         folder_of: dict[str, dict[str, Path]] = {}   # agent -> folder -> config dir or codex home
         live_by_key = {(l.pid, l.proc_start): l for l in live if l.cwd and l.proc_start is not None}
@@ -716,8 +501,11 @@ class SessionObserver:
             registry_ids = [s for s in bound.get(agent.name, ()) if isinstance(s, str) and s]
             history = self._sync_history(agent.name, registry_ids)
             facts.append(AgentFacts(agent.name, agent.kind, cwds, tuple(folders), tree, tuple(history)))
+        return facts, folder_of, claude_in_tree
 
-        # transcripts of the fleet's folders (incremental)
+    def _transcripts(self, agents: Sequence[AgentConfig], facts: Sequence[AgentFacts], cdirs: Mapping[str, Path],
+                     claude_in_tree: set[str]) -> tuple[list[TranscriptFacts], dict[tuple[str, str], TranscriptSummary]]:
+        """The transcripts of the fleet's folders, read incrementally."""
         transcripts: list[TranscriptFacts] = []
         summaries: dict[tuple[str, str], TranscriptSummary] = {}
         claude_folders: dict[Path, set[str]] = {}
@@ -741,52 +529,42 @@ class SessionObserver:
                 summaries[(str(home), s.session_id)] = s
                 transcripts.append(TranscriptFacts(s.session_id, "codex", str(home), s.cwd, s.last_at,
                                                    s.first_at, s.turn_finished, s.path, s.sidechain))
-        live.extend(self._codex_open_rollouts(agents, facts))
+        return transcripts, summaries
 
-        resolutions = resolve_sessions(facts, live, transcripts)
-
-        truths: dict[str, SessionTruth] = {}
-        for agent, f in zip(agents, facts):
-            res = resolutions[agent.name]
-            summary = None
-            if res.disk_session is not None:
-                for folder in f.folders:
-                    if (folder, res.disk_session) in summaries:
-                        summary = self._complete(agent, folder, res.disk_session, summaries)
-                        break
-            if res.source == "live" and res.disk_session:
-                self._learn(agent.name, res.disk_session)
-            obs = observations.get(agent.name)
-            alive = obs is not None and getattr(obs, "proc", None) is not None
-            status = res.live.status if res.live is not None else None
-            activity = None
-            if track_activity:
-                pane = getattr(obs, "pane", None)
-                activity = self.activity.update(
-                    agent.name, now=now, alive=alive, live_status=status,
-                    turn_finished=summary.turn_finished if summary else None,
-                    last_turn_at=summary.last_at if summary else None,
-                    pane_mark=getattr(pane, "change_mark", None), screen=screens.get(agent.name))
-            elif self.last is not None and agent.name in self.last.truths and alive:
-                activity = self.last.truths[agent.name].activity
-            evidence = dict(res.evidence)
-            if track_activity and alive:
-                evidence["activity_why"] = self.activity.why(agent.name)
-            home = str(self.codex_home(agent) if agent.kind == "codex" else cdirs[agent.name])
-            truths[agent.name] = SessionTruth(
-                agent=agent.name, disk_session=res.disk_session, source=res.source,
+    def _truth(self, agent: AgentConfig, f: AgentFacts, res: Resolution,
+               summaries: dict[tuple[str, str], TranscriptSummary], obs: Any, *, now: float, screen: str | None,
+               track_activity: bool, cdirs: Mapping[str, Path]) -> SessionTruth:
+        """One agent's truth: the rule's answer, its transcript read whole, and its activity."""
+        summary = None
+        if res.disk_session is not None:
+            for folder in f.folders:
+                if (folder, res.disk_session) in summaries:
+                    summary = self._complete(agent, folder, res.disk_session, summaries)
+                    break
+        if res.source == "live" and res.disk_session:
+            self._learn(agent.name, res.disk_session)
+        alive = obs is not None and getattr(obs, "proc", None) is not None
+        status = res.live.status if res.live is not None else None
+        activity = None
+        if track_activity:
+            pane = getattr(obs, "pane", None)
+            activity = self.activity.update(
+                agent.name, now=now, alive=alive, live_status=status,
+                turn_finished=summary.turn_finished if summary else None,
                 last_turn_at=summary.last_at if summary else None,
-                turn_finished=summary.turn_finished if summary else None, status=status,
-                ambiguous=res.ambiguous, candidates=res.candidates, evidence=evidence, activity=activity,
-                transcript=summary, kind=agent.kind, config_dir=home)
-
-        routes, routes_file, routes_error, bad_entries = self._route_states(agents, facts, folder_of, summaries, now)
-        report = SessionsReport(
-            at=now, truths=truths, routes=routes, routes_file=routes_file, routes_error=routes_error,
-            routes_bad_entries=bad_entries, cost_ms=(time.perf_counter() - started) * 1000.0,
-            bytes_read=self._bytes_read() - bytes_before, bad_live_files=bad_live)
-        self.last = report
-        return report
+                pane_mark=getattr(pane, "change_mark", None), screen=screen)
+        elif self.last is not None and agent.name in self.last.truths and alive:
+            activity = self.last.truths[agent.name].activity
+        evidence = dict(res.evidence)
+        if track_activity and alive:
+            evidence["activity_why"] = self.activity.why(agent.name)
+        home = str(self.codex_home(agent) if agent.kind == "codex" else cdirs[agent.name])
+        return SessionTruth(
+            agent=agent.name, disk_session=res.disk_session, source=res.source,
+            last_turn_at=summary.last_at if summary else None,
+            turn_finished=summary.turn_finished if summary else None, status=status,
+            ambiguous=res.ambiguous, candidates=res.candidates, evidence=evidence, activity=activity,
+            transcript=summary, kind=agent.kind, config_dir=home)
 
     def _complete(self, agent: AgentConfig, folder: str, sid: str,
                   summaries: dict[tuple[str, str], TranscriptSummary]) -> TranscriptSummary:

@@ -2,7 +2,7 @@
 
 The judges and the plan read this and nothing else of the world: the panes, processes and
 ports (``base``), what the registry says of each agent (``records``), the session truth, the
-folds, the wrappers, the canaries, the CLI drift, the reminders and the supervisor's own load.
+records appended to each agent's transcript (the fold judge's feed), the wrappers, the canaries, the CLI drift, the reminders and the supervisor's own load.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any, Mapping
 from cockpit.lifecycle import Lifecycle
 from cockpit.observe.canaries import CanaryState
 from cockpit.observe.drift import CliTarget
+from cockpit.observe.folds import TranscriptFeed
 from cockpit.observe.history import RegistryView
 from cockpit.observe.loopwatch import Block
 from cockpit.observe.sessions import SessionsReport
@@ -47,7 +48,7 @@ class TickSnapshot:
     records: Mapping[str, AgentRecord]               # per agent, from the registry view
     starting: frozenset[str] = frozenset()           # agents whose spawn is in flight in this cockpit
     sessions: SessionsReport | None = None           # seed #3: record vs disk per agent
-    folds: Mapping[str, tuple[Any, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
+    transcripts: Mapping[str, TranscriptFeed | None] = field(default_factory=dict)  # seed #11: new records
     wrappers: tuple[WrapperView, ...] = ()           # seed #9: as observed (the judge marks zombies)
     canaries: tuple[CanaryState, ...] = ()           # seed #5
     clis: tuple[CliTarget, ...] = ()                 # seed #1
