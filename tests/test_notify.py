@@ -37,8 +37,12 @@ def receiver():
     r.close()
 
 
-def config(tmp_path: Path, *urls: str, **notify):
-    return parse_config({"state": {"dir": str(tmp_path / "state")},
+def trans(*args, **kwargs):
+    return transitions(*args, **kwargs)[0]
+
+
+def config(tmp_path: Path, *urls: str, restart_window_s: float = 300.0, **notify):
+    return parse_config({"state": {"dir": str(tmp_path / "state")}, "supervisor": {"restart_window_s": restart_window_s},
                          "notify": {"urls": list(urls), **notify}})
 
 
@@ -47,37 +51,43 @@ def config(tmp_path: Path, *urls: str, **notify):
 
 def test_a_crash_loop_flapping_between_starting_and_failures_is_one_transition() -> None:
     told: dict = {}
+    clear: dict = {}
     seen = []
-    ticks = [  # (findings, status of ghost)
+    ticks = [  # (findings, status of ghost): it even runs for a moment between two crashes
         ([crit("agent_down")], "down"), ([], "starting"), ([crit("spawn_failed")], "down"), ([], "starting"),
-        ([crit("spawn_failed")], "down"), ([], "starting"), ([crit("respawn_exhausted")], "fatal"),
-        ([crit("respawn_exhausted")], "fatal"),
+        ([], "running"), ([], "running"), ([crit("agent_down")], "down"), ([], "starting"),
+        ([crit("respawn_exhausted")], "fatal"), ([crit("respawn_exhausted")], "fatal"),
     ]
-    for findings, status in ticks:
-        changes = transitions(findings, told, min_severity="critical", on_resolve=True, statuses={"ghost": status})
+    for now, (findings, status) in enumerate(ticks):
+        changes, clear = transitions(findings, told, min_severity="critical", on_resolve=True,
+                                     statuses={"ghost": status}, now=float(now), clear=clear, settle_s=60.0)
         told = apply(told, changes)
         seen.extend(changes)
     assert [(t.event, t.kind) for t in seen] == [("opened", "agent_down")]
-    # the agent coming up is the resolution, told when on_resolve
-    changes = transitions([], told, min_severity="critical", on_resolve=True, statuses={"ghost": "running"})
-    assert [(t.event, t.send) for t in changes] == [("resolved", True)]
+    # up, but not for the restart window yet: the loop is not over
+    changes, clear = transitions([], told, min_severity="critical", on_resolve=True, statuses={"ghost": "running"},
+                                 now=100.0, clear=clear, settle_s=60.0)
+    assert changes == [] and clear == {"lifecycle:ghost": 100.0}
+    changes, clear = transitions([], told, min_severity="critical", on_resolve=True, statuses={"ghost": "running"},
+                                 now=160.0, clear=clear, settle_s=60.0)
+    assert [(t.event, t.send) for t in changes] == [("resolved", True)] and clear == {}
 
 
 def test_below_min_severity_nothing_is_told_and_a_rise_past_it_is() -> None:
     told: dict = {}
-    changes = transitions([warn("agent_down")], told, min_severity="critical", on_resolve=False, statuses={})
+    changes = trans([warn("agent_down")], told, min_severity="critical", on_resolve=False, statuses={})
     assert changes == []
-    changes = transitions([warn("canary_failed", None)], told, min_severity="warning", on_resolve=False, statuses={})
+    changes = trans([warn("canary_failed", None)], told, min_severity="warning", on_resolve=False, statuses={})
     told = apply(told, changes)
     assert [t.event for t in changes] == ["opened"]
-    again = transitions([crit("canary_failed", None)], told, min_severity="warning", on_resolve=False, statuses={})
+    again = trans([crit("canary_failed", None)], told, min_severity="warning", on_resolve=False, statuses={})
     assert [(t.event, t.severity) for t in again] == [("escalated", "critical")]
 
 
 def test_a_resolution_without_on_resolve_is_recorded_but_not_sent() -> None:
-    told = apply({}, transitions([crit("stale_route", "docs")], {}, min_severity="critical", on_resolve=False,
+    told = apply({}, trans([crit("stale_route", "docs")], {}, min_severity="critical", on_resolve=False,
                                  statuses={}))
-    changes = transitions([], told, min_severity="critical", on_resolve=False, statuses={"docs": "running"})
+    changes = trans([], told, min_severity="critical", on_resolve=False, statuses={"docs": "running"})
     assert [(t.event, t.send) for t in changes] == [("resolved", False)]
     assert apply(told, changes) == {}
 
@@ -89,16 +99,16 @@ def test_distinct_subjects_are_distinct_incidents_but_lifecycle_kinds_share_one(
 
 def test_a_burst_past_the_budget_is_one_digest_and_a_spent_minute_waits() -> None:
     window = RateWindow(max_per_minute=3)
-    burst = transitions([crit("agent_down", f"a{i}") for i in range(5)], {}, min_severity="critical",
+    burst = trans([crit("agent_down", f"a{i}") for i in range(5)], {}, min_severity="critical",
                         on_resolve=False, statuses={})
     messages, waiting = plan_messages(burst, window, now=100.0)
     assert len(messages) == 1 and waiting == []
     assert "digest: 5 changes (5 critical)" in messages[0].title and messages[0].body.count("\n") == 4
-    two = transitions([crit("agent_down", "b1"), crit("agent_down", "b2")], {}, min_severity="critical",
+    two = trans([crit("agent_down", "b1"), crit("agent_down", "b2")], {}, min_severity="critical",
                       on_resolve=False, statuses={})
     messages, waiting = plan_messages(two, window, now=110.0)
     assert [m.title.split("] ")[1] for m in messages] == ["CRITICAL agent_down b1", "CRITICAL agent_down b2"]
-    late = transitions([crit("agent_down", "c1")], {}, min_severity="critical", on_resolve=False, statuses={})
+    late = trans([crit("agent_down", "c1")], {}, min_severity="critical", on_resolve=False, statuses={})
     messages, waiting = plan_messages(late, window, now=120.0)
     assert messages == [] and len(waiting) == 1  # 3 sent in this minute: it waits, folded, never dropped
     messages, waiting = plan_messages(waiting, window, now=161.0)
@@ -109,12 +119,13 @@ def test_a_burst_past_the_budget_is_one_digest_and_a_spent_minute_waits() -> Non
 
 
 def test_one_message_per_transition_never_per_tick_and_none_after_a_restart(tmp_path: Path, receiver) -> None:
-    cfg = config(tmp_path, receiver.url, on_resolve=True)
+    cfg = config(tmp_path, receiver.url, on_resolve=True, restart_window_s=0.05)
 
     async def run_ticks(ticks: list[list[Finding]], status: str) -> None:
         notifier = Notifier(cfg, Journal(cfg.state.journal))
         for findings in ticks:
             await notifier.after_report(findings, {"ghost": status}, leader=True, read_only=False)
+            await asyncio.sleep(0.03)
         await notifier.close()
 
     asyncio.run(run_ticks([[crit("respawn_exhausted")]] * 5, "fatal"))
@@ -123,7 +134,7 @@ def test_one_message_per_transition_never_per_tick_and_none_after_a_restart(tmp_
     assert msg["type"] == "failure" and "respawn_exhausted ghost" in msg["title"] and msg["message"] == "ghost: respawn_exhausted"
     asyncio.run(run_ticks([[crit("respawn_exhausted")]] * 3, "fatal"))  # a restarted cockpit
     assert len(receiver.messages) == 1
-    asyncio.run(run_ticks([[]], "running"))  # resolved (told: on_resolve)
+    asyncio.run(run_ticks([[]] * 4, "running"))  # up for the restart window: resolved (told: on_resolve)
     assert [m["type"] for m in receiver.messages] == ["failure", "success"]
     rows = [r for r in Journal(cfg.state.journal).read_all().rows if r["kind"] == "notify"]
     assert [r["result"] for r in rows] == ["sent", "sent"]

@@ -55,7 +55,9 @@ def test_a_crash_loop_is_one_message_across_a_restart_of_the_cockpit(world, rece
     config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
                                 supervisor={"max_restarts": 2}, extra=notify_toml(receiver.url))
     asyncio.run(run_until(Supervisor(config), exhausted))
-    assert len(receiver.messages) == 1, receiver.messages
+    told = [[(t["event"], t["kind"]) for t in r["evidence"]["transitions"]]
+            for r in Journal(config.state.journal).read_all().rows if r["kind"] == "notify"]
+    assert len(receiver.messages) == 1, told
     assert "ghost" in receiver.messages[0]["title"] and receiver.messages[0]["type"] == "failure"
     # a restarted cockpit sees the same fatal agent: told already, the journal says so
     asyncio.run(run_until(Supervisor(config), exhausted))

@@ -110,6 +110,8 @@ class Notifier:
         self.window = RateWindow(self.cfg.max_per_minute)
         self.pending: list[Transition] = []
         self.failing: dict[str, dict[str, Any]] = {}  # masked url -> error, since, undelivered
+        self.clear: dict[str, float] = {}  # lifecycle incident -> since when its agent has been clear of it
+        self.settle_s = config.supervisor.restart_window_s  # a crash within the restart window: the same loop
         self.synced = False   # the told state was read back since this cockpit last became the leader
         self.messages_sent = 0
         self._queue: asyncio.Queue[tuple[Message | None, tuple[Transition, ...]]] | None = None
@@ -131,8 +133,9 @@ class Notifier:
         if not self.synced:
             await asyncio.to_thread(self.read_back)
         now = self.clock()
-        changes = transitions(findings, self.told, min_severity=self.cfg.min_severity,
-                              on_resolve=self.cfg.on_resolve, statuses=statuses)
+        changes, self.clear = transitions(findings, self.told, min_severity=self.cfg.min_severity,
+                                          on_resolve=self.cfg.on_resolve, statuses=statuses, now=now,
+                                          clear=self.clear, settle_s=self.settle_s)
         self.told = apply(self.told, changes)
         quiet = tuple(t for t in changes if not t.send)
         if quiet:
@@ -155,7 +158,7 @@ class Notifier:
             ts = parse_ts(row.get("ts"))
             if row.get("result") in ("sent", "partial", "failed") and ts is not None and now - ts < 60.0:
                 window.take(ts)
-        self.told, self.window, self.pending, self.synced = told, window, [], True
+        self.told, self.window, self.pending, self.clear, self.synced = told, window, [], {}, True
 
     def findings(self) -> list[Finding]:
         """``notify_failed`` for each channel whose last attempt failed."""

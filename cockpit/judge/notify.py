@@ -7,7 +7,8 @@ An *incident* is what one message is about. Most findings are their own incident
 key); an agent's lifecycle findings (agent_down, spawn_failed, respawn_exhausted: at most one
 at a time) are ONE incident per agent, and it stays open while the agent is starting again or
 cannot be seen: a crash loop flaps between "starting" and a failure every few seconds, and
-peers' users left the tools that pinged on every flap. The agent coming up resolves it.
+peers' users left the tools that pinged on every flap. It resolves once the agent has stayed
+clear of them for ``settle_s`` (the restart window: a crash within it is the same crash loop).
 
 Only an incident at or above ``min_severity`` is told; its resolution is told when
 ``on_resolve``; a severity that rises past the told one is told again (escalated). More
@@ -83,8 +84,10 @@ def _rank(severity: str) -> int:
 
 
 def transitions(findings: Iterable[Finding], told: Mapping[str, Incident], *, min_severity: str,
-                on_resolve: bool, statuses: Mapping[str, str]) -> list[Transition]:
-    """The transitions one report makes against what was told. ``statuses``: agent -> status."""
+                on_resolve: bool, statuses: Mapping[str, str], now: float = 0.0,
+                clear: Mapping[str, float] | None = None, settle_s: float = 0.0) -> tuple[list[Transition], dict[str, float]]:
+    """The transitions one report makes against what was told, and since when each told lifecycle
+    incident has been clear (hand it back next time). ``statuses``: agent -> status."""
     floor = _rank(min_severity)
     worst: dict[str, Finding] = {}
     for f in findings:
@@ -99,14 +102,20 @@ def transitions(findings: Iterable[Finding], told: Mapping[str, Incident], *, mi
                 out.append(_transition(key, "opened", f, send=True))
         elif f.severity.rank > _rank(before.severity):
             out.append(_transition(key, "escalated", f, send=True))
+    clear_since: dict[str, float] = {}
     for key, before in told.items():
         if key in worst:
             continue
-        if key.startswith("lifecycle:") and statuses.get(before.agent or "") in HELD_STATUSES:
-            continue  # a crash loop between two attempts, or tmux unreadable: not a resolution
+        if key.startswith("lifecycle:"):
+            if statuses.get(before.agent or "") in HELD_STATUSES:
+                continue  # a crash loop between two attempts, or tmux unreadable: not a resolution
+            since = (clear or {}).get(key, now)
+            if now - since < settle_s:
+                clear_since[key] = since  # up again, not yet for long enough to call the loop over
+                continue
         out.append(Transition(key, "resolved", before.kind, before.severity, before.agent,
                               f"resolved: {before.summary}", send=on_resolve))
-    return out
+    return out, clear_since
 
 
 def _transition(key: str, event: str, f: Finding, *, send: bool) -> Transition:
