@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from cockpit import __version__, doctor, wrap
+from cockpit import __version__, doctor, timefmt, wrap
 from cockpit.config import Config, ConfigError, find_config_path, load_config
 from cockpit.fsutil import StateDirError
 from cockpit.locks import LockTimeout
@@ -463,12 +463,13 @@ def cmd_remind(args: argparse.Namespace) -> int:
     r = queue.add(args.name, args.verb, " ".join(args.text), due, respawn_if_down=args.respawn_if_down,
                   by="cli", now=now)
     Journal(config.state.journal).record("action", agent=r.agent, action="remind", actor="cli", result="scheduled",
-                                         summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {_local(due)}",
+                                         summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at "
+                                                 f"{timefmt.local(due)}",
                                          after=r.to_json())
     if args.json:
         print(json.dumps(r.to_json(), indent=2))
     else:
-        print(f"{r.id}: {r.verb} {r.agent} at {_local(r.due_at)} (in {_span(r.due_at - now)})"
+        print(f"{r.id}: {r.verb} {r.agent} at {timefmt.local(r.due_at)} (in {_span(r.due_at - now)})"
               + (", respawning it if down" if r.respawn_if_down else ""))
     return 0
 
@@ -509,14 +510,9 @@ def cmd_reminders(args: argparse.Namespace) -> int:
         text = " ".join(r.text.split())
         text = text if len(text) <= 50 else text[:49] + "…"
         why = f"  [{r.why}]" if r.state == "waiting" and r.why else ""
-        print(f"{r.id:<11} {r.agent:<12} {r.verb:<6} {r.state:<9} {_local(r.due_at):<19} {r.attempts:>5}  {text}{why}")
+        due = timefmt.local(r.due_at)
+        print(f"{r.id:<11} {r.agent:<12} {r.verb:<6} {r.state:<9} {due:<19} {r.attempts:>5}  {text}{why}")
     return 0
-
-
-def _local(epoch: float) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(epoch).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _span(seconds: float) -> str:

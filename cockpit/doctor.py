@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import hashlib
 import inspect
 import json
@@ -59,6 +58,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
+from cockpit import timefmt
 from cockpit.claude_paths import proc_start_ticks
 from cockpit.config import AgentConfig, Config, DoctorConfig
 from cockpit.fsutil import atomic_symlink, atomic_write, ensure_private_dir
@@ -155,7 +155,7 @@ class Promotion:
 
     def to_json(self) -> dict[str, Any]:
         return {"link": self.link, "old_target": self.old_target, "new_target": self.new_target,
-                "readlink": self.readlink, "verified": self.verified, "at": _iso(self.at),
+                "readlink": self.readlink, "verified": self.verified, "at": timefmt.iso(self.at),
                 "screen_sha256": self.screen_sha256, "screen_file": self.screen_file}
 
 
@@ -193,17 +193,11 @@ class DoctorResult:
             "schema": SCHEMA, "candidate": self.candidate, "argv": list(self.argv), "verdict": self.verdict,
             "passed": self.passed, "reason": self.reason, "summary": self.summary, "problems": list(self.problems),
             "hits": [h.to_json() for h in self.hits], "ready": self.ready, "exit_status": self.exit_status,
-            "elapsed_s": round(self.elapsed_s, 3), "boot_s": self.boot_s, "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at), "socket": self.socket, "isolated_home": self.isolated_home,
+            "elapsed_s": round(self.elapsed_s, 3), "boot_s": self.boot_s, "started_at": timefmt.iso(self.started_at),
+            "finished_at": timefmt.iso(self.finished_at), "socket": self.socket, "isolated_home": self.isolated_home,
             "screen_sha256": self.screen_sha256, "screen_file": self.screen_file, "screen": self.screen,
             "promotion": self.promotion.to_json() if self.promotion else None,
         }
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # --- input --------------------------------------------------------------------------------------
@@ -551,7 +545,7 @@ def keep_evidence(result: DoctorResult, state_dir: str | os.PathLike[str], *, jo
     screen_file: str | None = None
     try:
         folder = ensure_private_dir(Path(state_dir).expanduser() / "doctor")
-        stamp = dt.datetime.fromtimestamp(result.finished_at or time.time(), dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        stamp = timefmt.compact(result.finished_at or time.time())
         target = folder / f"{stamp}-{result.screen_sha256[:12]}.screen.txt"
         header = (f"# cockpit doctor {result.verdict.upper()}: {result.summary}\n# argv: {json.dumps(list(result.argv))}\n"
                   f"# sha256 of the screen below: {result.screen_sha256}\n")

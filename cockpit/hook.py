@@ -22,6 +22,8 @@ import stat
 import sys
 import time
 
+from cockpit import timefmt
+
 __all__ = ["event_row", "events_path", "main", "relay", "socket_address"]
 
 AGENT_ENV = "COCKPIT_AGENT"
@@ -34,13 +36,6 @@ LOCK_WAIT_S = 0.5             # the fallback append waits this long for the even
 SUN_PATH_MAX = 100            # sockaddr_un holds 108 bytes: longer paths go through /proc/self/fd
 # The agent names the config accepts (cockpit.config): a name can never walk out of STATE/events/.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def _iso(epoch_s: float) -> str:
-    """The registry's timestamp format (``cockpit.registry.format_ts``), without importing it."""
-    ms = int(round(epoch_s * 1000))
-    secs, ms = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{ms:03d}Z"
 
 
 def _bounded(value: object, depth: int = 0) -> object:
@@ -65,7 +60,7 @@ def event_row(payload: object, agent: str, *, now: float, via: str = "claude") -
     the payload's top-level fields are kept, bounded; ``tool_input``/``tool_response`` are dropped.
     """
     fields = payload if isinstance(payload, dict) else {}
-    row: dict[str, object] = {"ts": _iso(now), "agent": agent, "via": via}
+    row: dict[str, object] = {"ts": timefmt.iso(now), "agent": agent, "via": via}
     name = fields.get("hook_event_name") if via != "codex" else fields.get("type")
     row["event"] = name if isinstance(name, str) and name else "unknown"
     if not isinstance(payload, dict):

@@ -8,10 +8,11 @@ its budget instead of trusting a fresh cache (seed #2, #3).
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Iterable, Mapping, Union
+
+from cockpit import timefmt
 
 
 class AgentState(str, Enum):
@@ -155,18 +156,9 @@ def transition(lc: Lifecycle, event: Event, policy: RestartPolicy) -> Lifecycle:
 # --- derived from the registry --------------------------------------------------------------
 
 
-def parse_ts(value: object) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def event_from_row(row: Mapping[str, object]) -> Event | None:
     """The lifecycle event a registry row records, if any."""
-    at = parse_ts(row.get("ts"))
+    at = timefmt.parse(row.get("ts"))
     if at is None:
         return None
     kind = row.get("event")

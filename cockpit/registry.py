@@ -33,17 +33,16 @@ Journal rows (STATE/journal.jsonl): ``ts``, ``kind`` ("action", "finding",
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.fsutil import append_line, atomic_write, ensure_private_dir
 from cockpit.locks import hold
 
@@ -69,31 +68,6 @@ class PruneResult:
     kept: int
     dropped: int
     bad_lines: int = 0  # lines that were not rows; kept verbatim unless longer than max_line_bytes
-
-
-def format_ts(epoch_s: float) -> str:
-    """``2025-01-02T03:04:05.678Z``."""
-    stamp = datetime.fromtimestamp(epoch_s, UTC).isoformat(timespec="milliseconds")
-    return stamp.replace("+00:00", "Z")
-
-
-def parse_ts(value: Any) -> float | None:
-    """Epoch seconds from an ISO-8601 string or a number; None when it cannot be dated."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        seconds = parsed.timestamp()
-    else:
-        return None
-    return seconds if math.isfinite(seconds) else None
 
 
 def new_spawn_id() -> str:
@@ -316,7 +290,7 @@ class JsonlStore:
     def _stamp(self, row: Mapping[str, Any]) -> Row:
         if "ts" in row:
             return dict(row)
-        return {"ts": format_ts(self._clock()), **row}
+        return {"ts": timefmt.iso(self._clock()), **row}
 
     def _ends_with_newline(self) -> bool:
         try:
@@ -352,7 +326,7 @@ def _keep_mask(rows: list[Row], cutoff: float) -> list[bool]:
             life.agent = agent
         if row.get("event") in CLOSING_EVENTS:
             life.closed = True
-        ts = parse_ts(row.get("ts"))
+        ts = timefmt.parse(row.get("ts"))
         if ts is None:
             life.undated = True
         elif life.newest_ts is None or ts > life.newest_ts:
@@ -382,7 +356,7 @@ def _keep_mask(rows: list[Row], cutoff: float) -> list[bool]:
         if isinstance(spawn_id, str) and spawn_id:
             mask.append(spawn_id not in droppable)
         else:
-            ts = parse_ts(row.get("ts"))
+            ts = timefmt.parse(row.get("ts"))
             mask.append(ts is None or ts >= cutoff)
     return mask
 

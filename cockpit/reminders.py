@@ -38,8 +38,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.fsutil import append_line, atomic_write
-from cockpit.registry import JsonlStore, Row, _dumps, format_ts, parse_ts
+from cockpit.registry import JsonlStore, Row, _dumps
 
 __all__ = [
     "EVENTS",
@@ -154,10 +155,6 @@ def retry_delay_s(attempt: int, backoff_max_s: float) -> float:
 # --- the view -----------------------------------------------------------------------------------
 
 
-def _iso(epoch: float | None) -> str | None:
-    return format_ts(epoch) if epoch is not None else None
-
-
 def _round(value: float | None) -> float | None:
     return round(value, 3) if value is not None else None
 
@@ -203,13 +200,13 @@ class Reminder:
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "agent": self.agent, "verb": self.verb, "text": self.text,
-            "state": self.state, "due_at": _iso(self.due_at), "created_at": _iso(self.created_at),
-            "next_at": _iso(self.next_at) if self.pending else None, "attempts": self.attempts,
-            "fired_at": _iso(self.fired_at), "first_fired_at": _iso(self.first_fired_at),
-            "delivered_at": _iso(self.delivered_at), "latency_s": _round(self.latency_s),
+            "state": self.state, "due_at": timefmt.iso(self.due_at), "created_at": timefmt.iso(self.created_at),
+            "next_at": timefmt.iso(self.next_at) if self.pending else None, "attempts": self.attempts,
+            "fired_at": timefmt.iso(self.fired_at), "first_fired_at": timefmt.iso(self.first_fired_at),
+            "delivered_at": timefmt.iso(self.delivered_at), "latency_s": _round(self.latency_s),
             "late_by_s": _round(self.late_by_s), "why": self.why, "respawn_if_down": self.respawn_if_down,
-            "by": self.by, "pane": self.pane, "via": self.via, "missed_at": _iso(self.missed_at),
-            "cancelled_at": _iso(self.cancelled_at), "evidence": dict(self.evidence),
+            "by": self.by, "pane": self.pane, "via": self.via, "missed_at": timefmt.iso(self.missed_at),
+            "cancelled_at": timefmt.iso(self.cancelled_at), "evidence": dict(self.evidence),
         }
 
 
@@ -225,7 +222,7 @@ def _num(value: Any) -> float | None:
 
 def _when(row: Mapping[str, Any]) -> float | None:
     at = _num(row.get("at"))
-    return at if at is not None else parse_ts(row.get("ts"))
+    return at if at is not None else timefmt.parse(row.get("ts"))
 
 
 def _text(value: Any) -> str | None:
@@ -398,7 +395,7 @@ class ReminderQueue:
             raise ReminderError(f"id: expected r-<hex>, got {rid!r}")
         now = self.clock() if now is None else now
         row = {"event": "scheduled", "id": rid or new_reminder_id(), "agent": agent, "verb": verb, "text": text,
-               "due_at": due, "due": format_ts(due), "created_at": now, "at": now,
+               "due_at": due, "due": timefmt.iso(due), "created_at": now, "at": now,
                "respawn_if_down": bool(respawn_if_down), "by": by}
         self.store.append(row)
         return self.refresh()[row["id"]]
@@ -502,7 +499,7 @@ def schedule_reminder(config: Any, agent: str, verb: str, text: str, *, in_: str
         queue.close()
     Journal(config.state.journal).record(
         "action", agent=r.agent, action="remind", actor=by, result="scheduled",
-        summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {format_ts(r.due_at)}", after=r.to_json())
+        summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {timefmt.iso(r.due_at)}", after=r.to_json())
     return r
 
 

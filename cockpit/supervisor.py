@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+from cockpit import timefmt
 from cockpit.act.actions import ActionLayer, ActionResult, policies_for
 from cockpit.act.adopt import AdoptResult
 from cockpit.act.remote import RemoteActs, RemoteResult
@@ -32,7 +33,7 @@ from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.activity import ActivityTracker
-from cockpit.judge.agents import AgentStatus, iso
+from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
 from cockpit.judge.hosts import HostView, split_name
@@ -102,7 +103,7 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
-            "at": iso(self.at),
+            "at": timefmt.iso(self.at, ms=False),
             "agents": [a.to_json() for a in self.agents],
             "findings": [f.to_json() for f in self.findings],
             "wrappers": [w.to_json() for w in self.wrappers],

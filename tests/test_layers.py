@@ -25,9 +25,9 @@ IMPURE_MODULES = ("os", "subprocess", "asyncio", "threading", "socket", "signal"
 JUDGE_NEVER = ("cockpit.act", "cockpit.tui", "cockpit.supervisor", "cockpit.cli", "textual")
 OBSERVE_NEVER = ("cockpit.act", "cockpit.judge", "cockpit.tui", "cockpit.supervisor", "cockpit.cli", "textual")
 # Modules a judge may take anything from: pure by construction.
-PURE_MODULES = ("cockpit.judge", "cockpit.findings", "cockpit.lifecycle", "cockpit.config")
+PURE_MODULES = ("cockpit.judge", "cockpit.findings", "cockpit.lifecycle", "cockpit.config", "cockpit.timefmt")
 # Pure functions that still live beside a reader (a timestamp parser, a version in a path).
-PURE_HELPERS = {("cockpit.observe.transcripts", "parse_timestamp"), ("cockpit.observe.drift", "version_hint")}
+PURE_HELPERS = {("cockpit.observe.drift", "version_hint")}
 
 
 def _under(module: str, prefixes: tuple[str, ...]) -> bool:

@@ -21,15 +21,14 @@ from hypothesis import strategies as st
 
 from cockpit.findings import Severity
 from cockpit.judge.registry import OrphanWatch, orphan_exits
+from cockpit import timefmt
 from cockpit.registry import (
     Journal,
     JsonlStore,
     ReadResult,
     Registry,
-    format_ts,
     latest_by_agent,
     new_spawn_id,
-    parse_ts,
 )
 
 OLD = "2000-01-01T00:00:00.000Z"
@@ -38,7 +37,7 @@ DAY = 86400.0
 
 
 def ago(seconds: float) -> str:
-    return format_ts(NOW - seconds)
+    return timefmt.iso(NOW - seconds)
 
 
 def lifecycle(agent: str, spawn_id: str, ts: str, *, closed: bool = True) -> list[dict[str, Any]]:
@@ -305,7 +304,7 @@ def test_append_stamps_rows_with_utc_milliseconds(tmp_path: Path) -> None:
     row = store.append({"event": "spawned"})
     assert row["ts"] == "2023-11-14T22:13:20.123Z"
     assert store.append({"ts": OLD})["ts"] == OLD
-    assert parse_ts(row["ts"]) == pytest.approx(1700000000.123)
+    assert timefmt.parse(row["ts"]) == pytest.approx(1700000000.123)
     assert store.path.read_text().splitlines()[0] == '{"ts":"2023-11-14T22:13:20.123Z","event":"spawned"}'
 
 

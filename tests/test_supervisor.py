@@ -337,7 +337,7 @@ def test_a_restarted_cockpit_keeps_the_restart_budget_from_the_registry(world):
 def test_a_spawn_cut_short_by_a_killed_cockpit_is_not_left_starting_forever(world):
     """kill -9 between ``spawn_requested`` and its verdict: no row closes the attempt. The next cockpit
     sees an agent "starting" long past spawn_verify_s with no spawn in flight, and spawns it."""
-    from cockpit.registry import format_ts
+    from cockpit.timefmt import iso as format_ts
 
     config = world.write_config([{"name": "cut", "command": [*SIM]}], supervisor={"spawn_verify_s": 2.0})
     Registry(world.state_dir / "registry.jsonl").append(

@@ -52,17 +52,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.act.hooks import run_json_command
 from cockpit.claude_paths import live_session_path, transcript_path
 from cockpit.config import AgentConfig, Config
 from cockpit.judge.reminders import missed_wake
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
-from cockpit.observe.transcripts import (
-    ClaudeTranscriptReader,
-    CodexTranscriptReader,
-    TranscriptReader,
-    parse_timestamp,
-)
+from cockpit.observe.transcripts import ClaudeTranscriptReader, CodexTranscriptReader, TranscriptReader
 from cockpit.reminders import Reminder, ReminderQueue, retry_delay_s
 from cockpit.tmux import TmuxClient, TmuxError
 
@@ -237,7 +233,7 @@ class _CodexPrompts(CodexTranscriptReader):
         if self.turns > before:
             payload = rec.get("payload") if isinstance(rec.get("payload"), dict) else {}
             message = payload.get("message")
-            self.prompts.append((parse_timestamp(rec.get("timestamp")), message if isinstance(message, str) else ""))
+            self.prompts.append((timefmt.parse(rec.get("timestamp")), message if isinstance(message, str) else ""))
 
 
 def _prompt_reader(kind: str, path: str) -> TranscriptReader:

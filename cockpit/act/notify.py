@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from cockpit import timefmt
 from cockpit.config import Config, ConfigError
 from cockpit.findings import Finding, Severity
 from cockpit.judge.notify import (Incident, Message, RateWindow, Transition, apply, message, plan_messages,
                                   transitions)
-from cockpit.registry import Journal, parse_ts
+from cockpit.registry import Journal
 
 logging.getLogger("apprise").addHandler(logging.NullHandler())
 logging.getLogger("apprise").propagate = False  # its warnings are kept per channel, never printed over the TUI
@@ -155,7 +156,7 @@ class Notifier:
                 continue
             done = list(_transitions_of(row.get("evidence")))
             told = apply(told, done)
-            ts = parse_ts(row.get("ts"))
+            ts = timefmt.parse(row.get("ts"))
             if row.get("result") in ("sent", "partial", "failed") and ts is not None and now - ts < 60.0:
                 window.take(ts)
         self.told, self.window, self.pending, self.clear, self.synced = told, window, [], {}, True

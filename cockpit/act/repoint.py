@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
+from cockpit import timefmt
 from cockpit.config import Config
 from cockpit.findings import Finding, Severity
-from cockpit.judge.agents import iso as _iso
 from cockpit.observe.sessions import SessionObserver, SessionTruth
 from cockpit.registry import Journal, Registry
 from cockpit.routes import RoutesError, read_routes, repoint
@@ -73,13 +73,13 @@ async def repoint_agent(
     route = report.routes.get(name)
     evidence: dict[str, Any] = {"routes_file": str(routes_file) if routes_file else None}
     if truth is not None:
-        evidence.update({"source": truth.source, "disk_last_turn_at": _iso(truth.last_turn_at),
+        evidence.update({"source": truth.source, "disk_last_turn_at": timefmt.iso(truth.last_turn_at, ms=False),
                          "candidates": list(truth.candidates), "config_dir": truth.config_dir,
                          **{k: v for k, v in truth.evidence.items() if k != "activity_why"}})
         if truth.transcript is not None:
             evidence["disk_transcript"] = truth.transcript.path
     if route is not None:
-        evidence["route_last_turn_at"] = _iso(route.last_turn_at)
+        evidence["route_last_turn_at"] = timefmt.iso(route.last_turn_at, ms=False)
         evidence["route_known"] = route.known
 
     async def refuse(reason: str, summary: str) -> RepointResult:
@@ -125,12 +125,12 @@ async def repoint_agent(
     verified = check.error is None and check.get(name) == sid
     evidence["verified"] = verified
     summary = (f"repointed {name}: routing record {before or 'none'} -> {after} "
-               f"(disk truth from {truth.source}, last turn {_iso(truth.last_turn_at) or 'unknown'})")
+               f"(disk truth from {truth.source}, last turn {timefmt.iso(truth.last_turn_at, ms=False) or 'unknown'})")
     await asyncio.to_thread(registry.event, "repointed", agent=name, before=before, after=after, session_id=sid,
                             source=truth.source, by=by, actor=actor)
     await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor, summary=summary,
                             before={"session_id": before, "last_turn_at": evidence.get("route_last_turn_at")},
-                            after={"session_id": after, "last_turn_at": _iso(truth.last_turn_at)},
+                            after={"session_id": after, "last_turn_at": timefmt.iso(truth.last_turn_at, ms=False)},
                             evidence=evidence, result="verified" if verified else "unverified")
     if alert is not None:
         await alert(Finding(kind="stale_route", severity=Severity.INFO, agent=name, action="repoint",

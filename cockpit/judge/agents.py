@@ -6,10 +6,10 @@ Pure: no I/O, no clock but the snapshot's. One agent, at most one lifecycle find
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from cockpit import timefmt
 from cockpit.config import AgentConfig
 from cockpit.findings import Finding, Severity
 from cockpit.lifecycle import AgentState, Lifecycle
@@ -53,14 +53,8 @@ class AgentStatus:
             "tokens": self.tokens.to_json() if self.tokens is not None else None,
         }
         if self.last_seen_at is not None:
-            out["last_seen_at"] = iso(self.last_seen_at)
+            out["last_seen_at"] = timefmt.iso(self.last_seen_at, ms=False)
         return out
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def agent_status(agent: AgentConfig, obs: AgentObservation | None, lc: Lifecycle, *, tmux_ok: bool,

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.findings import Finding, Severity
-from cockpit.judge.agents import iso
 from cockpit.observe.canaries import CanaryState
 
 CRITICAL_AFTER = 3
@@ -24,13 +24,14 @@ HUNG_SLACK_S = 30.0
 def canary_evidence(state: CanaryState) -> dict[str, Any]:
     last = state.last
     evidence: dict[str, Any] = {"canary": state.name, "kind": state.kind, "failures_in_a_row": state.failures,
-                                "failing_since": iso(state.failing_since), "every_s": state.every_s}
+                                "failing_since": timefmt.iso(state.failing_since, ms=False), "every_s": state.every_s}
     if state.kind == "command":
         evidence.update(command=list(state.command), expect=state.expect, timeout_s=state.timeout_s)
     else:
         evidence.update(expect_file=state.expect_file, max_age_s=state.max_age_s)
     if last is not None:
-        evidence.update(detail=last.detail, last_run=iso(last.started_at), duration_s=round(last.duration_s, 3),
+        evidence.update(detail=last.detail, last_run=timefmt.iso(last.started_at, ms=False),
+                        duration_s=round(last.duration_s, 3),
                         output_tail=last.output_tail, exit_code=last.exit_code, timed_out=last.timed_out,
                         age_s=None if last.age_s is None else round(last.age_s, 1), error=last.error)
     return evidence
@@ -45,7 +46,7 @@ def judge_canaries(states: Iterable[CanaryState], now: float) -> list[Finding]:
                 kind="canary_failed", severity=Severity.WARNING, subject=subject,
                 summary=(f"canary {state.name}: still running {now - state.running_since:.0f}s after it started "
                          f"(timeout {state.timeout_s:g}s): hung"),
-                evidence={**canary_evidence(state), "running_since": iso(state.running_since)},
+                evidence={**canary_evidence(state), "running_since": timefmt.iso(state.running_since, ms=False)},
             ))
             continue
         if state.last is None or state.last.ok:

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 from typing import Any, Iterable, Mapping, Sequence
 
+from cockpit import timefmt
 from cockpit.findings import Finding, Severity
-from cockpit.observe.transcripts import parse_timestamp
 
 __all__ = [
     "FOLD_PHRASES",
@@ -126,7 +126,7 @@ def claude_events(rec: Any) -> list[TurnEvent]:
     message = rec.get("message")
     if rtype not in ("user", "assistant") or not isinstance(message, dict):
         return []
-    at = parse_timestamp(rec.get("timestamp"))
+    at = timefmt.parse(rec.get("timestamp"))
     uid = rec.get("uuid") if isinstance(rec.get("uuid"), str) else None
     content = message.get("content")
     blocks: list[Any] = [{"type": "text", "text": content}] if isinstance(content, str) else (
@@ -159,7 +159,7 @@ def codex_events(rec: Any) -> list[TurnEvent]:
     payload = rec.get("payload")
     if not isinstance(payload, dict):
         return []
-    at = parse_timestamp(rec.get("timestamp"))
+    at = timefmt.parse(rec.get("timestamp"))
     rtype, ptype = rec.get("type"), payload.get("type")
     if rtype == "event_msg":
         message = _str(payload.get("message"))

@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.findings import Finding, Severity
-from cockpit.registry import parse_ts
 
 __all__ = ["HookState", "agent_error", "fold_events", "hook_activity", "hooks_silent", "CRITICAL_ERRORS"]
 
@@ -66,7 +66,7 @@ def _text(row: Mapping[str, Any], key: str) -> str | None:
 def fold_events(state: HookState, rows: Iterable[Mapping[str, Any]]) -> HookState:
     """Apply rows in order; rows that are not objects with an ``event`` and a ``ts`` are skipped."""
     for row in rows:
-        at = parse_ts(row.get("ts")) if isinstance(row, Mapping) else None
+        at = timefmt.parse(row.get("ts")) if isinstance(row, Mapping) else None
         event = row.get("event") if at is not None else None
         if not isinstance(event, str):
             continue

@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
+from cockpit import timefmt
 from cockpit.findings import ACTIONS, FINDING_KINDS, Finding, Severity
-from cockpit.judge.agents import AgentStatus, iso
+from cockpit.judge.agents import AgentStatus
 from cockpit.lifecycle import AgentState
 from cockpit.observe.tokens import FIELDS as TOKEN_FIELDS, Tokens
 
@@ -48,7 +49,7 @@ class HostView:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "state": self.state, "error": self.error,
-                "last_report_at": iso(self.last_report_at), "version": self.version,
+                "last_report_at": timefmt.iso(self.last_report_at, ms=False), "version": self.version,
                 "leader": self.leader, "agents": len(self.rows)}
 
 
@@ -125,7 +126,8 @@ def host_unreachable(view: HostView, now: float) -> Finding:
         kind="host_unreachable", severity=Severity.CRITICAL, action="none", host=view.name, subject=view.name,
         summary=f"host {view.name} is unreachable ({why}); {len(view.rows)} agents kept as unknown, {age}",
         evidence={"host": view.name, "state": view.state, "error": view.error, "stderr": list(view.stderr),
-                  "last_report_at": iso(view.last_report_at), "down_since": iso(view.down_since),
+                  "last_report_at": timefmt.iso(view.last_report_at, ms=False),
+                  "down_since": timefmt.iso(view.down_since, ms=False),
                   "attempts": view.attempts, "version": view.version, "schema": view.schema},
     )
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from cockpit import timefmt
 from cockpit.findings import Finding, Severity
 from cockpit.reminders import Reminder
 
@@ -23,15 +24,6 @@ RECENT_S = 86400.0  # a final miss stays a finding this long (then it is history
 def overdue_grace_s(tick_s: float) -> float:
     """How late a due reminder may fire before it is ``reminder_overdue``: a few ticks, at least 5 s."""
     return max(5.0, 3.0 * tick_s)
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"
 
 
 def _quote(text: str, limit: int = 60) -> str:
@@ -68,14 +60,14 @@ def reminder_overdue(reminder: Reminder, *, now: float, grace_s: float, verify_s
         action = "respawn" if r.verb == "wake" and r.why and r.why.startswith("agent down") else "none"
         return Finding(kind="reminder_overdue", severity=Severity.WARNING, agent=r.agent, subject=r.id,
                        action=action,
-                       summary=f"{r.agent}: {r.verb} reminder {r.id}{retry} due {_ago(now - r.next_at)} ago "
+                       summary=f"{r.agent}: {r.verb} reminder {r.id}{retry} due {timefmt.age(now - r.next_at)} ago "
                                f"has not fired{why}",
                        evidence={"reminder": r.id, "verb": r.verb, "state": r.state, "why": r.why,
                                  "overdue_s": round(now - r.next_at, 1), "attempts": r.attempts})
     if r.state == "fired" and r.fired_at is not None and now - r.fired_at > verify_s + grace_s:
         return Finding(kind="reminder_overdue", severity=Severity.WARNING, agent=r.agent, subject=r.id,
                        action="none",
-                       summary=f"{r.agent}: {r.verb} reminder {r.id} fired {_ago(now - r.fired_at)} ago and has "
+                       summary=f"{r.agent}: {r.verb} reminder {r.id} fired {timefmt.age(now - r.fired_at)} ago and has "
                                "no verdict (the cockpit that fired it stopped while verifying?)",
                        evidence={"reminder": r.id, "verb": r.verb, "state": r.state, "attempts": r.attempts,
                                  "pane": r.pane, "fired_s_ago": round(now - r.fired_at, 1)})

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Collection, Iterable
 
+from cockpit import timefmt
 from cockpit.findings import Finding, Severity
-from cockpit.judge.agents import iso as _iso
 from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
 
 __all__ = ["judge_routes_file", "judge_sessions", "session_findings"]
@@ -69,7 +69,8 @@ def judge_sessions(agent: str, truth: SessionTruth | None, route: RouteState | N
         return findings  # the record is right (even if the disk truth has no turn on disk yet)
     evidence = {
         "route_session": record, "disk_session": disk,
-        "route_last_turn_at": _iso(route.last_turn_at), "disk_last_turn_at": _iso(truth.last_turn_at),
+        "route_last_turn_at": timefmt.iso(route.last_turn_at, ms=False),
+        "disk_last_turn_at": timefmt.iso(truth.last_turn_at, ms=False),
         "routes_file": routes_file, "config_dir": route.config_dir or truth.config_dir,
         **_truth_evidence(truth),
     }
@@ -89,8 +90,8 @@ def judge_sessions(agent: str, truth: SessionTruth | None, route: RouteState | N
         findings.append(Finding(
             kind="stale_route", severity=Severity.CRITICAL, agent=agent, action="repoint",
             summary=(f"{agent}: the routing record says {_short(record)} (last turn "
-                     f"{_iso(route.last_turn_at) or 'unknown'}) but the disk says {_short(disk)} "
-                     f"({truth.source}, last turn {_iso(truth.last_turn_at) or 'unknown'})"),
+                     f"{timefmt.iso(route.last_turn_at, ms=False) or 'unknown'}) but the disk says {_short(disk)} "
+                     f"({truth.source}, last turn {timefmt.iso(truth.last_turn_at, ms=False) or 'unknown'})"),
             evidence=evidence,
         ))
     return findings

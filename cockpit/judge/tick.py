@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping, Sequence
 
+from cockpit import timefmt
 from cockpit.config import AgentConfig, Config
 from cockpit.findings import Finding
-from cockpit.judge.agents import AgentStatus, agent_status, iso, judge_agent, tmux_finding
+from cockpit.judge.agents import AgentStatus, agent_status, judge_agent, tmux_finding
 from cockpit.judge.blocks import TickBudget, judge_blocks, supervisor_overloaded
 from cockpit.judge.canaries import judge_canaries
 from cockpit.judge.drift import judge_drift
@@ -85,7 +86,7 @@ def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict
         agent, obs, lc, tmux_ok=snap.tmux_ok, starting=starting,
         disk_session=truth.disk_session if truth is not None else record.bound_session,
         route_session=route.session_id if route is not None else None,
-        last_turn_at=iso(truth.last_turn_at) if truth is not None else None,
+        last_turn_at=timefmt.iso(truth.last_turn_at, ms=False) if truth is not None else None,
         activity=truth.activity if truth is not None else None,
         tokens=truth.transcript.tokens if truth is not None and truth.transcript is not None else None)
     findings = judge_agent(agent, obs, lc, last_failed=record.last_failed, last_exit=record.last_exit,

@@ -26,7 +26,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from cockpit.observe.transcripts import parse_timestamp
+from cockpit import timefmt
+
 
 MAX_LINE_BYTES = 4 << 20
 BACK_CHUNK = 256 << 10
@@ -105,7 +106,7 @@ def claude_entries(rec: dict[str, Any]) -> list[Entry]:
     rtype = rec.get("type")
     if rec.get("isSidechain") is True or rec.get("isMeta") is True:
         return []
-    at = parse_timestamp(rec.get("timestamp"))
+    at = timefmt.parse(rec.get("timestamp"))
     message = rec.get("message") if isinstance(rec.get("message"), dict) else {}
     content = message.get("content")
     if rtype == "user":
@@ -133,7 +134,7 @@ def codex_entries(rec: dict[str, Any]) -> list[Entry]:
     payload = rec.get("payload")
     if not isinstance(payload, dict):
         return []
-    at = parse_timestamp(rec.get("timestamp"))
+    at = timefmt.parse(rec.get("timestamp"))
     rtype, ptype = rec.get("type"), payload.get("type")
     if rtype == "event_msg":
         message = payload.get("message")

@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.fsutil import atomic_write, ensure_private_dir
 from cockpit.hook import NAME_RE, socket_address
-from cockpit.registry import JsonlStore, Row, Tail, parse_ts
+from cockpit.registry import JsonlStore, Row, Tail
 
 __all__ = ["EventListener", "EventsStore", "accept_row"]
 
@@ -48,7 +49,7 @@ def accept_row(raw: bytes, agents: Iterable[str] | None = None) -> Row | None:
         return None
     if agents is not None and agent not in agents:
         return None
-    if parse_ts(row.get("ts")) is None:
+    if timefmt.parse(row.get("ts")) is None:
         return None
     return row
 
@@ -99,7 +100,7 @@ class EventsStore:
 
 def _keep(rows: list[Row], cutoff: float) -> list[Row]:
     last_start = max((i for i, r in enumerate(rows) if r.get("event") == "SessionStart"), default=None)
-    return [r for i, r in enumerate(rows) if i == last_start or (parse_ts(r.get("ts")) or 0.0) >= cutoff]
+    return [r for i, r in enumerate(rows) if i == last_start or (timefmt.parse(r.get("ts")) or 0.0) >= cutoff]
 
 
 @dataclass

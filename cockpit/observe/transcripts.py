@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import glob as globmod
 import json
-import math
 import os
 import re
 import tempfile
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from cockpit import timefmt
 from cockpit.claude_paths import project_slug
 from cockpit.observe.tokens import TokenTally, Tokens
 
@@ -52,7 +52,6 @@ __all__ = [
     "TranscriptSummary",
     "bench_transcript",
     "is_session_file",
-    "parse_timestamp",
 ]
 
 MAX_LINE_BYTES = 8 << 20        # a longer line is skipped (its timestamp salvaged when it can be)
@@ -80,30 +79,6 @@ def is_session_file(path: str | os.PathLike[str]) -> bool:
     """A top-level Claude Code session transcript: ``<uuid>.jsonl`` (sub-agents' files are not)."""
     name = os.path.basename(os.fspath(path))
     return name.endswith(".jsonl") and bool(_UUID_RE.match(name[:-6]))
-
-
-def parse_timestamp(value: Any) -> float | None:
-    """Epoch seconds of an ISO-8601 string (``Z`` or offset; naive = UTC) or a number; None if undatable."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-        if seconds > 1e11:  # milliseconds
-            seconds /= 1000.0
-    elif isinstance(value, str) and 10 <= len(value) <= 40:
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        try:
-            seconds = parsed.timestamp()
-        except (OverflowError, ValueError, OSError):
-            return None
-    else:
-        return None
-    return seconds if math.isfinite(seconds) and seconds > 0 else None
 
 
 def _clean(text: str, limit: int = TEXT_CHARS) -> str:
@@ -348,7 +323,7 @@ class TranscriptReader:
         # Claude writes "timestamp" near the end of a record: keep the last activity honest.
         found = _TS_SALVAGE_RE.findall(tail)
         if found:
-            ts = parse_timestamp(found[-1].decode("ascii", "replace"))
+            ts = timefmt.parse(found[-1].decode("ascii", "replace"))
             if ts is not None and self._believable(ts):
                 self.last_at = ts
                 if self.first_at is None:
@@ -392,7 +367,7 @@ class TranscriptReader:
 
     def _head_record(self, rec: dict[str, Any]) -> None:
         """Facts a peek takes from the head: first time and cwd (and, for Codex, the session meta)."""
-        ts = parse_timestamp(rec.get("timestamp"))
+        ts = timefmt.parse(rec.get("timestamp"))
         if ts is not None and self.first_at is None and self._believable(ts):
             self.first_at = ts
         cwd = rec.get("cwd")
@@ -426,7 +401,7 @@ class TranscriptReader:
         return ts <= self.clock() + FUTURE_SLACK_S
 
     def _stamp(self, rec: Mapping[str, Any]) -> float | None:
-        ts = parse_timestamp(rec.get("timestamp"))
+        ts = timefmt.parse(rec.get("timestamp"))
         if ts is None or not self._believable(ts):
             return None
         self.last_at = ts
@@ -583,7 +558,7 @@ class CodexTranscriptReader(TranscriptReader):
             cwd = payload.get("cwd")
             if isinstance(cwd, str) and cwd and self.cwd is None:
                 self.cwd = cwd
-            ts = parse_timestamp(payload.get("timestamp"))
+            ts = timefmt.parse(payload.get("timestamp"))
             if ts is not None and self.first_at is None and self._believable(ts):
                 self.first_at = ts
             return True
@@ -655,7 +630,7 @@ class GenericTranscriptReader(TranscriptReader):
     def _record(self, rec: dict[str, Any]) -> None:
         ts = None
         for key in ("timestamp", "ts", "time"):
-            ts = parse_timestamp(rec.get(key))
+            ts = timefmt.parse(rec.get(key))
             if ts is not None and self._believable(ts):
                 self.last_at = ts
                 if self.first_at is None:
@@ -968,7 +943,7 @@ def _synthetic_records(session_id: str, cwd: str, start: float) -> Iterator[byte
             ("system", {"subtype": "turn_duration", "durationMs": 1234}),
         ):
             uid = str(uuid.uuid4())
-            ts = dt.datetime.fromtimestamp(start + n, dt.timezone.utc).isoformat(timespec="milliseconds")
+            ts = timefmt.iso(start + n)
             rec = {"parentUuid": parent, "isSidechain": False, "type": rtype, **body, "uuid": uid,
                    "timestamp": ts.replace("+00:00", "Z"), "userType": "external", "cwd": cwd,
                    "sessionId": session_id, "version": "2.1.197", "gitBranch": "HEAD"}

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit import timefmt
 from cockpit.config import WrapperRule
 from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
-from cockpit.registry import Tail, _Scanner, format_ts
+from cockpit.registry import Tail, _Scanner
 from cockpit.tmux import Pane
 
 __all__ = [
@@ -75,7 +76,7 @@ class ResultLine:
 
     def to_json(self) -> dict[str, Any]:
         return {"subtype": self.subtype, "is_error": self.is_error, "duration_ms": self.duration_ms,
-                "num_turns": self.num_turns, "session_id": self.session_id, "seen_at": format_ts(self.seen_at),
+                "num_turns": self.num_turns, "session_id": self.session_id, "seen_at": timefmt.iso(self.seen_at),
                 "success": self.success}
 
 

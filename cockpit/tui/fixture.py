@@ -15,11 +15,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from cockpit import timefmt
 from cockpit.act.actions import ActionResult, ReadOnlyError
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.config import AgentConfig, ClaudeConfig, CodexConfig, Config, RoutesConfig, StateConfig, TmuxConfig
 from cockpit.findings import Finding, Severity
-from cockpit.judge.agents import AgentStatus, iso
+from cockpit.judge.agents import AgentStatus
 from cockpit.lifecycle import AgentState
 from cockpit.observe.drift import CliTarget
 from cockpit.observe.loopwatch import Block
@@ -28,7 +29,7 @@ from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
 from cockpit.observe.snapshot import TickCost
 from cockpit.observe.transcripts import TranscriptSummary
 from cockpit.observe.wrappers import ResultLine, WrapperView
-from cockpit.registry import ReadResult, format_ts
+from cockpit.registry import ReadResult
 from cockpit.reminders import Reminder, ReminderError, VERBS
 from cockpit.supervisor import Report
 from cockpit.tmux import Pane
@@ -112,7 +113,7 @@ def _status(name: str, kind: str, status: str, state: AgentState, *, pid: int | 
     return AgentStatus(
         name=name, kind=kind, status=status, state=state, pid=pid, start=pid * 10 if pid else None, pane=pane,
         port=port, port_listening=listening, route_session=ROUTES.get(name), disk_session=disk or SESSIONS.get(name),
-        last_turn_at=iso(AT - turn_ago) if turn_ago is not None else None, restarts=restarts,
+        last_turn_at=timefmt.iso(AT - turn_ago, ms=False) if turn_ago is not None else None, restarts=restarts,
         since=AT - 1800, command=command,
     )
 
@@ -218,7 +219,7 @@ GHOST_SCREEN = (
 
 GHOST_EVIDENCE = {
     "state": "fatal", "failures_in_window": 4, "last_check": "process_alive", "last_exit_status": 1,
-    "last_event": "spawn_failed", "at": format_ts(AT - 2), "check": "process_alive",
+    "last_event": "spawn_failed", "at": timefmt.iso(AT - 2), "check": "process_alive",
     "detail": "the process exited with status 1 after 0.06s", "argv": ["node", "server.js", "--port", "18830"],
     "screen": GHOST_SCREEN,
 }
@@ -262,7 +263,7 @@ WRAPPERS: tuple[WrapperView, ...] = (
              result=ResultLine("success", False, 12_930, seen_at=AT - 1500, num_turns=2),
              argv=("claude", "-p", "lint the tab strip", "--output-format", "stream-json"),
              exit={"event": "exit", "reason": "reaped", "by": "auto", "pid": 48590, "subtype": "success",
-                   "is_error": False, "ts": format_ts(AT - 600)}),
+                   "is_error": False, "ts": timefmt.iso(AT - 600)}),
 )
 
 
@@ -300,10 +301,12 @@ FINDINGS: tuple[Finding, ...] = (
             summary="builder: port 18821 is not served by the agent (nothing listens on it)",
             evidence={"port": 18821, "listening": False, "owned_by_agent": False, "pid": 48377}),
     Finding(kind="stale_route", severity=Severity.CRITICAL, agent="docs", action="repoint",
-            summary=f"docs: the routing record says {ROUTES['docs'][:8]} (last turn {iso(AT - 86_400 - 2_520)}) "
-                    f"but the disk says {SESSIONS['docs'][:8]} (live, last turn {iso(AT - 360)})",
+            summary=f"docs: the routing record says {ROUTES['docs'][:8]} "
+                    f"(last turn {timefmt.iso(AT - 86_400 - 2_520, ms=False)}) "
+                    f"but the disk says {SESSIONS['docs'][:8]} (live, last turn {timefmt.iso(AT - 360, ms=False)})",
             evidence={"route_session": ROUTES["docs"], "disk_session": SESSIONS["docs"],
-                      "route_last_turn_at": iso(AT - 86_400 - 2_520), "disk_last_turn_at": iso(AT - 360),
+                      "route_last_turn_at": timefmt.iso(AT - 86_400 - 2_520, ms=False),
+                      "disk_last_turn_at": timefmt.iso(AT - 360, ms=False),
                       "source": "live", "routes_file": str(ROUTES_FILE)}),
     Finding(kind="agent_down", severity=Severity.WARNING, agent="scribe", action="respawn",
             summary="scribe exited with status 0",
@@ -346,7 +349,7 @@ FOLD_EVIDENCE: dict[str, Any] = {
 CANARY_EVIDENCE: dict[str, Any] = {
     "canary": "dashboard-login", "kind": "command", "failures_in_a_row": 3, "every_s": 240.0,
     "command": ["curl", "-s", "http://127.0.0.1:18819/login"], "expect": "Welcome back", "exit_code": 0,
-    "timed_out": False, "last_run": iso(AT - 722),
+    "timed_out": False, "last_run": timefmt.iso(AT - 722, ms=False),
     "output_tail": "<html><body>\n<h1>500 Internal Server Error</h1>\nTypeError: t.map is not a function\n"
                    "</body></html>"}
 FINDINGS = FINDINGS + (
@@ -366,11 +369,11 @@ CLIS: tuple[CliTarget, ...] = (
               chain=("/home/op/.local/bin/claude", "/home/op/.local/share/claude/versions/2.1.197"),
               resolved="/home/op/.local/share/claude/versions/2.1.197", exists=True,
               agents=("tabs", "docs", "reviewer", "critic"),
-              expected={"kind": "promotion", "ts": iso(AT - 3 * 86_400),
+              expected={"kind": "promotion", "ts": timefmt.iso(AT - 3 * 86_400, ms=False),
                         "new_target": "/home/op/.local/share/claude/versions/2.1.197"}),
     CliTarget(command="codex", link="/usr/local/bin/codex", chain=("/usr/local/bin/codex",),
               resolved="/usr/local/bin/codex", exists=True, agents=("builder",),
-              expected={"kind": "baseline", "ts": iso(AT - 7 * 86_400)}),
+              expected={"kind": "baseline", "ts": timefmt.iso(AT - 7 * 86_400, ms=False)}),
 )
 
 
@@ -382,12 +385,12 @@ REMINDERS: tuple[Reminder, ...] = (
              fired_at=AT - 898, first_fired_at=AT - 898, delivered_at=AT - 893.8, latency_s=4.2, late_by_s=2.0,
              by="operator", pane="%3", via="transcript",
              evidence={"typed": "standup in 5 minutes: post your status to #fleet", "pane": "%3",
-                       "turn_at": iso(AT - 893.8), "session_id": SESSIONS["tabs"]}),
+                       "turn_at": timefmt.iso(AT - 893.8, ms=False), "session_id": SESSIONS["tabs"]}),
     Reminder(id="r-5e6f7a8b", agent="docs", verb="wake", text="rebuild the docs after the API change lands",
              due_at=AT - 420, created_at=AT - 3600, state="missed", attempts=3, next_at=AT - 400,
              fired_at=AT - 400, first_fired_at=AT - 420, missed_at=AT - 340, by="tui", pane="%4",
              evidence={"typed": "rebuild the docs after the API change lands", "pane": "%4", "wake_verify_s": 60,
-                       "last_turn_at": iso(AT - 2_000), "live_status": "idle",
+                       "last_turn_at": timefmt.iso(AT - 2_000, ms=False), "live_status": "idle",
                        "screen": "\n".join(["● Docs rebuilt: 41 pages, 0 broken links.", "",
                                             "> rebuild the docs after the API change lands", ""])}),
     Reminder(id="r-9c0d1e2f", agent="reviewer", verb="wake", text="re-run the review once builder's port is back",
@@ -408,7 +411,7 @@ def fixture_report(*, read_only: bool = False, leader: bool = True, tick: int = 
 
 
 def _row(seconds_ago: float, kind: str, summary: str, **fields: Any) -> dict[str, Any]:
-    row: dict[str, Any] = {"ts": format_ts(AT - seconds_ago), "kind": kind, "summary": summary}
+    row: dict[str, Any] = {"ts": timefmt.iso(AT - seconds_ago), "kind": kind, "summary": summary}
     row.update({k: v for k, v in fields.items() if v is not None})
     return row
 
@@ -433,7 +436,7 @@ JOURNAL: tuple[dict[str, Any], ...] = (
                          "output, got none",
          evidence={"kind": "canary_failed", "severity": "critical", "canary": "dashboard-login", "failures_in_a_row": 3,
                    "command": ["curl", "-s", "http://127.0.0.1:18819/login"], "expect": "Welcome back",
-                   "exit_code": 0, "timed_out": False, "last_run": format_ts(AT - 722),
+                   "exit_code": 0, "timed_out": False, "last_run": timefmt.iso(AT - 722),
                    "output_tail": "<html><body>\n<h1>500 Internal Server Error</h1>\nTypeError: t.map is not a "
                                   "function\n</body></html>"}),
     _row(540, "finding", "reviewer: folded under pressure: \u201cyou're right\u201d right after a pushback, without "
@@ -441,9 +444,9 @@ JOURNAL: tuple[dict[str, Any], ...] = (
          agent="reviewer",
          evidence={"kind": "fold_under_pressure", "severity": "warning", "id": "f-3c1d", "phrase": "you're right",
                    "quote": "You're right, let's scrap mine and go with yours.",
-                   "pushback": {"text": "No, your approach breaks the tab order. Use mine.", "at": format_ts(AT - 560)},
+                   "pushback": {"text": "No, your approach breaks the tab order. Use mine.", "at": timefmt.iso(AT - 560)},
                    "reply": {"text": "You're right, let's scrap mine and go with yours. I'll revert my change.",
-                             "at": format_ts(AT - 545)},
+                             "at": timefmt.iso(AT - 545)},
                    "tools_between": [], "session_id": SESSIONS["reviewer"]}),
     _row(300, "finding", "builder: port 18821 is not served by the agent (nothing listens on it)",
          agent="builder", action="respawn",

@@ -5,13 +5,13 @@ quoted texts and captured screens. Rich renderables only; no widget, no I/O.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any, Iterable, Mapping
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cockpit import timefmt
 from cockpit.findings import Finding, Severity
 from cockpit.judge.agents import AgentStatus
 from cockpit.lifecycle import AgentState
@@ -23,17 +23,6 @@ STATUS_STYLES = {
 SEVERITY_STYLES = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
 SEVERITY_MARKS = {Severity.CRITICAL: "✖", Severity.WARNING: "▲", Severity.INFO: "●"}
 Cells = tuple[Text, ...]
-
-
-def short_age(seconds: float | None) -> str:
-    """``12s``, ``4m``, ``3h``, ``2d``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
 
 
 def shown_status(agent: AgentStatus) -> str:
@@ -84,7 +73,7 @@ def split_texts(evidence: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dic
         if isinstance(value, Mapping) and isinstance(value.get("text"), str):
             when = value.get("at")
             if isinstance(when, (int, float)) and not isinstance(when, bool):
-                when = iso_utc(when)  # the fold detector's evidence carries epoch seconds
+                when = timefmt.stamp(when)  # the fold detector's evidence carries epoch seconds
             at = f"  ({when})" if when else ""
             texts.append((title + at, value["text"]))
             rest.pop(key)
@@ -94,26 +83,11 @@ def split_texts(evidence: Mapping[str, Any]) -> tuple[list[tuple[str, str]], dic
     return texts, rest
 
 
-def iso_utc(epoch: float) -> str:
-    try:
-        return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(epoch))
-    except (OverflowError, OSError, ValueError):
-        return str(epoch)
-
-
-def utc_time(epoch: float | None) -> str:
-    """``HH:MM:SS`` UTC (the journal's timestamps are UTC too); ``-`` when unknown."""
-    if epoch is None:
-        return "-"
-    return time.strftime("%H:%M:%S", time.gmtime(epoch))
-
-
 def when_text(epoch: float | None, now: float) -> Text:
     """``2025-06-01 11:59:48Z · 12s ago``, or ``unknown``."""
     if epoch is None:
         return Text("unknown", style="dim")
-    stamp = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(epoch))
-    return Text.assemble(stamp, (f" · {short_age(now - epoch)} ago", "dim"))
+    return Text.assemble(timefmt.stamp(epoch), (f" · {timefmt.age(now - epoch)} ago", "dim"))
 
 
 def kv_grid(rows: Iterable[tuple[str, RenderableType]]) -> Table:

@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from cockpit import timefmt
 from cockpit.config import Config
 from cockpit.doctor import (DoctorInputError, DoctorProgress, DoctorResult, PromotionError, cli_of_agent,
                             nearby_candidates, promote_after_pass, run_doctor)
@@ -33,7 +34,7 @@ from cockpit.observe.drift import version_hint
 from cockpit.observe.sessions import RouteState, SessionTruth
 from cockpit.observe.wrappers import WrapperView
 from cockpit.reminders import Reminder, ReminderError, parse_at, parse_duration, validate_text
-from cockpit.tui.render import SEVERITY_MARKS, SEVERITY_STYLES, short_age, when_text
+from cockpit.tui.render import SEVERITY_MARKS, SEVERITY_STYLES, when_text
 from cockpit.tui.tabs.zombies import result_text
 from cockpit.tui.widgets import KeyHelp
 
@@ -166,7 +167,7 @@ class ConfirmReap(ConfirmDialog):
                 state = Text(view.state, style="bold yellow" if view.state == "zombie" else "bold red")
                 if view.zombie_reason:
                     state.append(f" ({view.zombie_reason.replace('_', ' ')})", style="yellow")
-                since = (Text(f"{short_age(view.result_age_s)} since result", style="dim")
+                since = (Text(f"{timefmt.age(view.result_age_s)} since result", style="dim")
                          if view.result_age_s is not None else Text("no result yet", style="dim"))
                 table.add_row(Text(view.name, style="bold"), Text(f"pid {view.pid}"), state, result_text(view.result),
                               since)

@@ -8,12 +8,12 @@ from typing import Any, Iterable, Sequence
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from cockpit import timefmt
 from cockpit.findings import Finding
 from cockpit.judge.agents import AgentStatus
 from cockpit.observe.wrappers import WrapperView
-from cockpit.registry import parse_ts
 from cockpit.tui.render import (SEVERITY_MARKS, SEVERITY_STYLES, STATUS_STYLES, Cells, finding_block, kv_grid, quote,
-                                section, short_age, shown_status, utc_time)
+                                section, shown_status)
 from cockpit.tui.tabs.reminders import REMINDER_STATE_STYLES, reminder_outcome
 from cockpit.tui.tabs.zombies import WRAPPER_STATE_STYLES
 from cockpit.tui.widgets import KeyedTable
@@ -55,7 +55,7 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
     session_text = Text(session[:8] if session else "-", style="" if session else "dim")
     if agent.route_session and agent.disk_session and agent.route_session != agent.disk_session:
         session_text.append("≠", style="bold red")
-    turn_ts = parse_ts(agent.last_turn_at) if agent.last_turn_at else None
+    turn_ts = timefmt.parse(agent.last_turn_at) if agent.last_turn_at else None
     finding = Text("-", style="dim")
     if worst is not None:
         top, count = worst
@@ -70,7 +70,7 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
         "pane": Text(agent.pane or "-", style="" if agent.pane else "dim"),
         "port": port,
         "session": session_text,
-        "turn": Text(short_age(now - turn_ts) if turn_ts is not None else "-", style="" if turn_ts else "dim"),
+        "turn": Text(timefmt.age(now - turn_ts) if turn_ts is not None else "-", style="" if turn_ts else "dim"),
         "restarts": Text(str(agent.restarts), style="yellow" if agent.restarts else "dim"),
         "kind": Text(agent.kind),
     }
@@ -144,16 +144,16 @@ def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: fl
     session = Text(agent.disk_session or "-", style="" if agent.disk_session else "dim")
     if agent.route_session and agent.disk_session and agent.route_session != agent.disk_session:
         session.append(f"  (routing record: {agent.route_session})", style="bold red")
-    turn_ts = parse_ts(agent.last_turn_at) if agent.last_turn_at else None
+    turn_ts = timefmt.parse(agent.last_turn_at) if agent.last_turn_at else None
     rows: list[tuple[str, RenderableType]] = [
-        ("state", Text(f"{agent.state.value}" + (f" since {short_age(now - agent.since)} ago"
+        ("state", Text(f"{agent.state.value}" + (f" since {timefmt.age(now - agent.since)} ago"
                                                   if agent.since is not None else ""))),
         ("process", Text(f"pid {agent.pid} (start {agent.start})" if agent.pid else "-",
                          style="" if agent.pid else "dim")),
         ("pane", Text(agent.pane or "-", style="" if agent.pane else "dim")),
         ("port", port),
         ("session", session),
-        ("last turn", Text(f"{short_age(now - turn_ts)} ago" if turn_ts is not None else "-",
+        ("last turn", Text(f"{timefmt.age(now - turn_ts)} ago" if turn_ts is not None else "-",
                            style="" if turn_ts is not None else "dim")),
         ("restarts", Text(str(agent.restarts), style="yellow" if agent.restarts else "")),
         ("CLI", _cli_text(cli)),
@@ -171,7 +171,7 @@ def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: fl
     if reminders:
         parts.append(section("reminders"))
         for reminder in reminders:
-            parts.append(Text.assemble((utc_time(reminder.due_at), ""), "  ",
+            parts.append(Text.assemble((timefmt.clock_time(reminder.due_at), ""), "  ",
                                        (reminder.verb, "magenta" if reminder.verb == "wake" else ""), "  ",
                                        (reminder.state, REMINDER_STATE_STYLES.get(reminder.state, "")), "  ",
                                        reminder_outcome(reminder), "  ", quote(reminder.text, 80)))

@@ -8,9 +8,10 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from cockpit import timefmt
 from cockpit.observe.loopwatch import Block
 from cockpit.supervisor import Report
-from cockpit.tui.render import Cells, kv_grid, section, utc_time
+from cockpit.tui.render import Cells, kv_grid, section
 from cockpit.tui.tabs.base import TabView
 from cockpit.tui.widgets import KeyedTable
 
@@ -32,7 +33,7 @@ def _duration(ms: float) -> str:
 def block_cells(block: Block, loop_block_ms: float = 250.0) -> Cells:
     untracked = block.culprit in ("untracked", "unsampled")
     return (
-        Text(utc_time(block.start)),
+        Text(timefmt.clock_time(block.start)),
         Text(block.source, style="bold"),
         Text(_duration(block.duration_ms), style="bold red" if block.duration_ms >= 4 * loop_block_ms else "yellow"),
         Text(block.culprit, style="bold yellow" if untracked else ""),
@@ -56,7 +57,7 @@ def block_detail(block: Block | None) -> RenderableType:
         return Text("Select a block to see its culprit and stack.", style="dim")
     parts: list[RenderableType] = [Text.assemble(
         (f"{block.source} event loop blocked {_duration(block.duration_ms)}", "bold"),
-        f" at {utc_time(block.start)} UTC by ", (block.culprit, "bold yellow"))]
+        f" at {timefmt.clock_time(block.start)} UTC by ", (block.culprit, "bold yellow"))]
     rows: list[tuple[str, RenderableType]] = []
     if block.scopes:
         rows.append(("tracked", Text(" › ".join(block.scopes))))

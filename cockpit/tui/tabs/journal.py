@@ -9,6 +9,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import DataTable
 
+from cockpit import timefmt
 from cockpit.tui.render import Cells, json_block, split_screens, split_texts, text_or_dash
 from cockpit.tui.tabs.base import TabView
 from cockpit.tui.widgets import EvidencePane
@@ -23,10 +24,7 @@ JOURNAL_KIND_STYLES = {
 
 def journal_time(row: Mapping[str, Any]) -> str:
     """``HH:MM:SS`` of the row's UTC timestamp (as written; never converted by the local clock)."""
-    ts = row.get("ts")
-    if isinstance(ts, str) and "T" in ts:
-        return ts.split("T", 1)[1][:8]
-    return "-"
+    return timefmt.clock_time(timefmt.parse(row.get("ts")))
 
 
 def journal_event(row: Mapping[str, Any]) -> Text:

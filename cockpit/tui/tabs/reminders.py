@@ -9,10 +9,10 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets.data_table import ColumnKey
 
+from cockpit import timefmt
 from cockpit.reminders import Reminder
 from cockpit.supervisor import Report
-from cockpit.tui.render import (Cells, json_block, kv_grid, section, short_age, split_screens, truncate, utc_time,
-                                when_text)
+from cockpit.tui.render import Cells, json_block, kv_grid, section, split_screens, truncate, when_text
 from cockpit.tui.tabs.base import TabView
 from cockpit.tui.widgets import KeyedTable
 
@@ -46,7 +46,7 @@ def reminder_outcome(reminder: Any) -> Text:
     elif reminder.attempts > 1:
         out.append((" · " if out.plain else "") + f"try {reminder.attempts}", style="yellow")
     if reminder.late_by_s and reminder.late_by_s >= REMINDER_LATE_SHOWN_S:
-        out.append((" · " if out.plain else "") + f"late {short_age(reminder.late_by_s)}", style="yellow")
+        out.append((" · " if out.plain else "") + f"late {timefmt.age(reminder.late_by_s)}", style="yellow")
     if reminder.why:
         out.append((" · " if out.plain else "") + reminder.why, style="yellow")
     return out if out.plain else Text("-", style="dim")
@@ -56,7 +56,7 @@ def reminder_cells(reminder: Any) -> Cells:
     """One row of the Reminders tab."""
     state = reminder.state
     return (
-        Text(utc_time(reminder.due_at)),
+        Text(timefmt.clock_time(reminder.due_at)),
         Text(reminder.agent, style="bold"),
         Text(reminder.verb, style="magenta" if reminder.verb == "wake" else ""),
         Text(truncate(reminder.text, REMINDER_TEXT_MAX)),

@@ -8,11 +8,11 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.message import Message
 
+from cockpit import timefmt
 from cockpit.findings import Finding
 from cockpit.observe.sessions import RouteState, SessionTruth
 from cockpit.supervisor import Report
-from cockpit.tui.render import (SEVERITY_MARKS, SEVERITY_STYLES, Cells, json_block, kv_grid, quote, section,
-                                short_age, when_text)
+from cockpit.tui.render import SEVERITY_MARKS, SEVERITY_STYLES, Cells, json_block, kv_grid, quote, section, when_text
 from cockpit.tui.tabs.base import TabView
 from cockpit.tui.widgets import KeyedTable
 
@@ -45,7 +45,7 @@ def _sid(sid: str | None, style: str = "") -> Text:
 
 
 def _age_cell(epoch: float | None, now: float) -> Text:
-    return Text(short_age(now - epoch)) if epoch is not None else Text("-", style="dim")
+    return Text(timefmt.age(now - epoch)) if epoch is not None else Text("-", style="dim")
 
 
 def session_cells(name: str, truth: SessionTruth | None, route: RouteState | None,

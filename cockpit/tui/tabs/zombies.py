@@ -8,9 +8,10 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from cockpit import timefmt
 from cockpit.observe.wrappers import ResultLine, WrapperView
 from cockpit.supervisor import Report
-from cockpit.tui.render import Cells, json_block, kv_grid, section, short_age
+from cockpit.tui.render import Cells, json_block, kv_grid, section
 from cockpit.tui.tabs.base import TabView
 from cockpit.tui.widgets import KeyedTable
 
@@ -41,7 +42,7 @@ def wrapper_cells(view: WrapperView) -> Cells:
         "name": Text(view.name, style="bold"),
         "pid": Text(str(view.pid)),
         "state": state,
-        "since": Text(short_age(view.result_age_s)) if view.result_age_s is not None else Text("-", style="dim"),
+        "since": Text(timefmt.age(view.result_age_s)) if view.result_age_s is not None else Text("-", style="dim"),
         "result": result_text(view.result),
         "agent": agent,
     }
@@ -55,7 +56,7 @@ def wrapper_detail(view: WrapperView | None) -> RenderableType:
     parts: list[RenderableType] = []
     head = Text.assemble((view.name, "bold"), "  ", (view.state, WRAPPER_STATE_STYLES.get(view.state, "")))
     if view.zombie_reason == "after_result" and view.result_age_s is not None:
-        head.append(f": still alive {short_age(view.result_age_s)} after its result line", style="yellow")
+        head.append(f": still alive {timefmt.age(view.result_age_s)} after its result line", style="yellow")
     elif view.zombie_reason == "orphan":
         head.append(f": its parent agent {view.agent or ''} is gone".replace("  ", " "), style="yellow")
     parts.append(head)
