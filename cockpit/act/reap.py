@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import signal
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,16 +27,15 @@ from typing import Any, Protocol
 
 from cockpit.config import Config
 from cockpit.findings import Finding
+from cockpit.act.stop import alive_of, stop_verified
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.plan import Budget, plan_reap_only
 from cockpit.locks import LockTimeout, ahold, hold
-from cockpit.observe.procs import Proc, ProcessReader, signal_verified
+from cockpit.observe.procs import Proc, ProcessReader
 from cockpit.observe.wrappers import ResultLine, WrapperView
 from cockpit.registry import Journal, Registry, Row
 from cockpit.tmux import TmuxClient, TmuxError
 
-POLL_S = 0.05
-KILL_WAIT_S = 2.0  # after KILL: only an uninterruptible (D-state) process takes longer
 REAP_LOCK_WAIT_S = 0.5  # another cockpit holding a wrapper's lock is reaping it: do not queue behind it
 RECORD_LOCK_WAIT_S = 30.0
 
@@ -262,14 +260,10 @@ class Reaper:
                               elapsed_s=time.monotonic() - started)
 
         members = await asyncio.to_thread(self._recorded_tree, view)
-        termed = await asyncio.to_thread(self._signal, members, signal.SIGTERM)
-        left = await self._wait_gone(members, self.stop_wait_s)
-        killed: list[int] = []
-        if left:
-            killed = await asyncio.to_thread(self._signal, left, signal.SIGKILL)
-            left = await self._wait_gone(left, KILL_WAIT_S)
+        stopped = await stop_verified(members, wait_s=self.stop_wait_s, reader=self.reader)
+        termed, killed = list(stopped.termed), list(stopped.killed)
         window = await self._close_window(view)
-        left = await asyncio.to_thread(self._alive, members)  # verify: observe again, record what is seen
+        left = await asyncio.to_thread(alive_of, members, self.reader)  # verify: observe again, record what is seen
         elapsed = time.monotonic() - started
         after = {"alive": bool(left), "survivors": _proc_json(left), "window_closed": window}
         signals = {"term": termed, "kill": killed}
@@ -308,39 +302,6 @@ class Reaper:
         for p in [*fresh, *view.tree]:
             members.setdefault((p.pid, p.start), p)
         return list(members.values())
-
-    def _signal(self, procs: Sequence[Proc], sig: int) -> list[int]:
-        """Signal each process: a group leader's whole group at once, any other process alone.
-
-        Every signal checks pid + start first (``signal_verified``).
-        """
-        sent: list[int] = []
-        groups: set[int] = set()
-        for p in procs:
-            if p.pgid in groups:
-                continue
-            if p.pgid == p.pid and signal_verified(p.pid, p.start, sig, group=True, reader=self.reader):
-                groups.add(p.pgid)
-                sent.append(p.pid)
-            elif signal_verified(p.pid, p.start, sig, reader=self.reader):
-                sent.append(p.pid)
-        return sent
-
-    def _alive(self, procs: Sequence[Proc]) -> list[Proc]:
-        out = []
-        for p in procs:
-            now = self.reader.read(p.pid)
-            if now is not None and now.start == p.start and not now.zombie:
-                out.append(p)
-        return out
-
-    async def _wait_gone(self, procs: Sequence[Proc], timeout: float) -> list[Proc]:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = await asyncio.to_thread(self._alive, procs)
-            if not left or time.monotonic() >= deadline:
-                return left
-            await asyncio.sleep(POLL_S)
 
     async def _close_window(self, view: WrapperView) -> str | None:
         """Close the wrapper's own tmux window (its pane's process is the wrapper), never an agent's."""
