@@ -15,6 +15,7 @@ the next ticks shed optional work (``Supervisor.shed``, honoured by capture path
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -25,6 +26,8 @@ from cockpit.act.actions import ActionLayer, ActionResult, policies_for
 from cockpit.act.adopt import AdoptResult
 from cockpit.act.remote import RemoteActs, RemoteResult
 from cockpit.act.send import Sender, SendResult
+from cockpit.claude_paths import transcript_path
+from cockpit.observe.conversation import ConversationTail
 from cockpit.act.deliver import ReminderPass
 from cockpit.act.notify import Notifier
 from cockpit.act.reap import ReapResult, resolve_target
@@ -633,6 +636,21 @@ class Supervisor:
             await self.actions.sync()
             await self.sessions.observe(snapshot, self.view.bound_sessions, track_activity=False)
         return await self.sender.send(name, text, by="operator")
+
+    def conversation(self, name: str) -> ConversationTail | None:
+        """The reader of ``name``'s current transcript (the conversation view, ``c``): the disk truth's
+        transcript, or where the truth's session will write it; None while no session is known. No I/O."""
+        agent = self.config.agent(name)
+        truth = self.sessions.truth(name)
+        if truth is None:
+            return None
+        kind = "codex" if truth.kind == "codex" else "claude-code"
+        if truth.transcript is not None and truth.transcript.path:
+            return ConversationTail(truth.transcript.path, kind)
+        if truth.disk_session and kind == "claude-code" and not truth.ambiguous:
+            cwd = str(truth.transcript.cwd) if truth.transcript is not None else os.path.expanduser(str(agent.cwd))
+            return ConversationTail(transcript_path(self.sessions.claude_dir(agent), cwd, truth.disk_session), kind)
+        return None
 
     async def reap(self, target: str) -> list[ReapResult]:
         """Reap a wrapper by its name, id or PID, or an agent's zombie wrappers (``cockpit reap``, ``k``).

@@ -73,3 +73,8 @@ def test_reminder_form_shows_an_invalid_duration_inline(snap_compare):
 def test_agent_detail_shows_each_finding_with_its_evidence_the_cli_and_the_fleets_canary(snap_compare):
     """d: reviewer's fold with both turns quoted, its CLI and the promotion it came from, the failing canary."""
     assert compare(snap_compare, "agent-detail")
+
+
+def test_conversation_view_shows_prompts_tool_calls_and_markdown_replies(snap_compare):
+    """c (SPEC §11): the selected agent's last turns, newest at the bottom, the unreadable lines counted."""
+    assert compare(snap_compare, "conversation")

@@ -22,6 +22,7 @@ from cockpit.act.spawn import plan_launch
 from cockpit.tui.messages import ActionDone
 from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn,
                                  ReminderForm)
+from cockpit.tui.conversation import SendForm
 from cockpit.tui.render import shown_status
 from cockpit.tui.tabs import TABS, TabView
 from cockpit.tui.tabs.sessions import session_sides
@@ -122,6 +123,16 @@ def repoint_blocker(app: App, target: Target) -> str | None:
     record = route.session_id if route is not None else None
     if record is not None and record.lower() == truth.disk_session.lower():
         return f"{name}'s routing record already points at its disk session {truth.disk_session[:8]}"
+    return None
+
+
+def send_blocker(app: App, target: Target) -> str | None:
+    """An agent that is not running has no prompt to type into (the action layer checks again, fresh)."""
+    if target.agent is None:
+        return "select an agent first"
+    status = app.agent_status(target.agent)
+    if status is None or status.pid is None:
+        return f"{target.agent} is not running: nothing to type into"
     return None
 
 
@@ -241,6 +252,12 @@ async def ask_reminder(app: App, target: Target) -> Target | None:
     return None if request is None else replace(target, agent=request.agent, payload=request)
 
 
+async def ask_send(app: App, target: Target) -> Target | None:
+    """The one-line input of ``s``."""
+    text = await app.push_screen_wait(SendForm(target.agent))
+    return None if text is None else replace(target, payload=text)
+
+
 async def confirm_cancel_reminder(app: App, target: Target) -> Target | None:
     reminder, _ = reminder_to_cancel(app, target)
     if reminder is None:
@@ -287,6 +304,11 @@ async def run_schedule(app: App, target: Target) -> ActionDone:
     return ActionDone("remind", request.agent, value=reminder)
 
 
+async def run_send(app: App, target: Target) -> ActionDone:
+    app.notify(f"typing into {target.agent}…", title="send", timeout=3, markup=False)
+    return ActionDone("send", target.agent, value=await app.supervisor.send(target.agent, target.payload))
+
+
 async def run_cancel_reminder(app: App, target: Target) -> ActionDone:
     reminder = app.reminders[target.reminder]
     cancelled = await app.supervisor.reminders.cancel(reminder.id, by="tui")
@@ -317,6 +339,14 @@ def toast_reaps(app: App, done: ActionDone) -> None:
     outcome = "verified" if gone == len(reaps) else "skipped" if all(r.skipped for r in reaps) else "failed"
     app.notify("\n".join(r.summary for r in reaps), title=f"reap {label}: {outcome} ({gone}/{len(reaps)} gone)",
                severity="error" if outcome == "failed" else "information", timeout=8, markup=False)
+
+
+def toast_send(app: App, done: ActionDone) -> None:
+    """Verified (the agent showed the turn), not picked up (what it showed instead), or never typed (why)."""
+    result = done.value
+    outcome = "verified" if result.ok else "not typed" if result.attempts == 0 else "NOT picked up"
+    app.notify(result.summary, title=f"send {done.agent}: {outcome}", severity="information" if result.ok else "error",
+               timeout=10, markup=False)
 
 
 def toast_scheduled(app: App, done: ActionDone) -> None:
@@ -403,6 +433,14 @@ ACTION_LIST: tuple[Action, ...] = (
            explained=True, why_not=need_agent, run=lambda app, t: app.open_detail(t.agent),
            palette=(PaletteEntry("Detail of {name}", "Every finding of this agent with its evidence, its CLI, "
                                  "reminders and sub-agents (d)"),)),
+    Action("conversation", "c", "Conversation",
+           "The selected agent's conversation, live: prompts, replies, one line per tool call",
+           explained=True, why_not=need_agent, run=lambda app, t: app.open_conversation(t.agent),
+           palette=(PaletteEntry("Conversation of {name}", "The last turns of its transcript, live (c)"),)),
+    Action("send", "s", "Send",
+           "Type a line into the selected agent, verified like a wake (the toast says if it took it)",
+           mutating=True, explained=True, why_not=send_blocker, confirm=ask_send, run=run_send, result=toast_send,
+           palette=(PaletteEntry("Send to {name}", "Type a line into the agent, verified like a wake (s)"),)),
     Action("demo_block", "b", "Block loop",
            "Demo only: stall the event loop 600 ms on purpose; the Blocks tab shows the trace",
            exists=lambda app: bool(app.settings.demo), run=lambda app, _t: app.action_demo_block(),

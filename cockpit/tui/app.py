@@ -44,6 +44,7 @@ from cockpit.tmux import TmuxError
 from cockpit.tui.actions import ACTION_LIST, ACTIONS, OVERS, Action, Target, bindings, palette_items, toast_result
 from cockpit.tui.attach import attach_plan
 from cockpit.tui.commands import AgentCommands, PaletteCommand
+from cockpit.tui.conversation import ConversationScreen
 from cockpit.tui.messages import ActionDone, JournalRows, PaneCaptured, ReportReady, TickFailed
 from cockpit.tui.render import shown_status
 from cockpit.tui.screens import AgentDetailScreen, DoctorScreen, HelpScreen
@@ -79,6 +80,8 @@ class SupervisorLike(Protocol):
     async def respawn(self, name: str, *, force: bool = False) -> ActionResult: ...
     async def repoint(self, name: str) -> ActionResult: ...
     async def reap(self, target: str) -> list[Any]: ...   # list[ReapResult]; LookupError: names nothing
+    async def send(self, name: str, text: str) -> Any: ...  # SendResult: typed, verified like a wake
+    def conversation(self, name: str) -> Any: ...          # the reader of its current transcript, or None
     async def close(self) -> None: ...
     def resume_for(self, agent: Any) -> str | None: ...
 
@@ -611,6 +614,10 @@ class CockpitApp(App[int]):
 
     def open_doctor(self, agent: str | None = None) -> None:
         self.push_screen(DoctorScreen(self.supervisor.config, agent=agent, read_only=self.read_only))
+
+    def open_conversation(self, name: str) -> None:
+        """c or the palette: the agent's current transcript, read from its end and followed (SPEC §11)."""
+        self.push_screen(ConversationScreen(name, lambda: self.supervisor.conversation(name)))
 
     def open_detail(self, name: str) -> None:
         """d or the palette: the agent's detail, refreshed with each report until closed."""

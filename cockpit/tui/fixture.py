@@ -18,11 +18,13 @@ from typing import Any, Callable, Mapping
 from cockpit import timefmt
 from cockpit.act.actions import ActionResult, ReadOnlyError
 from cockpit.act.reap import ReapResult, resolve_target
+from cockpit.act.send import SendResult
 from cockpit.config import AgentConfig, ClaudeConfig, CodexConfig, Config, RoutesConfig, StateConfig, TmuxConfig
 from cockpit.findings import Finding, Severity
 from cockpit.judge.agents import AgentStatus
 from cockpit.lifecycle import AgentState
 from cockpit.observe.drift import CliTarget
+from cockpit.observe.conversation import Entry
 from cockpit.observe.loopwatch import Block
 from cockpit.observe.procs import Proc
 from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
@@ -628,6 +630,44 @@ class FixtureReminders:
         return cancelled
 
 
+# SPEC §11: what `c` shows for tabs (a pairing session: prompts, tool calls, Markdown replies)
+CONVERSATIONS: dict[str, tuple[Entry, ...]] = {
+    "tabs": (
+        Entry("user", "add keyboard shortcuts to the tab strip", AT - 300),
+        Entry("tool", "src/ui/TabStrip.tsx", AT - 295, "Read"),
+        Entry("tool", "onKeyDown", AT - 290, "Grep"),
+        Entry("assistant", "The strip has no key handler yet. I'll add one that maps:\n\n"
+                           "- `ctrl+tab` / `ctrl+shift+tab` to the **next** and **previous** tab\n"
+                           "- `alt+1`…`alt+9` to a tab by position\n\nand a test for each.", AT - 280),
+        Entry("tool", "src/ui/TabStrip.tsx", AT - 200, "Edit"),
+        Entry("tool", "npm test -- TabStrip", AT - 150, "Bash"),
+        Entry("system", "API error: overloaded (retried)", AT - 120),
+        Entry("assistant", "Done: 9 shortcuts, **12 tests pass**.\n\n```ts\nif (e.ctrlKey && e.key === 'Tab') "
+                           "next(e.shiftKey ? -1 : 1)\n```", AT - 100),
+        Entry("user", "also make it work with a screen reader", AT - 20),
+        Entry("tool", "aria-selected", AT - 15, "Grep"),
+        Entry("assistant", "I'll read the tab strip component first.", AT - 12),
+    ),
+}
+
+
+@dataclass
+class FixtureConversation:
+    """The conversation reader's interface over canned entries: everything at once, then nothing new."""
+    path: str
+    entries: tuple[Entry, ...]
+    bad_lines: int = 2
+    error: str | None = None
+    complete: bool = True
+    read: bool = False
+
+    def update(self) -> tuple[bool, list[Entry]]:
+        if self.read:
+            return False, []
+        self.read = True
+        return True, list(self.entries)
+
+
 @dataclass
 class FixtureSupervisor:
     """The supervisor's interface over the fixture world: a minute of ticks (the lag history), then quiet."""
@@ -643,6 +683,7 @@ class FixtureSupervisor:
         self.respawned: list[tuple[str, bool]] = []
         self.repointed: list[str] = []
         self.reaped: list[str] = []
+        self.sent: list[tuple[str, str]] = []
         self.closed = False
         self.ticks = 0
 
@@ -682,6 +723,23 @@ class FixtureSupervisor:
                             summary=summary, before={"pane": None, "alive": False},
                             after={"pane": "%12", "pid": 50001, "alive": True})
         return ActionResult("respawn", name, True, summary)
+
+    async def send(self, name: str, text: str) -> SendResult:
+        self.config.agent(name)
+        self._refuse("send", name)
+        self.sent.append((name, text))
+        summary = f"sent to {name}: verified by its transcript 0.4s after typing into %3"
+        self.journal.record("action", agent=name, action="send", actor="tui", result="verified", summary=summary,
+                            evidence={"typed": text, "pane": "%3"})
+        return SendResult(name, True, summary, text, 1, "transcript", 0.4, "%3")
+
+    def conversation(self, name: str) -> "FixtureConversation | None":
+        self.config.agent(name)
+        entries = CONVERSATIONS.get(name)
+        truth = TRUTHS.get(name)
+        if entries is None or truth is None or truth.transcript is None:
+            return None
+        return FixtureConversation(truth.transcript.path, entries)
 
     async def repoint(self, name: str) -> ActionResult:
         self.config.agent(name)

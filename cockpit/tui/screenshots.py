@@ -12,12 +12,13 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from textual.pilot import Pilot
 from textual.screen import Screen
 
 from cockpit.tui.app import CockpitApp, TuiSettings, create_app
+from cockpit.tui.conversation import ConversationScreen
 from cockpit.tui.fixture import JOURNAL, LAG_HISTORY, FixtureSupervisor, fixture_config
 from cockpit.tui.screens import (AgentDetailScreen, ConfirmReap, ConfirmRepoint, ConfirmRespawn, HelpScreen,
                                  ReminderForm)
@@ -43,6 +44,7 @@ class Scene:
     keys: tuple[str, ...] = ()
     screen: type[Screen] | None = None  # the screen on top once the keys were pressed
     toasts: bool = True  # False: the first tick's toast is dismissed, so the evidence under it shows
+    ready: Callable[[CockpitApp], bool] | None = None  # what the screen on top must show before the picture
 
     def app(self) -> CockpitApp:
         settings = TuiSettings(fixture_config(), read_only=self.read_only)
@@ -62,6 +64,8 @@ class Scene:
             await pilot.press(key)
         if self.screen is not None:
             await until(pilot, lambda: isinstance(app.screen, self.screen), f"{self.screen.__name__} on top")
+        if self.ready is not None:
+            await until(pilot, lambda: self.ready(app), f"{self.name} ready")
         await pilot.wait_for_scheduled_animations()
         await pilot.pause()
 
@@ -112,6 +116,9 @@ SCENES: tuple[Scene, ...] = (
           screen=AgentDetailScreen, toasts=False),
     Scene("reminder-form", "n in the Reminders tab: agent, verb, due (in or at), text; validated inline",
           keys=("4", "n", "1", "0", "x", "enter"), screen=ReminderForm, toasts=False),
+    Scene("conversation", "c: tabs' conversation, live: prompts, one line per tool call, Markdown replies",
+          keys=("c",), screen=ConversationScreen, toasts=False,
+          ready=lambda app: getattr(app.screen, "shown", 0) > 0),
 )
 
 
