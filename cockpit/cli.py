@@ -43,6 +43,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="config file")
         return p
 
+    for commands in (_world_commands, _scan_commands, _act_commands, _reminder_commands, _tool_commands):
+        commands(add, sub)
+    return parser
+
+
+Add = Callable[[str, str], argparse.ArgumentParser]
+
+
+def _world_commands(add: Add, sub: Any) -> None:
+    """demo, lag-probe, bench: worlds of simulated agents."""
     p = add("demo", "a throw-away world of simulated agents, with the cockpit open on it")
     p.add_argument("--agents", type=int, default=8, metavar="N", help="how many simulated agents (default 8)")
     p.add_argument("--keep", action="store_true", help="leave the world running on quit and say where it is")
@@ -58,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--sizes", default="20,100,500", help="fleet sizes (default 20,100,500)")
     p.add_argument("--iterations", type=int, default=100, help="measured ticks per size (default 100)")
+
+
+def _scan_commands(add: Add, sub: Any) -> None:
+    """check, serve, supervise: the supervisor, once or for good."""
     p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--host", metavar="NAME", help="only this [[hosts]] entry (its agents, findings and session)")
@@ -68,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("supervise", "run the supervisor headless (for a systemd unit or a background window)")
     p.add_argument("--read-only", action="store_true", default=argparse.SUPPRESS,
                    help="observe and report only")
+
+
+def _act_commands(add: Add, sub: Any) -> None:
+    """respawn, repoint, reap, adopt, send: the operator's acts."""
     p = add("respawn", "respawn an agent through the verified spawn path")
     p.add_argument("name", help="agent name")
     p.add_argument("--force", action="store_true", help="restart the agent even if it is running")
@@ -78,6 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("reap", "reap a zombie wrapper by its name or PID, or an agent's zombie wrappers")
     p.add_argument("target", metavar="NAME|PID", help="wrapper name, wrapper id (pid:start), PID or agent name")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p = add("adopt", "supervise a running agent as NAME without restarting it (same pid)")
+    p.add_argument("name", help="agent name (of the config)")
+    p.add_argument("pane", metavar="PANE", help="its tmux pane: %%ID or a target such as work:2.1")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p = add("send", "type TEXT into an agent and verify it picked it up (exit 0 only then)")
+    p.add_argument("name", help="agent name")
+    p.add_argument("text", nargs="+", metavar="TEXT", help="what to type (several words are joined by spaces)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _reminder_commands(add: Add, sub: Any) -> None:
+    """remind, reminders."""
     p = add("remind", "schedule a reminder: --wake types it into the agent's pane (verified), --notice tells humans")
     p.add_argument("name", help="agent name")
     when = p.add_mutually_exclusive_group(required=True)
@@ -96,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=("cancel",), help="cancel: cancel the reminder ID")
     p.add_argument("id", nargs="?", metavar="ID", help="reminder id (or a unique prefix)")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _tool_commands(add: Add, sub: Any) -> None:
+    """doctor, notify-test, init, wrap, hook."""
     p = add("doctor", "boot a candidate agent CLI with the production flags in a throwaway tmux pane; "
                       "--promote LINK repoints LINK at it only after a pass")
     doctor.add_arguments(p)  # CANDIDATE, --promote LINK, --home DIR, --cwd DIR, --json
@@ -109,14 +143,6 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "(default: Claude Code and Codex)")
     p.add_argument("--adopt", action="store_true", help="then adopt every agent written, without restarting it")
     p.add_argument("--force", action="store_true", help="replace an existing config (kept as FILE.bak)")
-    p = add("adopt", "supervise a running agent as NAME without restarting it (same pid)")
-    p.add_argument("name", help="agent name (of the config)")
-    p.add_argument("pane", metavar="PANE", help="its tmux pane: %%ID or a target such as work:2.1")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = add("send", "type TEXT into an agent and verify it picked it up (exit 0 only then)")
-    p.add_argument("name", help="agent name")
-    p.add_argument("text", nargs="+", metavar="TEXT", help="what to type (several words are joined by spaces)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p = add("wrap", "run a sub-agent (argv after --) with a hard timeout on its stop-hook ack")
     wrap.add_arguments(p)  # the same options as `python -m cockpit.wrap`
     # Dispatched by cockpit.entry before this module is imported (it must start fast); listed for --help.
@@ -124,7 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run by the agents' hooks (SPEC §8): adds $COCKPIT_AGENT, sends one line to "
                                    "$COCKPIT_EVENTS, else appends it to the agent's events file. Always exits 0.")
     p.add_argument("--codex", metavar="JSON", nargs="?", const="", help="Codex notify mode: the turn's JSON")
-    return parser
 
 
 def _load(args: argparse.Namespace) -> Config:

@@ -61,7 +61,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, TextIO
+from typing import Any, Awaitable, Callable, Iterable, Mapping, TextIO
 
 from cockpit.claude_paths import transcript_path
 from cockpit.config import Config, parse_config
@@ -997,6 +997,60 @@ def _say(out: TextIO, text: str) -> None:
         pass
 
 
+class _Signals:
+    """SIGTERM/SIGHUP during the demo: the app is asked to quit its own way; if unwinding has not
+    finished within a few seconds, the same signal again stops it hard (the teardown still runs)."""
+
+    HANDLED = (signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, holder: _AppHolder) -> None:
+        self.holder = holder
+        self.count = 0
+        self.signum: int | None = None
+        self.timers: list[threading.Timer] = []
+        self.previous: dict[int, Any] = {}
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        self.signum = signum
+        app = self.holder.app
+        if self.count == 1:
+            # A task that never completes its cancellation keeps asyncio.run waiting: escalate.
+            timer = threading.Timer(SIGNAL_ESCALATE_S, os.kill, (os.getpid(), signum))
+            timer.daemon = True
+            timer.start()
+            self.timers.append(timer)
+        if self.count == 1 and app is not None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
+            if loop is not None:
+                # Let the app quit its own way (its "quit" action closes the supervisor and restores
+                # the terminal, as `q` does).
+                loop.call_soon_threadsafe(_ask_to_quit, app, 128 + signum)
+                return
+        raise DemoInterrupted(signum)
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            for sig in self.HANDLED:
+                self.previous[sig] = signal.signal(sig, self)
+
+    def hold(self) -> None:
+        """The teardown must finish: a second signal must not cut it short."""
+        for timer in self.timers:
+            timer.cancel()
+        for sig in (*self.HANDLED, signal.SIGINT):
+            if threading.current_thread() is threading.main_thread():
+                self.previous.setdefault(sig, signal.getsignal(sig))
+                signal.signal(sig, signal.SIG_IGN)
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
 def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
              app_runner: Callable[[Config], Any] | None = None, *, out: TextIO | None = None) -> int:
     """``cockpit demo [--agents N] [--keep]``: build the world, run the app on it, tear it down.
@@ -1010,38 +1064,8 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
     out = out if out is not None else sys.stdout
     holder = _AppHolder()
     runner = app_runner or _tui_runner(holder)
-    state = {"signals": 0}
-    timers: list[threading.Timer] = []
-
-    def on_signal(signum: int, frame: Any) -> None:
-        state["signals"] += 1
-        state["signum"] = signum
-        app = holder.app
-        if state["signals"] == 1:
-            # If unwinding has not finished within a few seconds (a task that never completes its
-            # cancellation keeps asyncio.run waiting), the same signal again stops it hard; the
-            # teardown in run_demo's finally still runs.
-            timer = threading.Timer(SIGNAL_ESCALATE_S, os.kill, (os.getpid(), signum))
-            timer.daemon = True
-            timer.start()
-            timers.append(timer)
-        if state["signals"] == 1 and app is not None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
-            if loop is not None:
-                # Let the app quit its own way (its "quit" action closes the supervisor and restores
-                # the terminal, as `q` does).
-                loop.call_soon_threadsafe(_ask_to_quit, app, 128 + signum)
-                return
-        raise DemoInterrupted(signum)
-
-    handled = (signal.SIGTERM, signal.SIGHUP)
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in handled:
-            previous[sig] = signal.signal(sig, on_signal)
+    signals = _Signals(holder)
+    signals.install()
     world: DemoWorld | None = None
     opened = False
     code = 0
@@ -1062,23 +1086,16 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
             code = 128 + exc.signum
         except KeyboardInterrupt:
             code = 130
-        if "signum" in state:
-            code = 128 + state["signum"]
+        if signals.signum is not None:
+            code = 128 + signals.signum
     finally:
-        for timer in timers:
-            timer.cancel()
-        # The teardown must finish: a second signal must not cut it short.
-        for sig in (*handled, signal.SIGINT):
-            if threading.current_thread() is threading.main_thread():
-                previous.setdefault(sig, signal.getsignal(sig))
-                signal.signal(sig, signal.SIG_IGN)
+        signals.hold()
         text = None
         try:
             if world is not None:
                 text = world.close()
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            signals.restore()
         if world is not None and opened:
             if text:
                 _say(out, text)
@@ -1195,37 +1212,48 @@ async def _probe(world: DemoWorld, seconds: float, use_tui: bool, interval_s: fl
         await asyncio.sleep(seconds)
 
     try:
-        if use_tui:
-            from cockpit.tui.app import TuiSettings, create_app
-
-            app = create_app(TuiSettings(config=world.config, read_only=False, demo=True))
-            async with app.run_test(size=(160, 50)) as pilot:
-                await wait_spawned()
-                await pilot.pause()
-        else:
-            from cockpit.supervisor import Supervisor
-
-            supervisor = Supervisor(world.config, actor="lag-probe")
-            sup_stop = asyncio.Event()
-            ticking = asyncio.create_task(
-                supervisor.run(sup_stop, on_report=lambda report: tick_ms.append(report.cost.wall_ms)))
-            try:
-                await wait_spawned()
-            finally:
-                sup_stop.set()
-                await ticking
-                await supervisor.close()
+        await _run_probed(world, use_tui, wait_spawned, tick_ms)
     finally:
         stop.set()
         await lagger
         if watch is not None:
             watch.stop()
+    return _probe_summary(result, phases, blocks, tick_ms)
+
+
+async def _run_probed(world: DemoWorld, use_tui: bool, wait_spawned: Callable[[], Awaitable[None]],
+                      tick_ms: list[float]) -> None:
+    """The measured thing: the whole TUI (in a headless pilot) or the supervisor alone, until measured."""
+    assert world.config is not None
+    if use_tui:
+        from cockpit.tui.app import TuiSettings, create_app
+
+        app = create_app(TuiSettings(config=world.config, read_only=False, demo=True))
+        async with app.run_test(size=(160, 50)) as pilot:
+            await wait_spawned()
+            await pilot.pause()
+        return
+    from cockpit.supervisor import Supervisor
+
+    supervisor = Supervisor(world.config, actor="lag-probe")
+    sup_stop = asyncio.Event()
+    ticking = asyncio.create_task(
+        supervisor.run(sup_stop, on_report=lambda report: tick_ms.append(report.cost.wall_ms)))
+    try:
+        await wait_spawned()
+    finally:
+        sup_stop.set()
+        await ticking
+        await supervisor.close()
+
+
+def _probe_summary(result: dict[str, Any], phases: dict[str, list[float]], blocks: list[tuple[str, Any]],
+                   tick_ms: list[float]) -> dict[str, Any]:
     result.update(_lag_stats(phases["steady"]))
     # who held the loop in the worst stalls (innermost frames last): where to look first
-    worst = sorted(blocks, key=lambda item: -float(getattr(item[1], "duration_ms", 0.0)))[:5]
-    result["worst_blocks"] = [{"phase": ph, "ms": round(float(getattr(b, "duration_ms", 0.0)), 1),
-                               "culprit": getattr(b, "culprit", None),
-                               "stack": list(getattr(b, "stack", ()))[-4:]} for ph, b in worst]
+    worst = sorted(blocks, key=lambda item: -float(item[1].duration_ms))[:5]
+    result["worst_blocks"] = [{"phase": ph, "ms": round(float(b.duration_ms), 1), "culprit": b.culprit,
+                               "stack": list(b.stack)[-4:]} for ph, b in worst]
     result["spawn_phase"] = _lag_stats(phases["spawn"])
     if tick_ms:
         result["tick_ms"] = {"median": round(statistics.median(tick_ms), 2), "max": round(max(tick_ms), 2),

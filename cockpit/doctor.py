@@ -448,6 +448,40 @@ async def _teardown(client: TmuxClient, tmux_bin: str, env: Mapping[str, str], p
         raise
 
 
+@dataclass
+class _Seen:
+    """The candidate's last screen and whether its pane died, as the boot watch saw them (kept on an error)."""
+    screen: str = ""
+    dead: bool = False
+
+
+async def _watch_boot(client: TmuxClient, pane_id: str, doctor: DoctorConfig, progress: Progress | None,
+                      t0: float, seen: _Seen, *, poll_s: float, settle_s: float
+                      ) -> tuple[str, bool, tuple[PatternHit, ...], bool]:
+    """Watch the candidate's screen until it dies, boot_s passes, or settle_s after it was ready or failed."""
+    boot_s = doctor.boot_s
+    ready_at: float | None = None
+    failed_at: float | None = None
+    while True:
+        elapsed = time.monotonic() - t0
+        info = await _call(client.pane(pane_id))
+        dead = seen.dead = info is None or info.dead
+        screen = seen.screen = normalize_screen(await _call(client.capture(pane_id, history=HISTORY_LINES)) or "")
+        hits, ready = judge_screen(screen, fail_patterns=doctor.fail_patterns, ready_pattern=doctor.ready_pattern)
+        if ready and ready_at is None:
+            ready_at = elapsed
+            await _emit(progress, DoctorProgress("ready", elapsed, boot_s, "ready pattern on screen",
+                                                 _tail_lines(screen), not dead, True))
+        if hits and failed_at is None:
+            failed_at = elapsed  # failed: watch a moment more for its last words and its exit status
+        if (dead or elapsed >= boot_s or (failed_at is not None and elapsed - failed_at >= settle_s)
+                or (ready_at is not None and elapsed - ready_at >= settle_s)):
+            return screen, dead, hits, ready
+        await _emit(progress, DoctorProgress("booting", elapsed, boot_s, f"{elapsed:.0f}s of {boot_s:g}s",
+                                             _tail_lines(screen), True, ready))
+        await asyncio.sleep(min(poll_s, max(0.0, boot_s - elapsed)) or poll_s)
+
+
 async def check_candidate(
     candidate: str | os.PathLike[str], doctor: DoctorConfig, *, env: Mapping[str, str] | None = None,
     home: str | os.PathLike[str] | None = None, cwd: str | os.PathLike[str] | None = None,
@@ -474,8 +508,7 @@ async def check_candidate(
     t0 = time.monotonic()
     pid: int | None = None
     start: int | None = None
-    screen = ""
-    dead = False
+    seen = _Seen()
     try:
         await _emit(progress, DoctorProgress("starting", 0.0, boot_s, f"booting {shlex.join(argv)} on tmux -L {socket}"))
         await _call(client.connect(start_server=True))
@@ -485,28 +518,8 @@ async def check_candidate(
         pid = pane.pid
         start = await asyncio.to_thread(proc_start_ticks, pid) if pid else None
         pane_id = pane.pane_id
-        ready_at: float | None = None
-        failed_at: float | None = None
-        hits: tuple[PatternHit, ...] = ()
-        ready = False
-        while True:
-            elapsed = time.monotonic() - t0
-            info = await _call(client.pane(pane_id))
-            dead = info is None or info.dead
-            screen = normalize_screen(await _call(client.capture(pane_id, history=HISTORY_LINES)) or "")
-            hits, ready = judge_screen(screen, fail_patterns=doctor.fail_patterns, ready_pattern=doctor.ready_pattern)
-            if ready and ready_at is None:
-                ready_at = elapsed
-                await _emit(progress, DoctorProgress("ready", elapsed, boot_s, "ready pattern on screen",
-                                                     _tail_lines(screen), not dead, True))
-            if hits and failed_at is None:
-                failed_at = elapsed  # failed: watch a moment more for its last words and its exit status
-            if (dead or elapsed >= boot_s or (failed_at is not None and elapsed - failed_at >= settle_s)
-                    or (ready_at is not None and elapsed - ready_at >= settle_s)):
-                break
-            await _emit(progress, DoctorProgress("booting", elapsed, boot_s, f"{elapsed:.0f}s of {boot_s:g}s",
-                                                 _tail_lines(screen), True, ready))
-            await asyncio.sleep(min(poll_s, max(0.0, boot_s - elapsed)) or poll_s)
+        screen, dead, hits, ready = await _watch_boot(client, pane_id, doctor, progress, t0, seen,
+                                                      poll_s=poll_s, settle_s=settle_s)
         exit_status = await _dead_status(client, pane_id, pid) if dead else None
         if dead:  # the last words: what it printed before dying, and tmux's "Pane is dead" line
             screen = await _final_screen(client, pane_id, screen)
@@ -516,6 +529,7 @@ async def check_candidate(
             hits=hits, dead=dead, exit_status=exit_status, ready=ready, ready_pattern=doctor.ready_pattern,
             elapsed=elapsed, boot_s=boot_s)
     except (TmuxError, asyncio.TimeoutError, OSError) as exc:
+        screen, dead = seen.screen, seen.dead
         elapsed = time.monotonic() - t0
         passed, reason, exit_status, hits, ready = False, "error", None, (), False
         summary = f"could not boot it in tmux: {exc}"

@@ -65,12 +65,35 @@ async def repoint_agent(
     ``observe`` returns a fresh snapshot (the pane trees); ``bound`` the registry's bound ids
     per agent (or a callable giving them after a registry sync).
     """
-    agent = config.agent(name)
+    config.agent(name)
     routes_file = config.routes.file
     snapshot = await observe()
     report = await sessions.observe(snapshot, bound() if callable(bound) else bound, track_activity=False)
     truth: SessionTruth | None = report.truths.get(name)
     route = report.routes.get(name)
+    evidence = _evidence(truth, route, routes_file)
+    refusal = _refusal(name, truth, report.routes_error, routes_file)
+    if refusal is not None:
+        reason, summary = refusal
+        result = RepointResult(name, False, summary, before=route.session_id if route else None,
+                               session_id=truth.disk_session if truth else None,
+                               source=truth.source if truth else None, refused=reason, evidence=evidence)
+        await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor,
+                                summary=summary, before={"session_id": result.before}, after=None,
+                                evidence=evidence, result=f"refused: {reason}")
+        return result
+    assert truth is not None and truth.disk_session is not None and routes_file is not None
+    sid = truth.disk_session
+    current = route.session_id if route else None
+    if current is not None and current.lower() == sid.lower():
+        summary = f"{name}: the routing record already points at {sid} ({truth.source}); nothing to do"
+        return RepointResult(name, True, summary, before=current, after=current, session_id=sid,
+                             source=truth.source, skipped=True, evidence=evidence)
+    return await _rewrite(name, truth, current, Path(routes_file), evidence, registry=registry, journal=journal,
+                          actor=actor, by=by, alert=alert, lock_timeout=lock_timeout)
+
+
+def _evidence(truth: SessionTruth | None, route: Any, routes_file: Any) -> dict[str, Any]:
     evidence: dict[str, Any] = {"routes_file": str(routes_file) if routes_file else None}
     if truth is not None:
         evidence.update({"source": truth.source, "disk_last_turn_at": timefmt.iso(truth.last_turn_at, ms=False),
@@ -81,39 +104,37 @@ async def repoint_agent(
     if route is not None:
         evidence["route_last_turn_at"] = timefmt.iso(route.last_turn_at, ms=False)
         evidence["route_known"] = route.known
+    return evidence
 
-    async def refuse(reason: str, summary: str) -> RepointResult:
-        result = RepointResult(name, False, summary, before=route.session_id if route else None,
-                               session_id=truth.disk_session if truth else None,
-                               source=truth.source if truth else None, refused=reason, evidence=evidence)
-        await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor,
-                                summary=summary, before={"session_id": result.before}, after=None,
-                                evidence=evidence, result=f"refused: {reason}")
-        return result
 
+def _refusal(name: str, truth: SessionTruth | None, routes_error: str | None,
+             routes_file: Any) -> tuple[str, str] | None:
+    """Why nothing may be written, (reason, summary); None when the disk truth can be written."""
     if routes_file is None:
-        return await refuse("no_routes", f"repoint {name} refused: no [routes] file is configured")
-    if report.routes_error is not None:
-        return await refuse("error", f"repoint {name} refused: {report.routes_error}")
+        return "no_routes", f"repoint {name} refused: no [routes] file is configured"
+    if routes_error is not None:
+        return "error", f"repoint {name} refused: {routes_error}"
     if truth is None or truth.ambiguous:
         rivals = ", ".join(truth.evidence.get("rivals") or truth.evidence.get("also_claimed_by") or []) if truth else ""
-        return await refuse("ambiguous", f"repoint {name} refused: its session is ambiguous"
-                            + (f" (also claimable by {rivals})" if rivals else "") + "; cockpit does not guess")
+        return "ambiguous", (f"repoint {name} refused: its session is ambiguous"
+                             + (f" (also claimable by {rivals})" if rivals else "") + "; cockpit does not guess")
     if truth.disk_session is None:
-        return await refuse("unknown", f"repoint {name} refused: no session of {name} is on disk "
-                                       f"(no live file, no bound id with a transcript, no unowned transcript)")
+        return "unknown", (f"repoint {name} refused: no session of {name} is on disk "
+                           f"(no live file, no bound id with a transcript, no unowned transcript)")
     if truth.kind in ("claude-code", "codex") and truth.transcript is None:
-        return await refuse("no_transcript", f"repoint {name} refused: its session {truth.disk_session} has no "
-                                             f"transcript yet (no turn taken); nothing a respawn could resume")
-    sid = truth.disk_session
-    current = route.session_id if route else None
-    if current is not None and current.lower() == sid.lower():
-        summary = f"{name}: the routing record already points at {sid} ({truth.source}); nothing to do"
-        return RepointResult(name, True, summary, before=current, after=current, session_id=sid,
-                             source=truth.source, skipped=True, evidence=evidence)
+        return "no_transcript", (f"repoint {name} refused: its session {truth.disk_session} has no "
+                                 f"transcript yet (no turn taken); nothing a respawn could resume")
+    return None
 
+
+async def _rewrite(name: str, truth: SessionTruth, current: str | None, routes_file: Path, evidence: dict[str, Any],
+                   *, registry: Registry, journal: Journal, actor: str, by: str,
+                   alert: Callable[[Finding], Awaitable[Any]] | None, lock_timeout: float) -> RepointResult:
+    """Rewrite the entry under the record's lock, read it back as a reader would, record what was seen."""
+    sid = truth.disk_session
+    assert sid is not None
     try:
-        before, after = await asyncio.to_thread(repoint, Path(routes_file), name, sid, timeout=lock_timeout)
+        before, after = await asyncio.to_thread(repoint, routes_file, name, sid, timeout=lock_timeout)
     except RoutesError as exc:
         summary = f"repoint {name} failed: {exc}"
         await asyncio.to_thread(journal.record, "action", agent=name, action="repoint", actor=actor,
@@ -121,7 +142,7 @@ async def repoint_agent(
         return RepointResult(name, False, summary, before=current, session_id=sid, source=truth.source,
                              refused="error", evidence=evidence)
     # Verify as a reader would: the record on disk now, not what we meant to write.
-    check = await asyncio.to_thread(read_routes, Path(routes_file))
+    check = await asyncio.to_thread(read_routes, routes_file)
     verified = check.error is None and check.get(name) == sid
     evidence["verified"] = verified
     summary = (f"repointed {name}: routing record {before or 'none'} -> {after} "

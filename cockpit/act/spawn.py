@@ -122,111 +122,142 @@ async def verified_spawn(
     resume: str | None = None,
     events: EventsStore | None = None,
 ) -> SpawnResult:
-    sup = config.supervisor
-    program = hook_program()
-    plan = plan_launch(agent, config, resume, program)
-    spawn_id = new_spawn_id()
-    await asyncio.to_thread(registry.event, "spawn_requested", agent=agent.name, spawn_id=spawn_id, by=by,
-                            argv=list(plan.argv), cwd=str(agent.cwd), session_id=plan.session_id,
-                            resumed=plan.resumed, port=agent.port)
-    started = time.monotonic()
-    ready: _Readiness | None = None
+    """Start the agent in a tagged window and verify it (alive past min_uptime, its port, its SessionStart)."""
+    spawn = _Spawn(agent, config, tmux=tmux, registry=registry, reader=reader, probe=probe, by=by, resume=resume)
+    await asyncio.to_thread(registry.event, "spawn_requested", agent=agent.name, spawn_id=spawn.spawn_id, by=by,
+                            argv=list(spawn.plan.argv), cwd=str(agent.cwd), session_id=spawn.plan.session_id,
+                            resumed=spawn.plan.resumed, port=agent.port)
+    return await spawn.run(events)
 
-    async def fail(check: str, detail: str, pane_id: str | None, pid: int | None = None,
-                   start: int | None = None, checks: dict[str, Any] | None = None) -> SpawnResult:
+
+class _Spawn:
+    """One verified spawn: open the window, watch it until verified or failed, record the verdict."""
+
+    def __init__(self, agent: AgentConfig, config: Config, *, tmux: TmuxClient, registry: Registry,
+                 reader: ProcessReader, probe: PortProbe, by: str, resume: str | None) -> None:
+        self.agent, self.config, self.tmux, self.registry = agent, config, tmux, registry
+        self.reader, self.probe, self.by = reader, probe, by
+        self.program = hook_program()
+        self.plan = plan_launch(agent, config, resume, self.program)
+        self.spawn_id = new_spawn_id()
+        self.started = time.monotonic()
+        self.ready: _Readiness | None = None
+        self.checks: dict[str, Any] = {}
+
+    async def fail(self, check: str, detail: str, pane_id: str | None, pid: int | None = None,
+                   start: int | None = None) -> SpawnResult:
+        agent, plan = self.agent, self.plan
         screen = None
-        if ready is not None:
-            ready.close()
+        if self.ready is not None:
+            self.ready.close()
         if pane_id is not None:
             try:
-                screen = tidy_screen(await tmux.capture(pane_id, history=SCREEN_HISTORY_LINES))
-                await tmux.kill_pane_window(pane_id)
+                screen = tidy_screen(await self.tmux.capture(pane_id, history=SCREEN_HISTORY_LINES))
+                await self.tmux.kill_pane_window(pane_id)
             except TmuxError:
                 pass
-        elapsed = time.monotonic() - started
-        await asyncio.to_thread(registry.event, "spawn_failed", agent=agent.name, spawn_id=spawn_id, by=by,
-                                check=check, detail=detail, pane=pane_id, pid=pid, start=start, port=agent.port,
-                                screen=(screen or "")[-8000:], argv=list(plan.argv), elapsed_s=round(elapsed, 3))
-        return SpawnResult(False, agent.name, spawn_id, plan.argv, plan.session_id, pane_id, pid, start,
-                           agent.port, check, detail, screen, elapsed, checks or {})
+        elapsed = time.monotonic() - self.started
+        await asyncio.to_thread(self.registry.event, "spawn_failed", agent=agent.name, spawn_id=self.spawn_id,
+                                by=self.by, check=check, detail=detail, pane=pane_id, pid=pid, start=start,
+                                port=agent.port, screen=(screen or "")[-8000:], argv=list(plan.argv),
+                                elapsed_s=round(elapsed, 3))
+        return SpawnResult(False, agent.name, self.spawn_id, plan.argv, plan.session_id, pane_id, pid, start,
+                           agent.port, check, detail, screen, elapsed, self.checks)
 
-    cwd = str(agent.cwd)
-    if not os.path.isdir(cwd):
-        return await fail("window", f"cwd {cwd} is not a directory", None)
-    if plan.hooks:
+    async def run(self, events: EventsStore | None) -> SpawnResult:
+        self.started = time.monotonic()  # after the request row: min_uptime counts from here, as it always did
+        cwd = str(self.agent.cwd)
+        if not os.path.isdir(cwd):
+            return await self.fail("window", f"cwd {cwd} is not a directory", None)
+        if self.plan.hooks:
+            try:
+                await asyncio.to_thread(write_hook_settings, self.config.state.hooks_dir, self.agent.name,
+                                        self.program)
+            except OSError as exc:
+                return await self.fail("window", f"cannot write the hook settings: {exc.strerror or exc}", None)
+            self.ready = await asyncio.to_thread(_Readiness, events or EventsStore(self.config.state.events_dir),
+                                                 self.agent.name)
         try:
-            await asyncio.to_thread(write_hook_settings, config.state.hooks_dir, agent.name, program)
-        except OSError as exc:
-            return await fail("window", f"cannot write the hook settings: {exc.strerror or exc}", None)
-        ready = await asyncio.to_thread(_Readiness, events or EventsStore(config.state.events_dir), agent.name)
-    try:
-        pane = await tmux.spawn_window(config.tmux.session, agent.name, plan.argv, cwd=cwd, env=plan.env,
-                                       agent_tag=agent.name)
-    except TmuxUnreachable as exc:
-        return await fail("window", f"tmux unreachable: {exc}", None)
-    except TmuxError as exc:
-        return await fail("window", f"tmux could not create the window: {exc}", None)
-
-    pane_id, pid = pane.pane_id, pane.pid
-    proc = await asyncio.to_thread(reader.read, pid)
-    start = proc.start if proc is not None else None
-    deadline = started + sup.spawn_verify_s
-    checks: dict[str, Any] = {"window": True}
-    port_seen: tuple[bool, bool | None] = (False, None)
-    while True:
-        now = time.monotonic()
-        try:
-            current = await tmux.pane(pane_id)
+            pane = await self.tmux.spawn_window(self.config.tmux.session, self.agent.name, self.plan.argv, cwd=cwd,
+                                                env=self.plan.env, agent_tag=self.agent.name)
         except TmuxUnreachable as exc:
-            return await fail("window", f"tmux unreachable during verification: {exc}", None, pid, start, checks)
-        if current is None:
-            checks["window"] = False
-            return await fail("window", "the window vanished", None, pid, start, checks)
-        alive = not current.dead and start is not None and await asyncio.to_thread(_alive, reader, pid, start)
-        checks["process_alive"] = alive
-        if not alive:
-            status = current.dead_status
-            if current.dead and status is None:
-                await asyncio.sleep(POLL_S)  # tmux may report the exit status a moment later
-                again = await tmux.pane(pane_id)
-                status = again.dead_status if again is not None else None
-            how = f"exited with status {status}" if status is not None else "exited"
-            return await fail("process_alive", f"process {pid} {how} {now - started:.2f}s after spawn",
-                              pane_id, pid, start, checks)
-        uptime_ok = now - started >= sup.min_uptime_s
-        checks["min_uptime"] = uptime_ok
-        hook_ok = True
-        if ready is not None:  # SPEC §8: SessionStart is the readiness signal (Type=notify), when hooks speak
-            hook_ok = ready.session is not None or await asyncio.to_thread(ready.poll)
-            checks["session_start"] = hook_ok
-        port_ok = True
-        if agent.port is not None:
-            port_seen = await asyncio.to_thread(_port_state, reader, probe, pid, agent.port)
-            port_ok = port_seen[0] and port_seen[1] is not False
-            checks["port_listening"] = port_ok
-        if uptime_ok and port_ok and (hook_ok or now >= deadline):
-            break
-        if now >= deadline:
-            if not uptime_ok:
-                return await fail("min_uptime", f"not verified within {sup.spawn_verify_s:g}s", pane_id, pid,
-                                  start, checks)
-            why = "never listened" if not port_seen[0] else "is held by a process outside the agent"
-            return await fail("port_listening",
-                              f"port {agent.port} {why} within {sup.spawn_verify_s:g}s", pane_id, pid, start, checks)
-        await asyncio.sleep(POLL_S)
+            return await self.fail("window", f"tmux unreachable: {exc}", None)
+        except TmuxError as exc:
+            return await self.fail("window", f"tmux could not create the window: {exc}", None)
+        proc = await asyncio.to_thread(self.reader.read, pane.pid)
+        start = proc.start if proc is not None else None
+        self.checks = {"window": True}
+        failed = await self._watch(pane.pane_id, pane.pid, start)
+        return failed if failed is not None else await self._verified(pane.pane_id, pane.pid, start)
 
-    elapsed = time.monotonic() - started
-    silent = ready is not None and ready.session is None
-    session_id = ready.session if ready is not None and ready.session else plan.session_id
-    extra: dict[str, Any] = {} if ready is None else {"hooks": "silent" if silent else "ok"}
-    if ready is not None:
-        ready.close()
-    await asyncio.to_thread(registry.event, "spawned", agent=agent.name, spawn_id=spawn_id, by=by, pid=pid,
-                            start=start, pane=pane_id, port=agent.port, session_id=session_id,
-                            resumed=plan.resumed, elapsed_s=round(elapsed, 3), **extra)
-    detail = f"verified in {elapsed:.2f}s" + ("; no SessionStart hook (hooks silent)" if silent else "")
-    return SpawnResult(True, agent.name, spawn_id, plan.argv, session_id, pane_id, pid, start, agent.port,
-                       None, detail, None, elapsed, checks, hooks_silent=silent)
+    async def _watch(self, pane_id: str, pid: int, start: int | None) -> SpawnResult | None:
+        """Poll until the agent is verified (None) or a check fails (its result)."""
+        sup, agent, checks = self.config.supervisor, self.agent, self.checks
+        deadline = self.started + sup.spawn_verify_s
+        port_seen: tuple[bool, bool | None] = (False, None)
+        while True:
+            now = time.monotonic()
+            gone = await self._gone(pane_id, pid, start, now)
+            if gone is not None:
+                return gone
+            uptime_ok = now - self.started >= sup.min_uptime_s
+            checks["min_uptime"] = uptime_ok
+            hook_ok = True
+            if self.ready is not None:  # SPEC §8: SessionStart is the readiness signal (Type=notify), when hooks speak
+                hook_ok = self.ready.session is not None or await asyncio.to_thread(self.ready.poll)
+                checks["session_start"] = hook_ok
+            port_ok = True
+            if agent.port is not None:
+                port_seen = await asyncio.to_thread(_port_state, self.reader, self.probe, pid, agent.port)
+                port_ok = port_seen[0] and port_seen[1] is not False
+                checks["port_listening"] = port_ok
+            if uptime_ok and port_ok and (hook_ok or now >= deadline):
+                return None
+            if now >= deadline:
+                if not uptime_ok:
+                    return await self.fail("min_uptime", f"not verified within {sup.spawn_verify_s:g}s", pane_id,
+                                           pid, start)
+                why = "never listened" if not port_seen[0] else "is held by a process outside the agent"
+                return await self.fail("port_listening", f"port {agent.port} {why} within {sup.spawn_verify_s:g}s",
+                                       pane_id, pid, start)
+            await asyncio.sleep(POLL_S)
+
+    async def _gone(self, pane_id: str, pid: int, start: int | None, now: float) -> SpawnResult | None:
+        """The failure when the window or the process is gone, else None."""
+        try:
+            current = await self.tmux.pane(pane_id)
+        except TmuxUnreachable as exc:
+            return await self.fail("window", f"tmux unreachable during verification: {exc}", None, pid, start)
+        if current is None:
+            self.checks["window"] = False
+            return await self.fail("window", "the window vanished", None, pid, start)
+        alive = not current.dead and start is not None and await asyncio.to_thread(_alive, self.reader, pid, start)
+        self.checks["process_alive"] = alive
+        if alive:
+            return None
+        status = current.dead_status
+        if current.dead and status is None:
+            await asyncio.sleep(POLL_S)  # tmux may report the exit status a moment later
+            again = await self.tmux.pane(pane_id)
+            status = again.dead_status if again is not None else None
+        how = f"exited with status {status}" if status is not None else "exited"
+        return await self.fail("process_alive", f"process {pid} {how} {now - self.started:.2f}s after spawn",
+                               pane_id, pid, start)
+
+    async def _verified(self, pane_id: str, pid: int, start: int | None) -> SpawnResult:
+        agent, plan, ready = self.agent, self.plan, self.ready
+        elapsed = time.monotonic() - self.started
+        silent = ready is not None and ready.session is None
+        session_id = ready.session if ready is not None and ready.session else plan.session_id
+        extra: dict[str, Any] = {} if ready is None else {"hooks": "silent" if silent else "ok"}
+        if ready is not None:
+            ready.close()
+        await asyncio.to_thread(self.registry.event, "spawned", agent=agent.name, spawn_id=self.spawn_id, by=self.by,
+                                pid=pid, start=start, pane=pane_id, port=agent.port, session_id=session_id,
+                                resumed=plan.resumed, elapsed_s=round(elapsed, 3), **extra)
+        detail = f"verified in {elapsed:.2f}s" + ("; no SessionStart hook (hooks silent)" if silent else "")
+        return SpawnResult(True, agent.name, self.spawn_id, plan.argv, session_id, pane_id, pid, start, agent.port,
+                           None, detail, None, elapsed, self.checks, hooks_silent=silent)
 
 
 class _Readiness:
