@@ -31,7 +31,7 @@ def sshd_binary() -> str | None:
 def require_sshd() -> str:
     binary = sshd_binary()
     if binary is None or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") == "true":
             pytest.fail("openssh-server and openssh-client are required in CI (.ci/run installs them)")
         pytest.skip("sshd is not installed (apt-get install -y openssh-server)")
     if os.geteuid() == 0 and not os.path.isdir("/run/sshd"):

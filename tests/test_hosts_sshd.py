@@ -119,6 +119,53 @@ def test_check_json_covers_both_hosts_through_sshd(fleet):
     assert [h["name"] for h in doc["hosts"]] == ["beta"]
 
 
+def test_the_tui_shows_both_hosts_and_R_respawns_a_remote_agent_verified_there(fleet):
+    from cockpit.tui import TuiSettings, create_app
+    from cockpit.tui.screens import ConfirmRemote
+    from cockpit.tui.tabs.agents import AgentTable
+    from tests.test_tui_pilot import record_notifications, until
+
+    config = load_config(fleet["local"])
+    registry = Registry(fleet["base"] / "beta" / "state" / "registry.jsonl")
+    before = len([r for r in registry.read_all().rows if r["event"] == "spawned" and r["agent"] == "b1"])
+
+    async def go():
+        app = create_app(TuiSettings(config))
+        notes = record_notifications(app)
+        async with app.run_test(size=(140, 40)) as pilot:
+            table = app.query_one(AgentTable)
+            want = {"alpha/a1", "alpha/a2", "beta/b1", "beta/b2"}
+            await until(pilot, lambda: want <= set(table._shown), "both hosts' agents on screen", 30)
+            columns = [key for key, _ in table.COLUMNS]
+            hosts_cells = {str(table.get_row(n)[1]) for n in want}
+            header = str(app.query_one("#fleet-header").render())
+            app._filter = "host:beta"
+            app._show_agents()
+            await pilot.pause(0.1)
+            narrowed = set(table._shown)
+            app._filter = ""
+            app._show_agents()
+            app.select_agent("beta/b1")
+            await pilot.pause(0.1)
+            await pilot.press("R")
+            await until(pilot, lambda: isinstance(app.screen, ConfirmRemote), "the remote confirm")
+            dialog = app.screen
+            await pilot.press("y")
+            await until(pilot, lambda: any(n["title"].startswith("respawn beta/b1") for n in notes), "the result", 30)
+            await pilot.press("q")
+        return columns, hosts_cells, header, narrowed, dialog, notes
+
+    columns, hosts_cells, header, narrowed, dialog, notes = asyncio.run(go())
+    assert columns[:2] == ["name", "host"] and hosts_cells == {"alpha", "beta"}
+    assert "hosts 2/2" in header and "4/4 up" in header
+    assert narrowed == {"beta/b1", "beta/b2"}
+    assert (dialog.agent, dialog.host, dialog.verb) == ("beta/b1", "beta", "respawn")
+    [note] = [n for n in notes if n["title"].startswith("respawn beta/b1")]
+    assert note["title"] == "respawn beta/b1: verified", note
+    spawned = [r for r in registry.read_all().rows if r["event"] == "spawned" and r["agent"] == "b1"]
+    assert len(spawned) == before + 1 and spawned[-1]["by"] == "operator"
+
+
 def test_one_ssh_process_per_host_through_100_ticks(fleet):
     config = load_config(fleet["local"])
 

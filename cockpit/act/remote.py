@@ -29,6 +29,7 @@ class RemoteResult:
     evidence: dict[str, Any] = field(default_factory=dict)
     spawn: Any = None               # the local ActionResult's field, for callers that print a failed spawn
     pane: str | None = None         # the remote pane a send typed into
+    skipped: bool = False           # as the local results: an act another cockpit was already doing
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "agent": self.agent, "host": self.host, "ok": self.ok,
@@ -69,7 +70,7 @@ class RemoteActs:
             details = body if isinstance(body, dict) else {}
             evidence = details.get("evidence")
             pane = details.get("pane")
-            result = RemoteResult(action=op, agent=name, host=host, ok=ok,
+            result = RemoteResult(action=op, agent=name, host=host, ok=ok, skipped=details.get("skipped") is True,
                                   summary=f"{host}: {summary or error or ('done' if ok else 'failed')}",
                                   result=body, error=error, evidence=evidence if isinstance(evidence, dict) else {},
                                   pane=pane if isinstance(pane, str) else None)

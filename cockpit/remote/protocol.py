@@ -61,6 +61,8 @@ class Hello:
     read_only: bool = False
     tick_s: float = 2.0
     ops: tuple[str, ...] = ()
+    tmux: tuple[str, ...] = ()      # the remote agents' tmux server arguments (-L NAME | -S PATH): for attach
+    session: str | None = None      # and its session
 
 
 def parse_hello(msg: Mapping[str, Any]) -> Hello:
@@ -75,7 +77,21 @@ def parse_hello(msg: Mapping[str, Any]) -> Hello:
         leader=msg.get("leader") is True, read_only=msg.get("read_only") is True,
         tick_s=float(tick) if _is_number(tick) and 0 < tick <= 3600 else 2.0,
         ops=tuple(o for o in ops if isinstance(o, str) and o in OPS) if isinstance(ops, list) else (),
+        tmux=_tmux_args(msg.get("tmux")), session=_word(msg.get("session")),
     )
+
+
+def _tmux_args(value: Any) -> tuple[str, ...]:
+    """``["-L", NAME]`` or ``["-S", PATH]`` and nothing else: it ends up in a command line there."""
+    if (isinstance(value, list) and len(value) == 2 and value[0] in ("-L", "-S") and _word(value[1]) is not None):
+        return (value[0], value[1])
+    return ()
+
+
+def _word(value: Any) -> str | None:
+    if isinstance(value, str) and value and len(value) <= 4096 and value.isprintable():
+        return value
+    return None
 
 
 @dataclass(frozen=True)

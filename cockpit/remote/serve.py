@@ -106,7 +106,8 @@ class Server:
 
         return {"type": "hello", "protocol": PROTOCOL, "schema": SCHEMA, "version": __version__,
                 "leader": self.sup.leader, "read_only": self.read_only, "tick_s": self.config.supervisor.tick_s,
-                "ops": list(SENT_OPS), "pid": os.getpid()}
+                "ops": list(SENT_OPS), "pid": os.getpid(), "tmux": list(self.config.tmux.server_args()),
+                "session": self.config.tmux.session}
 
     def on_report(self, report: Any) -> None:
         self.seq += 1

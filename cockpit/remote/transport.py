@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import re
 import shlex
 import signal
 import time
@@ -30,6 +31,7 @@ STALE_MIN_S = 15.0
 BACKOFF_START_S = 1.0
 STDERR_LINES = 20
 REQUEST_TIMEOUT_S = 120.0  # a respawn waits for locks and verification on the remote
+PANE_RE = re.compile(r"^%[0-9]{1,9}$")
 
 
 class HostUnavailable(RuntimeError):
@@ -339,6 +341,18 @@ class HostClient:
             leader=hello.leader if hello else None, last_report_at=self.last_report_at,
             down_since=self.down_since, attempts=self.attempts, rows=self._rows, findings=self._findings,
             bad_rows=self._bad_rows, latency_s=self.latency_s)
+
+    def attach_argv(self, pane: str) -> list[str] | None:
+        """``ssh -t HOST tmux -L ... attach`` to a remote pane, or None before the host said its tmux server."""
+        hello = self.hello
+        if hello is None or not hello.tmux or not PANE_RE.match(pane):
+            return None
+        ssh = list(self.host.ssh_argv)
+        if os.path.basename(ssh[0]) == "ssh":  # a terminal this time: -t, never the session's -T
+            ssh = [ssh[0], "-t", *(a for a in ssh[1:] if a != "-T")]
+        tmux = ["tmux", *hello.tmux, "select-window", "-t", pane, ";", "select-pane", "-t", pane, ";",
+                "attach-session", *(["-t", f"={hello.session}"] if hello.session else [])]
+        return [*ssh, shlex.join(tmux)]
 
     @property
     def pid(self) -> int | None:

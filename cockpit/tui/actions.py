@@ -20,7 +20,7 @@ from textual.binding import Binding
 
 from cockpit.act.spawn import plan_launch
 from cockpit.tui.messages import ActionDone
-from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRepoint, ConfirmRespawn,
+from cockpit.tui.screens import (ConfirmCancelReminder, ConfirmReap, ConfirmRemote, ConfirmRepoint, ConfirmRespawn,
                                  ReminderForm)
 from cockpit.tui.conversation import SendForm
 from cockpit.tui.render import shown_status
@@ -108,11 +108,34 @@ def attach_blocker(app: App, target: Target) -> str | None:
     return None
 
 
+def remote_host(app: App, name: str | None) -> str | None:
+    """SPEC §9: the host of a remote agent (its row says), None for a local one."""
+    status = app.agent_status(name) if name is not None else None
+    return status.host if status is not None else None
+
+
+async def confirm_remote(app: App, target: Target, verb: str, *, destructive: bool = False) -> Target | None:
+    """A remote agent's act, confirmed with what its host last reported (its host decides again, fresh)."""
+    status = app.agent_status(target.agent)
+    if status is None or status.host is None:
+        return None
+    facts = [("state", shown_status(status)), ("pid", str(status.pid or "-")), ("pane", status.pane or "-")]
+    if verb == "repoint":
+        facts += [("record", status.route_session or "no entry"), ("disk", status.disk_session or "unknown")]
+    live = status.pid is not None
+    if await app.push_screen_wait(ConfirmRemote(verb, status.name, status.host, facts,
+                                                destructive=destructive or (verb == "respawn" and live))):
+        return replace(target, force=live) if verb == "respawn" else target
+    return None
+
+
 def repoint_blocker(app: App, target: Target) -> str | None:
     """Why ``p`` has nothing to do for the agent (the action layer decides again, fresh, before writing)."""
     name = target.agent
     if name is None:
         return "select an agent first"
+    if remote_host(app, name) is not None:
+        return None  # its host judges its sessions; it refuses there, with its reason, when nothing is to do
     truth, route = session_sides(app.report, name)
     if truth is None:
         return f"no session observation of {name} yet"
@@ -153,6 +176,12 @@ def reap_plan(app: App, target: Target, *, now: bool = False) -> tuple[str | Non
             agent = app.selected_agent
             if agent is None:
                 return None, [], "select an agent (its zombie wrappers) or a wrapper in the Zombies tab"
+    host = remote_host(app, agent) if wrapper is None else None
+    if host is not None:  # its wrappers live there: the zombie findings its host reported say which
+        report = app.report
+        if report is None or not any(f.kind == "zombie_wrapper" and f.agent == agent for f in report.findings):
+            return None, [], f"{agent} has no zombie wrappers (as {host} last reported)"
+        return agent, [], None
     if wrapper is not None:
         view = wrappers.get(wrapper) or next((w for w in wrappers.values() if w.name == wrapper), None)
         if view is None:
@@ -197,6 +226,8 @@ def respawn_preview(supervisor: Any, name: str) -> tuple[tuple[str, ...], str]:
 async def confirm_respawn(app: App, target: Target) -> Target | None:
     """Names the agent and the exact command; a live agent is said to be killed."""
     name = target.agent
+    if remote_host(app, name) is not None:
+        return await confirm_remote(app, target, "respawn")
     status = app.agent_status(name)
     argv, cwd = await asyncio.to_thread(respawn_preview, app.supervisor, name)
     live = status is not None and status.pid is not None
@@ -208,6 +239,8 @@ async def confirm_respawn(app: App, target: Target) -> Target | None:
 
 async def confirm_repoint(app: App, target: Target) -> Target | None:
     """Both sides, record → disk, with their last turns."""
+    if remote_host(app, target.agent) is not None:
+        return await confirm_remote(app, target, "repoint")
     report = app.report
     truth, route = session_sides(report, target.agent)
     findings = app.tab("sessions").findings.get(target.agent, [])
@@ -240,6 +273,9 @@ async def confirm_reap(app: App, target: Target) -> Target | None:
     if ordered is None:
         return None
     order = ordered.payload
+    if not order.views and remote_host(app, order.owner) is not None:
+        confirmed = await confirm_remote(app, replace(target, agent=order.owner), "reap", destructive=True)
+        return ordered if confirmed is not None else None
     stop_wait = app.supervisor.config.supervisor.stop_wait_s
     if await app.push_screen_wait(ConfirmReap(order.views, agent=order.owner, stop_wait_s=stop_wait)):
         return ordered

@@ -15,6 +15,7 @@ import asyncio
 import gc
 import inspect
 import os
+import shlex
 import threading
 import time
 import traceback
@@ -153,7 +154,8 @@ class CockpitApp(App[int]):
     def compose(self) -> ComposeResult:
         yield FleetHeader(id="fleet-header")
         yield FilterBar(placeholder="filter agents: name, kind, state or finding (escape clears)", id="filter")
-        yield AgentTable(names=[a.name for a in self.settings.config.agents], id="agents")
+        yield AgentTable(names=[a.name for a in self.settings.config.agents],
+                         hosts=[h.name for h in self.settings.config.hosts], id="agents")
         with Container(id="lower"):
             yield PanePreview(id="preview")
             with TabbedContent(id="tabs", initial=JournalTab.pane_id()):
@@ -302,7 +304,7 @@ class CockpitApp(App[int]):
             self.call_after_refresh(self._freeze_startup_heap)
         self.report = report
         self._tick_error = None
-        self._worst = worst_by_agent(report.findings)
+        self._worst = worst_by_agent(report.findings, report.agents)
         self._lag_history.append(report.loop_lag_ms)
         for tab in self.query(TabView):
             tab.update(report)
@@ -359,7 +361,7 @@ class CockpitApp(App[int]):
         if self.report is None:
             return
         table = self.query_one(AgentTable)
-        rows = [(a.name, agent_cells(a, self._worst.get(a.name), self.report.at))
+        rows = [(a.name, agent_cells(a, self._worst.get(a.name), self.report.at, table.COLUMNS))
                 for a in self.report.agents if agent_matches(a, self._worst.get(a.name), self._filter)]
         with self.batch_update():
             table.show_rows(rows)
@@ -462,6 +464,10 @@ class CockpitApp(App[int]):
             return  # seed #8: the supervisor is over its tick budget; the preview waits (a new selection does not)
         self._preview_key = key
         preview.border_title = f"{name} · {pane}" if pane else name
+        if status.host is not None:  # SPEC §9: its pane is on another machine's tmux; enter attaches over ssh
+            preview.show_screen(None, f"{name} runs on {status.host} ({shown_status(status)}"
+                                      + (f", pane {pane}); enter attaches to it over ssh" if pane else ")"))
+            return
         if pane is None:
             preview.show_screen(None, f"{name} has no tmux window ({shown_status(status)}).")
             return
@@ -642,6 +648,9 @@ class CockpitApp(App[int]):
             return
         pane = status.pane
         config = self.supervisor.config
+        if status.host is not None:  # SPEC §9: ssh -t HOST tmux -L ... attach, the TUI suspended
+            await self._attach_remote(name, status.host, pane)
+            return
         try:
             lines = await self.supervisor.tmux.run("display-message", "-p", "#{socket_path}")
             socket = lines[0].strip() if lines else None
@@ -672,6 +681,27 @@ class CockpitApp(App[int]):
             return
         if code:
             self.notify(f"tmux exited with status {code}", title=f"attach to {name}", severity="warning")
+
+    async def _attach_remote(self, name: str, host: str, pane: str) -> None:
+        client = self.supervisor.hosts.clients.get(host)
+        argv = client.attach_argv(pane) if client is not None else None
+        if argv is None:
+            self.notify(f"{host} has not said which tmux server it runs (no session yet)",
+                        title=f"cannot attach to {name}", severity="warning", markup=False)
+            return
+        try:
+            with self.batch_update(), self.suspend():
+                proc = await asyncio.create_subprocess_exec(*argv)
+                code = await proc.wait()
+        except SuspendNotSupported:
+            self.notify("this terminal cannot be suspended; attach with: " + shlex.join(argv),
+                        title=f"cannot attach to {name}", severity="warning", markup=False)
+            return
+        except OSError as exc:
+            self.notify(str(exc), title=f"cannot attach to {name}", severity="error", markup=False)
+            return
+        if code:
+            self.notify(f"ssh exited with status {code}", title=f"attach to {name}", severity="warning")
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)

@@ -90,6 +90,37 @@ class ConfirmRespawn(ConfirmDialog):
                 yield Button("Cancel (n)", id="confirm-no")
 
 
+class ConfirmRemote(ConfirmDialog):
+    """SPEC §9: an act on another host's agent, said with what that host last reported; it decides there, fresh."""
+
+    def __init__(self, verb: str, agent: str, host: str, facts: Sequence[tuple[str, str]], *,
+                 destructive: bool = False) -> None:
+        super().__init__(id="confirm-remote")
+        self.verb = verb
+        self.agent = agent
+        self.host = host
+        self.facts = tuple(facts)
+        self.safe_default = destructive
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-dialog") as dialog:
+            dialog.border_title = f"{self.verb.capitalize()} {self.agent}?"
+            yield Label(Text.assemble((self.agent, "bold"), f" runs on {self.host}; its cockpit there will "
+                                      f"{self.verb} it through its own verified path:"), id="confirm-what")
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="dim", no_wrap=True)
+            table.add_column()
+            for key, value in self.facts:
+                table.add_row(key, value)
+            yield Static(table, id="confirm-sides")
+            yield Static(Text(f"Both journals record it: this cockpit's with {self.host}'s verified result, and "
+                              f"{self.host}'s own.", style="dim"), id="confirm-note")
+            with Horizontal(id="confirm-buttons"):
+                yield Button(f"{self.verb.capitalize()} (y)", variant="error" if self.safe_default else "primary",
+                             id="confirm-yes")
+                yield Button("Cancel (n)", id="confirm-no")
+
+
 class ConfirmRepoint(ConfirmDialog):
     """Seed #3: both sides, record → disk, with their last turns, before the record is rewritten."""
 

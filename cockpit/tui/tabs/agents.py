@@ -25,28 +25,39 @@ AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
 # Fixed widths: a cell that shrinks would make DataTable re-measure the whole column, and with a
 # few hundred rows that turns one tick into a loop stall (seed #7).
 AGENT_COLUMN_WIDTHS: dict[str, int] = {
-    "name": 8, "state": 11, "finding": 24, "pid": 7, "pane": 5, "port": 7, "session": 9, "turn": 5,
+    "name": 8, "host": 5, "state": 11, "finding": 24, "pid": 7, "pane": 5, "port": 7, "session": 9, "turn": 5,
     "restarts": 8, "kind": 11,
 }
 
 
-def worst_by_agent(findings: Iterable[Finding]) -> dict[str, tuple[Finding, int]]:
-    """Each agent's worst finding and how many it has."""
+def worst_by_agent(findings: Iterable[Finding], agents: Iterable[AgentStatus] = ()) -> dict[str, tuple[Finding, int]]:
+    """Each agent's worst finding and how many it has; a host's own finding (``host_unreachable``)
+    counts for every agent of that host (SPEC §9)."""
     out: dict[str, tuple[Finding, int]] = {}
+    by_host: dict[str, list[str]] = {}
+    for agent in agents:
+        if agent.host is not None:
+            by_host.setdefault(agent.host, []).append(agent.name)
     for finding in findings:
-        if finding.agent is None:
-            continue
-        current = out.get(finding.agent)
-        if current is None:
-            out[finding.agent] = (finding, 1)
+        if finding.agent is not None:
+            names = [finding.agent]
+        elif finding.host is not None and finding.kind == "host_unreachable":
+            names = by_host.get(finding.host, [])
         else:
-            top = finding if finding.severity.rank > current[0].severity.rank else current[0]
-            out[finding.agent] = (top, current[1] + 1)
+            continue
+        for name in names:
+            current = out.get(name)
+            if current is None:
+                out[name] = (finding, 1)
+            else:
+                top = finding if finding.severity.rank > current[0].severity.rank else current[0]
+                out[name] = (top, current[1] + 1)
     return out
 
 
-def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: float) -> Cells:
-    """One row of the agents table, cell by cell."""
+def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: float,
+                columns: Sequence[tuple[str, str]] = AGENT_COLUMNS) -> Cells:
+    """One row of the agents table, cell by cell (``columns``: with the host column when hosts are configured)."""
     status = shown_status(agent)
     port = Text("-", style="dim")
     if agent.port is not None:
@@ -62,9 +73,13 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
         finding = Text(f"{SEVERITY_MARKS[top.severity]} {top.kind}", style=SEVERITY_STYLES[top.severity])
         if count > 1:
             finding.append(f" +{count - 1}", style="dim")
+    state = Text(status, style=STATUS_STYLES.get(status, ""))
+    if agent.last_seen_at is not None:  # SPEC §9: its host is unreachable; how old is what we know
+        state.append(f" {short_age(now - agent.last_seen_at)}", style="dim")
     cells = {
         "name": Text(agent.name, style="bold"),
-        "state": Text(status, style=STATUS_STYLES.get(status, "")),
+        "host": Text(agent.host or "local", style="" if agent.host else "dim"),
+        "state": state,
         "finding": finding,
         "pid": Text(str(agent.pid) if agent.pid else "-", style="" if agent.pid else "dim"),
         "pane": Text(agent.pane or "-", style="" if agent.pane else "dim"),
@@ -74,18 +89,28 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
         "restarts": Text(str(agent.restarts), style="yellow" if agent.restarts else "dim"),
         "kind": Text(agent.kind),
     }
-    return tuple(cells[key] for key, _ in AGENT_COLUMNS)
+    return tuple(cells[key] for key, _ in columns)
+
+
+def with_host_column(columns: Sequence[tuple[str, str]] = AGENT_COLUMNS) -> tuple[tuple[str, str], ...]:
+    """The agents' columns with the host's right after the name (SPEC §9: only when hosts are configured)."""
+    return (columns[0], ("host", "host"), *columns[1:])
 
 
 def agent_matches(agent: AgentStatus, worst: tuple[Finding, int] | None, query: str) -> bool:
-    """The ``/`` filter: a case-insensitive substring of name, kind, state or finding."""
-    query = query.strip().casefold()
-    if not query:
-        return True
-    fields = [agent.name, agent.kind, agent.status, shown_status(agent)]
-    if worst is not None:
-        fields.append(worst[0].kind)
-    return any(query in field.casefold() for field in fields)
+    """The ``/`` filter: a case-insensitive substring of name, host, kind, state or finding; words are
+    ANDed, and ``host:NAME`` keeps one host's agents (``host:local`` this machine's)."""
+    for word in query.casefold().split():
+        if word.startswith("host:"):
+            if (agent.host or "local").casefold() != word[5:]:
+                return False
+            continue
+        fields = [agent.name, agent.kind, agent.status, shown_status(agent)]  # a remote's name holds its host
+        if worst is not None:
+            fields.append(worst[0].kind)
+        if not any(word in field.casefold() for field in fields):
+            return False
+    return True
 
 
 class AgentTable(KeyedTable):
@@ -94,12 +119,19 @@ class AgentTable(KeyedTable):
     COLUMNS = AGENT_COLUMNS
     WIDTHS = AGENT_COLUMN_WIDTHS
 
-    def __init__(self, names: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(self, names: Sequence[str] = (), hosts: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(zebra_stripes=True, **kwargs)
-        # The fleet is known from the config: the name column fits its longest name (up to 24).
-        self._name_width = min(24, max([AGENT_COLUMN_WIDTHS["name"], *(len(n) for n in names)]))
+        # The fleet is known from the config: the name column fits its longest name (up to 24); a remote
+        # agent's name is HOST/NAME, its names unknown until its first report: room for a dozen characters.
+        longest = [len(n) for n in names] + [len(h) + 13 for h in hosts]
+        self._name_width = min(24, max([AGENT_COLUMN_WIDTHS["name"], *longest]))
+        if hosts:  # SPEC §9: the host column exists only when hosts are configured
+            self.COLUMNS = with_host_column()
+            self._host_width = max([AGENT_COLUMN_WIDTHS["host"], *(len(h) for h in hosts)])
 
     def column_width(self, key: str) -> int | None:
+        if key == "host":
+            return self._host_width
         return self._name_width if key == "name" else super().column_width(key)
 
     @property
