@@ -248,3 +248,22 @@ def test_a_rendered_config_parses_back(world):
     config = parse_config(tomllib.loads(text))
     assert config.agents[0].command == ("claude", 'a "b"', "c\\d") and str(config.agents[0].cwd) == '/tmp/x "y"'
     assert str(config.tmux.socket_path) == "/tmp/tmux-0/default"
+
+
+def test_a_forced_respawn_of_a_live_adopted_agent_stops_it_by_pid_and_start_then_spawns_its_own_window(fleet,
+                                                                                                     capsys):
+    cfg = fleet.write_config([{"name": "tabs", "kind": "claude-code", "command": [str(fleet.bin)]}])
+    path = str(cfg.path)
+    tabs_pane, tabs_pid = fleet.panes()["tabs"]
+    assert run(capsys, "adopt", "tabs", tabs_pane, "--config", path)[0] == 0
+    code, out, _ = run(capsys, "respawn", "tabs", "--config", path)
+    assert code == 0 and f"already running (adopted pid {tabs_pid} in {tabs_pane})" in out
+    code, out, _ = run(capsys, "respawn", "tabs", "--force", "--config", path, "--json")
+    result = json.loads(out)
+    assert code == 0 and result["ok"] and result["spawn"]["pid"] != tabs_pid
+    wait_for(lambda: not os.path.exists(f"/proc/{tabs_pid}"), what="the adopted process gone")
+    windows = fleet.tmux("list-panes", "-a", "-F", "#{pane_id} #{session_name} #{@cockpit_agent}").stdout
+    assert f"{result['spawn']['pane']} agents tabs" in windows  # its own window, in the cockpit's session
+    rows = [json.loads(line) for line in cfg.state.registry.read_text().splitlines()]
+    assert [r["event"] for r in rows] == ["adopted", "exit", "spawn_requested", "spawned"]
+    assert rows[1]["pid"] == tabs_pid and rows[1]["reason"] == "adopted process replaced by a respawn"

@@ -13,9 +13,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from cockpit.act.adopt import Adoption, AdoptResult, stop_process
+from cockpit.act.adopt import Adoption, AdoptResult
 from cockpit.act.deliver import agent_claude_dir
 from cockpit.act.hooks import run_json_command
+from cockpit.act.stop import stop_verified
 from cockpit.act.reap import Reaper, ReapResult
 from cockpit.act.repoint import repoint_agent
 from cockpit.act.spawn import SpawnResult, verified_spawn
@@ -248,8 +249,9 @@ class ActionLayer:
         """Stop a live adopted process (pid and start checked: TERM, then KILL after stop_wait_s) and close
         its lifecycle. Its pane is the operator's: it stays, and the agent gets a window of its own."""
         pid, start = row.get("pid"), row.get("start")
-        if isinstance(pid, int) and isinstance(start, int):
-            await asyncio.to_thread(stop_process, self.reader, pid, start, self.config.supervisor.stop_wait_s)
+        proc = await asyncio.to_thread(self.reader.read, pid) if isinstance(pid, int) else None
+        if proc is not None and proc.start == start:
+            await stop_verified([proc], wait_s=self.config.supervisor.stop_wait_s, reader=self.reader)
         return await self._close_lifecycle(agent, pane, reason="adopted process replaced by a respawn",
                                            replacing=True)
 

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 from cockpit.config import AgentConfig, Config
 from cockpit.observe.discover import tree_bfs, guess_kind, live_session_of, program_of
-from cockpit.observe.procs import Proc, ProcessReader, ProcessTable, signal_verified
+from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
 from cockpit.observe.snapshot import agent_panes
 from cockpit.registry import Journal, Registry, new_spawn_id
 from cockpit.tmux import Pane, TmuxClient, TmuxError
@@ -84,28 +82,6 @@ def _owner(panes: list[Pane], pane: Pane, session: str, adoptions: dict[str, dic
         if other != name and row.get("pane") == pane.pane_id:
             return other
     return None
-
-
-def stop_process(reader: ProcessReader, pid: int, start: int, wait_s: float) -> bool:
-    """TERM the recorded process (pid AND start checked), KILL it after ``wait_s``; True once it is gone.
-
-    Blocking (a worker thread). Used when a live adopted agent is replaced: its pane is the
-    operator's, so the process is stopped, never the pane or its window.
-    """
-    def gone() -> bool:
-        proc = reader.read(pid)
-        return proc is None or proc.start != start or proc.zombie
-
-    for sig, wait in ((signal.SIGTERM, wait_s), (signal.SIGKILL, 2.0)):
-        if gone():
-            return True
-        signal_verified(pid, start, sig, reader=reader)
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if gone():
-                return True
-            time.sleep(0.05)
-    return gone()
 
 
 def _read_cwd(pid: int) -> str | None:
