@@ -63,10 +63,11 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Mapping, TextIO
 
+from cockpit.act.stop import stop_verified_sync
 from cockpit.claude_paths import transcript_path
 from cockpit.config import Config, parse_config
 from cockpit.fsutil import atomic_write, atomic_write_json, ensure_private_dir
-from cockpit.observe.procs import ProcessReader, signal_verified
+from cockpit.observe.procs import ProcessReader
 from cockpit.registry import Registry, new_spawn_id
 
 __all__ = [
@@ -387,14 +388,6 @@ def _ancestors(pid: int, reader: ProcessReader) -> set[int]:
     return out
 
 
-def _read_proc_file(pid: int, name: str) -> bytes:
-    try:
-        with open(f"/proc/{pid}/{name}", "rb") as fh:
-            return fh.read(1 << 20)
-    except OSError:
-        return b""
-
-
 def world_processes(root: Path, socket_name: str, *, exclude: Iterable[int] = (),
                     reader: ProcessReader | None = None) -> dict[int, int]:
     """Processes of a demo world, as ``{pid: start}``: their environment carries the world's marker
@@ -405,31 +398,23 @@ def world_processes(root: Path, socket_name: str, *, exclude: Iterable[int] = ()
     ``cd``-ed into the world (PWD=...) is not the demo's.
     """
     reader = reader or ProcessReader()
-    root_b = str(root).rstrip("/").encode()
-    sock_b = socket_name.encode()
+    root_s = str(root).rstrip("/")
+    root_b = root_s.encode()
     marks = {f"{MARKER_ENV}=".encode() + root_b}
     prefixes = tuple(f"{var}=".encode() + root_b + b"/" for var in ("HOME", "CLAUDE_CONFIG_DIR"))
     skip = set(exclude) | {os.getpid()}
     found: dict[int, int] = {}
-    try:
-        names = [n for n in os.listdir("/proc") if n.isdigit()]
-    except OSError:
-        return found
-    for name in names:
-        pid = int(name)
-        if pid in skip:
+    for proc in reader.scan_all():
+        if proc.pid in skip or proc.zombie:
             continue
-        cmdline = _read_proc_file(pid, "cmdline")
-        args = cmdline.split(b"\0")
-        hit = root_b + b"/" in cmdline or any(
-            a == root_b or a == sock_b or a == b"-L" + sock_b or a.endswith(b"/" + sock_b) for a in args)
+        args = proc.cmdline
+        hit = any(root_s + "/" in a for a in args) or any(
+            a == root_s or a == socket_name or a == "-L" + socket_name or a.endswith("/" + socket_name)
+            for a in args)
         if not hit:
-            env = _read_proc_file(pid, "environ").split(b"\0")
-            hit = any(e in marks or e.startswith(prefixes) for e in env)
+            hit = any(e in marks or e.startswith(prefixes) for e in reader.environ(proc.pid))
         if hit:
-            proc = reader.read(pid)
-            if proc is not None and not proc.zombie:
-                found[pid] = proc.start
+            found[proc.pid] = proc.start
     return found
 
 
@@ -929,13 +914,10 @@ def destroy_world(root: Path, socket_name: str, *, known: Mapping[int, int] | No
     # The panes' processes get SIGHUP from the closing ptys: give them a moment to exit cleanly.
     left = _wait_gone(before, reader, TEARDOWN_GRACE_S)
     left.update(world_processes(root, socket_name, exclude=me, reader=reader))
-    for sig, wait in ((signal.SIGTERM, TERM_WAIT_S), (signal.SIGKILL, 1.0)):
-        left = _alive(left, reader)
-        if not left:
-            break
-        for pid, start in left.items():
-            signal_verified(pid, start, sig, reader=reader)  # SPEC §6: only the process recorded
-        left = _wait_gone(left, reader, wait)
+    procs = [p for pid, start in _alive(left, reader).items()
+             if (p := reader.read(pid)) is not None and p.start == start]
+    if procs:  # SPEC §6: only the processes recorded, each by pid + start
+        stop_verified_sync(procs, wait_s=TERM_WAIT_S, kill_wait_s=1.0, reader=reader)
     path = socket_path or default_socket_path(socket_name)
     try:
         gone = subprocess.run([tmux_bin, "-L", socket_name, "has-session"], capture_output=True, timeout=5,

@@ -59,10 +59,12 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from cockpit import timefmt
+from cockpit.act.stop import stop_verified_sync
 from cockpit.claude_paths import proc_start_ticks
 from cockpit.config import AgentConfig, Config, DoctorConfig
 from cockpit.fsutil import atomic_symlink, atomic_write, ensure_private_dir
 from cockpit.locks import LockTimeout, hold
+from cockpit.observe.procs import Proc, ProcessReader
 from cockpit.observe.drift import PromotionLog, link_chain, link_key, resolve_command, version_hint
 from cockpit.registry import Journal
 from cockpit.tmux import TmuxClient, TmuxError
@@ -376,46 +378,19 @@ def _kill_server_sync(tmux_bin: str, server_args: Sequence[str], env: Mapping[st
         pass
 
 
-def _stat_fields(pid: int) -> list[bytes] | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return None
-    return raw[raw.rfind(b")") + 1:].split()
-
-
-def _session_members(sid: int) -> list[tuple[int, int]]:
-    """(pid, start) of every live process of the pane's session (the candidate and all it started)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        fields = _stat_fields(int(entry))
-        # after ")": state, ppid, pgrp, session, ... starttime at index 19
-        if fields and len(fields) > 19 and fields[3] == str(sid).encode() and fields[0] not in (b"Z", b"X"):
-            out.append((int(entry), int(fields[19])))
-    return out
-
-
 def _kill_candidate_sync(sid: int | None, start: int | None) -> None:
     """Whatever outlived the server's SIGHUP in the pane's session (tmux made the pane's process a
-    session leader): TERM, then KILL; each process is signalled only while its start time still matches."""
+    session leader): ``stop_verified``, each process named by pid + start time as found in the session."""
     if not sid or start is None:
         return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        members = _session_members(sid)
-        if not members:
-            return
-        for pid, pstart in members:
-            fields = _stat_fields(pid)
-            if fields and len(fields) > 19 and int(fields[19]) == pstart:
-                try:
-                    os.kill(pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    pass
-        deadline = time.monotonic() + 1.0
-        while time.monotonic() < deadline and _session_members(sid):
-            time.sleep(0.05)
+    reader = ProcessReader()
+
+    def members() -> list[Proc]:
+        return [p for p in reader.scan_all() if p.session == sid and not p.zombie]
+
+    found = members()
+    if found:
+        stop_verified_sync(found, wait_s=1.0, kill_wait_s=1.0, reader=reader, members=members)
 
 
 def _remove_files(socket_file: str, temp_home: str | None) -> None:

@@ -37,17 +37,17 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from cockpit.act.reap import record_completion, result_fields
+from cockpit.act.stop import stop_verified
 from cockpit.config import Config, ConfigError, find_config_path, load_config
 from cockpit.fsutil import FILE_MODE, StateDirError, ensure_private_dir
 from cockpit.locks import LockTimeout
-from cockpit.observe.procs import ProcessReader, signal_verified
+from cockpit.observe.procs import ProcessReader
 from cockpit.observe.wrappers import MAX_EVENT_BYTES, ResultLine, parse_event, result_from_event
 from cockpit.registry import Registry, new_spawn_id
 
 DEFAULT_ACK_TIMEOUT_S = 30.0
 TERM_WAIT_S = 2.0  # after TERM, before KILL
 DRAIN_S = 1.0  # after the command exits: how long its stdout may stay open (a grandchild holding it)
-POLL_S = 0.05
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 USAGE = "cockpit wrap [--config FILE] [--ack-timeout S] [--name NAME] [--agent NAME] -- COMMAND ..."
 
@@ -337,28 +337,16 @@ class _Run:
         pgid = self.proc.pid
         return [p for p in self.reader.scan_all() if p.pgid == pgid and not p.zombie]
 
-    def _signal_group(self, sig: int) -> bool:
-        """Signal the group through its leader, checked by pid + start (the leader is ours and unreaped)."""
-        assert self.proc is not None
-        if self.child_start is None:
-            return False
-        return signal_verified(self.proc.pid, self.child_start, sig, group=True, reader=self.reader)
-
     async def _stop_group(self) -> int:
-        """TERM the command's group, KILL it after TERM_WAIT_S; returns how many processes were alive."""
+        """Stop the command's group (``stop_verified`` through its leader, which is ours and unreaped:
+        its pid + start still name it); returns how many processes were alive."""
+        assert self.proc is not None
         members = await asyncio.to_thread(self._group)
-        if not members:
+        leader = await asyncio.to_thread(self.reader.read, self.proc.pid)
+        if not members or leader is None or leader.start != self.child_start:
             return 0
-        await asyncio.to_thread(self._signal_group, signal.SIGTERM)
-        deadline = time.monotonic() + TERM_WAIT_S
-        while await asyncio.to_thread(self._group):
-            if time.monotonic() >= deadline:
-                await asyncio.to_thread(self._signal_group, signal.SIGKILL)
-                kill_deadline = time.monotonic() + TERM_WAIT_S
-                while await asyncio.to_thread(self._group) and time.monotonic() < kill_deadline:
-                    await asyncio.sleep(POLL_S)
-                break
-            await asyncio.sleep(POLL_S)
+        await stop_verified([leader], wait_s=TERM_WAIT_S, kill_wait_s=TERM_WAIT_S, reader=self.reader,
+                            members=self._group)
         return len(members)
 
     def _status(self) -> dict[str, Any]:

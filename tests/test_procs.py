@@ -134,7 +134,7 @@ def test_parse_stat_never_raises_on_arbitrary_bytes(data: bytes) -> None:
 def test_fake_proc_tree_with_hostile_comm_reads_pid_start_and_cmdline(tmp_path: Path) -> None:
     fake_proc(tmp_path, 10, comm="a) b (c", start=777, cmdline=("claude", "--resume", "a b"))
     proc = ProcessReader(tmp_path).read(10)
-    assert proc == Proc(10, 1, 777, "S", 10, ("claude", "--resume", "a b"), "a) b (c")
+    assert proc == Proc(10, 1, 777, "S", 10, ("claude", "--resume", "a b"), "a) b (c", session=10)
     assert proc.command == "claude --resume a b"
 
 

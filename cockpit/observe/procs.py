@@ -48,6 +48,7 @@ class Proc:
     pgid: int
     cmdline: tuple[str, ...]  # () for kernel threads and zombies
     comm: str = ""  # the kernel's 15-char name, shown when there is no cmdline
+    session: int = 0  # its session id (a tmux pane's process leads one)
 
     @property
     def command(self) -> str:
@@ -72,6 +73,7 @@ class StatFields(NamedTuple):
     flags: int
     num_threads: int
     start: int
+    session: int = 0
 
 
 def parse_stat(data: bytes | str) -> StatFields | None:
@@ -99,6 +101,7 @@ def parse_stat(data: bytes | str) -> StatFields | None:
             int(rest[6]),  # field 9: flags
             int(rest[17]),  # field 20: num_threads
             int(rest[19]),  # field 22: starttime
+            int(rest[3]),  # field 6: session
         )
     except ValueError:
         return None
@@ -311,7 +314,7 @@ class ProcessReader:
             if (cmdline or no_cmdline) and not young:
                 with self._lock:
                     self._cmdlines[key] = (st.comm, cmdline, gen)
-        return Proc(st.pid, st.ppid, st.start, st.state, st.pgid, cmdline, st.comm)
+        return Proc(st.pid, st.ppid, st.start, st.state, st.pgid, cmdline, st.comm, st.session)
 
     def read(self, pid: int) -> Proc | None:
         """The process as it is now, or None if it is gone."""
@@ -319,6 +322,11 @@ class ProcessReader:
         if st is None:
             return None
         return self._proc(st, self._generation, self._now_ticks())
+
+    def environ(self, pid: int) -> tuple[bytes, ...]:
+        """The process's environment entries (``NAME=value``, raw bytes); () when gone or unreadable."""
+        raw = _read(f"{self._root}/{pid}/environ")
+        return tuple(e for e in raw.split(b"\0") if e) if raw else ()
 
     # -- batches ------------------------------------------------------------------
 
