@@ -345,9 +345,8 @@ async def _dead_status(client: TmuxClient, pane_id: str, pid: int | None) -> int
                 pass
         await asyncio.sleep(0.05)
     if pid:  # last resort: the zombie's exit code, field 52 of /proc/PID/stat
-        fields = await asyncio.to_thread(_stat_fields, pid)
-        if fields and fields[0] == b"Z" and len(fields) >= 50 and fields[49].isdigit():
-            code = int(fields[49])
+        code = await asyncio.to_thread(ProcessReader().exit_status, pid)
+        if code is not None:
             return -(code & 0x7F) if code & 0x7F else (code >> 8) & 0xFF
     return None
 

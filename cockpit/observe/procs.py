@@ -323,6 +323,14 @@ class ProcessReader:
             return None
         return self._proc(st, self._generation, self._now_ticks())
 
+    def exit_status(self, pid: int) -> int | None:
+        """A zombie's wait status (field 52 of its stat: it exited, nobody reaped it yet); None otherwise."""
+        raw = _read(f"{self._root}/{pid}/stat", 8192)
+        fields = raw[raw.rfind(b")") + 1:].split() if raw else []
+        if len(fields) < 50 or fields[0] != b"Z" or not fields[49].isdigit():
+            return None
+        return int(fields[49])
+
     def environ(self, pid: int) -> tuple[bytes, ...]:
         """The process's environment entries (``NAME=value``, raw bytes); () when gone or unreadable."""
         raw = _read(f"{self._root}/{pid}/environ")
