@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from cockpit import __version__, doctor, timefmt, wrap
 from cockpit.config import Config, ConfigError, find_config_path, load_config
-from cockpit.fsutil import StateDirError
+from cockpit.fsutil import StateDirError, StateFileError
 from cockpit.locks import LockTimeout
 from cockpit.reminders import ReminderError
 
@@ -211,8 +211,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReminderError as exc:
         _err(str(exc))
         return 2
+    except StateFileError as exc:
+        _err(str(exc))
+        return bad_input_code
+    except OSError as exc:  # a state file or dir the OS refused: one line naming it, never a traceback
+        _err(_os_line(exc))
+        return bad_input_code
     except KeyboardInterrupt:
         return 130
+
+
+def _os_line(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else None
+    what = exc.strerror or str(exc)
+    return f"{where}: {what}" if where is not None else what
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -467,8 +479,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
     """``cockpit remind NAME (--in D | --at T) (--wake | --notice) [--respawn-if-down] TEXT``: one row, no supervisor."""
     import time
 
-    from cockpit.registry import Journal
-    from cockpit.reminders import ReminderQueue, due_from_args
+    from cockpit.reminders import schedule_reminder
 
     config = _load(args)
     if args.respawn_if_down and args.verb != "wake":
@@ -483,14 +494,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
         _err("remind refused: this cockpit is read-only")
         return 2
     now = time.time()
-    due = due_from_args(in_=args.in_, at=args.at, now=now)
-    queue = ReminderQueue.for_config(config)
-    r = queue.add(args.name, args.verb, " ".join(args.text), due, respawn_if_down=args.respawn_if_down,
-                  by="cli", now=now)
-    Journal(config.state.journal).record("action", agent=r.agent, action="remind", actor="cli", result="scheduled",
-                                         summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at "
-                                                 f"{timefmt.local(due)}",
-                                         after=r.to_json())
+    # both or neither: the reminder is taken back if its journal row cannot be written
+    r = schedule_reminder(config, args.name, args.verb, " ".join(args.text), in_=args.in_, at=args.at,
+                          respawn_if_down=args.respawn_if_down, by="cli", now=now)
     if args.json:
         print(json.dumps(r.to_json(), indent=2))
     else:

@@ -7,9 +7,11 @@ fsync, rename. A kill -9 at any instant leaves the old or the new content.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,32 @@ FILE_MODE = 0o600
 
 class StateDirError(OSError):
     """The state directory cannot be created or written: one line for the operator."""
+
+
+class StateFileError(OSError):
+    """A state file cannot be used (a directory, a FIFO, a planted symlink, unreadable): ``str()`` is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def state_file_error(path: Path, exc: OSError) -> StateFileError:
+    """The one line for an OSError on a state file, naming it."""
+    if exc.errno == errno.ELOOP:
+        return StateFileError(f"{path}: is a symlink; refusing to follow it (state files are never written through a link)")
+    if exc.errno == errno.ENXIO:
+        return StateFileError(f"{path}: not a regular file (a FIFO or a device)")
+    return StateFileError(f"{path}: {exc.strerror or exc}")
+
+
+def _regular(fd: int, path: Path) -> None:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateFileError(f"{path}: not a regular file")
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -54,7 +82,7 @@ def atomic_write(path: Path, data: bytes | str, mode: int = FILE_MODE) -> None:
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
@@ -90,14 +118,52 @@ def atomic_symlink(link: Path, target: str | os.PathLike[str]) -> None:
     _fsync_dir(link.parent)
 
 
+def open_state_file(path: Path, flags: int, mode: int = FILE_MODE) -> int:
+    """Open a state file for writing, never through a symlink (a planted one, dangling too, is refused):
+    an existing file with O_NOFOLLOW, a new one with O_CREAT|O_EXCL. Only a regular file is accepted."""
+    path = Path(path)
+    base = flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    for _ in range(3):
+        try:
+            fd = os.open(path, base)
+        except FileNotFoundError:
+            try:
+                fd = os.open(path, base | os.O_CREAT | os.O_EXCL, mode)
+            except FileExistsError:
+                continue  # created (or planted) between the two opens: look again
+            except OSError as exc:
+                raise _refusal(path, exc) from None
+        except OSError as exc:
+            raise _refusal(path, exc) from None
+        _regular(fd, path)
+        return fd
+    raise StateFileError(f"{path}: keeps appearing and vanishing; refusing to write it")
+
+
+def _refusal(path: Path, exc: OSError) -> StateFileError:
+    if exc.errno == errno.EEXIST or (exc.errno == errno.ELOOP) or os.path.islink(path):
+        return StateFileError(f"{path}: is a symlink; refusing to write through it (state files are never "
+                              "written through a link: remove it)")
+    return state_file_error(path, exc)
+
+
 def append_line(path: Path, line: str, mode: int = FILE_MODE) -> None:
     """Append one whole line with a single write (O_APPEND); callers hold the file's lock."""
     data = (line.rstrip("\n") + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, mode)
+    fd = open_state_file(path, os.O_WRONLY | os.O_APPEND, mode)
     try:
+        size = os.fstat(fd).st_size
         view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+        except OSError as exc:
+            # A full disk mid-line: take the torn part back, so the file holds whole lines only.
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass
+            raise state_file_error(Path(path), exc) from None
     finally:
         os.close(fd)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,8 +44,17 @@ from pathlib import Path
 from typing import Any
 
 from cockpit import timefmt
-from cockpit.fsutil import append_line, atomic_write, ensure_private_dir
+from cockpit.fsutil import (
+    StateFileError,
+    append_line,
+    atomic_write,
+    ensure_private_dir,
+    open_state_file,
+    state_file_error,
+)
 from cockpit.locks import hold
+from cockpit.observe.lines import LineBatch, LineTail, Oversize
+from cockpit.records import JOURNAL_ROW, REGISTRY_ROW, BadLines, Schema, json_object
 
 MAX_LINE_BYTES = 1 << 20
 _CHUNK = 1 << 16
@@ -61,6 +71,8 @@ class ReadResult:
     rows: list[Row] = field(default_factory=list)
     bad_lines: int = 0
     reset: bool = False  # the file was replaced or truncated: rows start from the beginning again
+    bad: BadLines = field(default_factory=BadLines)  # the bad lines by reason
+    error: str | None = None  # the file could not be read at all (not a regular file, unreadable): one line
 
 
 @dataclass(frozen=True)
@@ -95,122 +107,63 @@ def _dumps(row: Mapping[str, Any]) -> str:
 
 
 def _parse(line: bytes) -> Row | None:
-    try:
-        value = json.loads(line.decode("utf-8"))
-    except (ValueError, RecursionError):
-        return None
-    return value if isinstance(value, dict) else None
+    value, _ = json_object(line)
+    return value
 
 
-class _Scanner:
-    """Splits a file into complete lines from a byte offset, in bounded memory.
-
-    Yields each complete line's bytes, or None once for a line longer than
-    ``max_line_bytes`` (whose bytes are skipped up to its newline). ``offset`` ends
-    after the last complete line; ``pending`` counts the bytes of an unterminated
-    last line, which is left for the next scan.
-    """
-
-    def __init__(self, max_line_bytes: int) -> None:
-        self.max_line_bytes = max_line_bytes
-        self.offset = 0
-        self.discarding = False
-        self.pending = 0
-
-    def lines(self, fd: int) -> Iterator[bytes | None]:
-        buf = bytearray()
-        while chunk := os.pread(fd, _CHUNK, self.offset + len(buf)):
-            buf += chunk
-            start = 0
-            while (newline := buf.find(b"\n", start)) != -1:
-                line = bytes(buf[start:newline])
-                start = newline + 1
-                if self.discarding:
-                    self.discarding = False
-                    continue
-                yield None if len(line) > self.max_line_bytes else line
-            del buf[:start]
-            self.offset += start
-            if len(buf) > self.max_line_bytes and not self.discarding:
-                self.discarding = True
-                yield None
-            if self.discarding:
-                self.offset += len(buf)
-                buf.clear()
-        self.pending = len(buf)
-
-
-def _collect(scanner: _Scanner, fd: int) -> tuple[list[Row], int]:
+def _collect(batch: LineBatch, schema: Schema | None, bad: BadLines) -> list[Row]:
+    """The rows of a read: each line through the store's schema; what is not a row is counted in ``bad``."""
     rows: list[Row] = []
-    bad = 0
-    for line in scanner.lines(fd):
-        if line is not None and not line.strip():
+    for line in batch.lines:
+        if isinstance(line, Oversize):
+            bad.add(f"line over the size limit ({line.size} bytes)")
             continue
-        row = None if line is None else _parse(line)
-        if row is None:
-            bad += 1
-        else:
+        if not line.strip():
+            continue
+        row = schema.line(line, bad) if schema is not None else _untyped(line, bad)
+        if row is not None:
             rows.append(row)
-    return rows, bad
+    return rows
+
+
+def _untyped(line: bytes, bad: BadLines) -> Row | None:
+    value, why = json_object(line)
+    if value is None:
+        bad.add(why or "bad line", line)
+    return value
 
 
 class Tail:
-    """Incremental reader of a JSONL file: each ``read_new`` returns only the rows appended since the last.
+    """Incremental reader of a JSONL store: each ``read_new`` returns only the rows appended since the last.
 
-    It keeps the file open between calls, so the inode it follows cannot be
-    recycled for another file; a replaced (pruned) or truncated file is read again
-    from the start with ``reset=True``.
+    It keeps the file open between calls (the one ``LineTail``), so the inode it follows cannot be
+    recycled for another file; a replaced (pruned) or truncated file is read again from the start
+    with ``reset=True``. Every line goes through the store's schema: bad lines are counted by reason.
     """
 
-    def __init__(self, path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> None:
+    def __init__(self, path: Path, *, max_line_bytes: int = MAX_LINE_BYTES, schema: Schema | None = None) -> None:
         self.path = Path(path)
-        self._max_line_bytes = max_line_bytes
-        self._scanner = _Scanner(max_line_bytes)
-        self._fd: int | None = None
-        self._ident: tuple[int, int] | None = None
+        self.schema = schema
+        self.bad = BadLines()  # every bad line this tail has seen, by reason (shown with its source)
+        self._lines = LineTail(self.path, max_line_bytes=max_line_bytes, keep_open=True, nofollow=True)
+        self.error: str | None = None
 
     @property
     def offset(self) -> int:
-        return self._scanner.offset
+        return self._lines.offset
 
     def read_new(self) -> ReadResult:
-        reset = False
-        try:
-            ident = _ident(os.stat(self.path))
-        except FileNotFoundError:
-            reset = self._fd is not None or self._scanner.offset > 0
-            self._restart()
-            return ReadResult([], 0, reset)
-        if self._fd is None or ident != self._ident:
-            reset = self._fd is not None
-            self._restart()
-            try:
-                self._fd = os.open(self.path, os.O_RDONLY)
-            except FileNotFoundError:
-                return ReadResult([], 0, reset)
-            self._ident = _ident(os.fstat(self._fd))
-        if self._rewritten_in_place(self._fd):
-            reset = True
-            self._scanner = _Scanner(self._max_line_bytes)
-        rows, bad = _collect(self._scanner, self._fd)
-        return ReadResult(rows, bad, reset)
+        batch = self._lines.read()
+        self.error = batch.error
+        if batch.reset:
+            self.bad.clear()  # the file is read again from its start: its bad lines are counted again
+        bad = BadLines()
+        rows = _collect(batch, self.schema, bad)
+        self.bad.merge(bad)
+        return ReadResult(rows, bad.total, batch.reset, bad=bad, error=batch.error)
 
     def close(self) -> None:
-        self._restart()
-
-    def _rewritten_in_place(self, fd: int) -> bool:
-        """Truncated below our offset, or the byte before it is no longer the newline we stopped after."""
-        offset = self._scanner.offset
-        if os.fstat(fd).st_size < offset:
-            return True
-        return offset > 0 and not self._scanner.discarding and os.pread(fd, 1, offset - 1) != b"\n"
-
-    def _restart(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = None
-        self._ident = None
-        self._scanner = _Scanner(self._max_line_bytes)
+        self._lines.close()
 
     def __enter__(self) -> Tail:
         return self
@@ -218,18 +171,11 @@ class Tail:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            os.close(fd)
-
-
-def _ident(st: os.stat_result) -> tuple[int, int]:
-    return (st.st_dev, st.st_ino)
-
 
 class JsonlStore:
     """An append-only JSONL file whose writers all take one lock file (default: PATH.lock)."""
+
+    schema: Schema | None = None  # what a row must be (records.py); None: any JSON object
 
     def __init__(
         self,
@@ -254,31 +200,87 @@ class JsonlStore:
         stamped = [self._stamp(row) for row in rows]
         if not stamped:
             return []
-        text = "\n".join(_dumps(row) for row in stamped)
         with self.locked():
-            if not self._ends_with_newline():
-                # seed #4: a line torn by a crashed writer must not swallow the next row into a bad line.
-                text = "\n" + text
-            append_line(self.path, text)
+            self._append_locked(stamped)
         return stamped
 
-    def read_all(self) -> ReadResult:
-        """Every row; bad lines (torn, non-UTF-8, not an object, over max_line_bytes) are counted, never raised."""
+    def append_with(self, rows: Iterable[Mapping[str, Any]], then: Callable[[list[Row]], Any]) -> list[Row]:
+        """Append rows and run ``then(rows)`` under the lock: both or neither. If ``then`` raises (the
+        journal row of the same act could not be written), the rows are taken back before it propagates."""
+        stamped = [self._stamp(row) for row in rows]
+        with self.locked():
+            size = self._size()
+            self._append_locked(stamped)
+            try:
+                then(stamped)
+            except BaseException:
+                self._truncate(size)
+                raise
+        return stamped
+
+    def check_writable(self) -> None:
+        """Raise ``StateFileError`` (one line) unless the store can be appended to: its dir usable, the file
+        regular, not a symlink. Creates an empty file when there is none."""
+        ensure_private_dir(self.path.parent)
+        os.close(open_state_file(self.path, os.O_WRONLY | os.O_APPEND))
+
+    def check_usable(self) -> None:
+        """Raise ``StateFileError`` (one line naming it) when the store exists but is not a regular file
+        (a directory, a FIFO, a planted symlink) or cannot be read. Writes nothing."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            st = os.lstat(self.path)
         except FileNotFoundError:
-            return ReadResult()
+            return
+        except OSError as exc:
+            raise state_file_error(self.path, exc) from None
+        if stat.S_ISLNK(st.st_mode):
+            raise StateFileError(f"{self.path}: is a symlink; refusing to follow it (state files are never "
+                                 "written through a link: remove it)")
+        if not stat.S_ISREG(st.st_mode):
+            raise StateFileError(f"{self.path}: not a regular file")
+        if not os.access(self.path, os.R_OK):
+            raise StateFileError(f"{self.path}: cannot be read (permission denied)")
+
+    def _append_locked(self, stamped: list[Row]) -> None:
+        if not stamped:
+            return
+        text = "\n".join(_dumps(row) for row in stamped)
+        if not self._ends_with_newline():
+            # seed #4: a line torn by a crashed writer must not swallow the next row into a bad line.
+            text = "\n" + text
+        append_line(self.path, text)
+
+    def _size(self) -> int:
         try:
-            scanner = _Scanner(self._max_line_bytes)
-            rows, bad = _collect(scanner, fd)
-            if scanner.pending and os.pread(fd, scanner.pending, scanner.offset).strip():
-                bad += 1  # an unterminated last line: torn, or still being written
-            return ReadResult(rows, bad)
+            return os.lstat(self.path).st_size
+        except FileNotFoundError:
+            return 0
+
+    def _truncate(self, size: int) -> None:
+        fd = open_state_file(self.path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
         finally:
             os.close(fd)
 
+    def read_all(self) -> ReadResult:
+        """Every row; bad lines (torn, non-UTF-8, not an object, a field of the wrong type, over
+        max_line_bytes) are counted by reason, never raised. A store that is not a regular file
+        (a directory, a FIFO, a symlink) raises ``StateFileError``: one line naming it."""
+        batch = LineTail(self.path, max_line_bytes=self._max_line_bytes, nofollow=True).read()
+        if batch.error is not None:
+            raise StateFileError(batch.error)
+        bad = BadLines()
+        rows = _collect(batch, self.schema, bad)
+        if batch.partial.strip():
+            bad.add(f"{self._what()}: unterminated last line (torn, or still being written)", batch.partial)
+        return ReadResult(rows, bad.total, bad=bad)
+
     def tail(self) -> Tail:
-        return Tail(self.path, max_line_bytes=self._max_line_bytes)
+        return Tail(self.path, max_line_bytes=self._max_line_bytes, schema=self.schema)
+
+    def _what(self) -> str:
+        return self.schema.name if self.schema is not None else self.path.name
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -294,11 +296,16 @@ class JsonlStore:
 
     def _ends_with_newline(self) -> bool:
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except FileNotFoundError:
             return True
+        except OSError as exc:
+            raise state_file_error(self.path, exc) from None
         try:
-            size = os.fstat(fd).st_size
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise StateFileError(f"{self.path}: not a regular file")
+            size = st.st_size
             return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
         finally:
             os.close(fd)
@@ -364,6 +371,8 @@ def _keep_mask(rows: list[Row], cutoff: float) -> list[bool]:
 class Registry(JsonlStore):
     """STATE/registry.jsonl: one row per lifecycle event; see the module docstring for the fields."""
 
+    schema = REGISTRY_ROW
+
     def event(self, event: str, *, agent: str, spawn_id: str | None = None, **fields: Any) -> Row:
         if event not in EVENTS:
             raise ValueError(f"unknown registry event {event!r} (expected one of {', '.join(EVENTS)})")
@@ -381,14 +390,7 @@ class Registry(JsonlStore):
         something is dropped.
         """
         with self.locked():
-            try:
-                fd = os.open(self.path, os.O_RDONLY)
-            except FileNotFoundError:
-                return PruneResult(0, 0)
-            try:
-                lines, bad = self._read_lines(fd)
-            finally:
-                os.close(fd)
+            lines, bad = self._read_lines()
             rows = [row for _, row in lines if row is not None]
             mask = iter(_keep_mask(rows, now - max_age_s))
             kept: list[bytes] = []
@@ -402,28 +404,31 @@ class Registry(JsonlStore):
                 atomic_write(self.path, b"".join(raw + b"\n" for raw in kept))
             return PruneResult(len(rows) - dropped, dropped, bad)
 
-    def _read_lines(self, fd: int) -> tuple[list[tuple[bytes, Row | None]], int]:
-        """Every line with its parsed row (None for a bad line); oversize lines are counted, not kept."""
-        scanner = _Scanner(self._max_line_bytes)
+    def _read_lines(self) -> tuple[list[tuple[bytes, Row | None]], int]:
+        """Every line with its row (None for a bad line, kept verbatim); oversize lines are counted, not kept."""
+        batch = LineTail(self.path, max_line_bytes=self._max_line_bytes, nofollow=True).read()
+        if batch.error is not None:
+            raise StateFileError(batch.error)
         lines: list[tuple[bytes, Row | None]] = []
-        bad = 0
-        for line in scanner.lines(fd):
-            if line is None:
-                bad += 1
+        bad = BadLines()
+        for line in batch.lines:
+            if isinstance(line, Oversize):
+                bad.add("line over the size limit")
             elif line.strip():
-                row = _parse(line)
-                bad += row is None
+                value, _ = json_object(line)
+                row, _ = REGISTRY_ROW.parse(value) if value is not None else (None, None)
+                bad.add("bad line") if row is None else None
                 lines.append((line, row))
-        if scanner.pending and not scanner.discarding:
-            torn = os.pread(fd, scanner.pending, scanner.offset)
-            if torn.strip():
-                bad += 1
-                lines.append((torn, None))
-        return lines, bad
+        if batch.partial.strip():
+            bad.add("unterminated last line")
+            lines.append((batch.partial, None))
+        return lines, bad.total
 
 
 class Journal(JsonlStore):
     """STATE/journal.jsonl: every decision and action the cockpit took, with its evidence."""
+
+    schema = JOURNAL_ROW
 
     def record(
         self,

@@ -40,6 +40,7 @@ from typing import Any
 
 from cockpit import timefmt
 from cockpit.fsutil import append_line, atomic_write
+from cockpit.records import REMINDER_ROW
 from cockpit.registry import JsonlStore, Row, _dumps
 
 __all__ = [
@@ -315,6 +316,8 @@ def fold(rows: Iterable[Mapping[str, Any]], start: Mapping[str, Reminder] | None
 class ReminderStore(JsonlStore):
     """The JSONL store, plus an append for a caller that already holds the lock (a check-then-write)."""
 
+    schema = REMINDER_ROW
+
     def append_held(self, rows: Iterable[Mapping[str, Any]]) -> list[Row]:
         stamped = [self._stamp(row) for row in rows]
         if stamped:
@@ -340,6 +343,11 @@ class ReminderQueue:
         self._state: dict[str, Reminder] = {}
         self._guard = threading.Lock()
         self.bad_lines = 0
+
+    @property
+    def bad(self) -> Any:
+        """The bad lines of the reminders file, by reason (the report shows them)."""
+        return self._tail.bad
 
     @classmethod
     def for_config(cls, config: Any, *, clock: Callable[[], float] = time.time) -> ReminderQueue:
@@ -381,8 +389,13 @@ class ReminderQueue:
 
     # --- operator changes -----------------------------------------------------------------
     def add(self, agent: str, verb: str, text: str, due_at: float, *, respawn_if_down: bool = False,
-            by: str = "cli", now: float | None = None, rid: str | None = None) -> Reminder:
-        """Schedule a reminder; raises ReminderError for bad input (nothing written)."""
+            by: str = "cli", now: float | None = None, rid: str | None = None,
+            then: Callable[[Reminder], Any] | None = None) -> Reminder:
+        """Schedule a reminder; raises ReminderError for bad input (nothing written).
+
+        ``then(reminder)`` (the act's journal row) runs under the store's lock: if it raises, the
+        reminder is taken back before the error propagates, so the two are written both or neither.
+        """
         if not isinstance(agent, str) or not agent:
             raise ReminderError("NAME: expected an agent name")
         if verb not in VERBS:
@@ -397,7 +410,10 @@ class ReminderQueue:
         row = {"event": "scheduled", "id": rid or new_reminder_id(), "agent": agent, "verb": verb, "text": text,
                "due_at": due, "due": timefmt.iso(due), "created_at": now, "at": now,
                "respawn_if_down": bool(respawn_if_down), "by": by}
-        self.store.append(row)
+        if then is None:
+            self.store.append(row)
+        else:
+            self.store.append_with([row], lambda rows: then(_scheduled(rows[0])))
         return self.refresh()[row["id"]]
 
     def cancel(self, ref: str, *, by: str = "cli", now: float | None = None) -> Reminder:
@@ -492,21 +508,26 @@ def schedule_reminder(config: Any, agent: str, verb: str, text: str, *, in_: str
         due = due_at
     else:
         raise ReminderError("remind: give exactly one of --in DURATION, --at TIME or due_at")
+    journal = Journal(config.state.journal)
+    journal.check_writable()  # a journal that cannot take the row fails the act before anything is written
+
+    def record(r: Reminder) -> None:
+        journal.record("action", agent=r.agent, action="remind", actor=by, result="scheduled",
+                       summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {timefmt.iso(r.due_at)}",
+                       after=r.to_json())
+
     queue = ReminderQueue.for_config(config)
-    try:
-        r = queue.add(agent, verb, text, due, respawn_if_down=respawn_if_down, by=by, now=now)
+    try:  # both or neither: the reminder is taken back if its journal row cannot be written
+        return queue.add(agent, verb, text, due, respawn_if_down=respawn_if_down, by=by, now=now, then=record)
     finally:
         queue.close()
-    Journal(config.state.journal).record(
-        "action", agent=r.agent, action="remind", actor=by, result="scheduled",
-        summary=f"reminder {r.id} scheduled: {r.verb} {r.agent} at {timefmt.iso(r.due_at)}", after=r.to_json())
-    return r
 
 
 def cancel_reminder(config: Any, ref: str, *, by: str = "cli") -> Reminder:
     """Cancel one reminder by id or unique prefix, and journal it."""
     from cockpit.registry import Journal
 
+    Journal(config.state.journal).check_writable()  # the cancel is journaled, or not made
     queue = ReminderQueue.for_config(config)
     try:
         r = queue.cancel(ref, by=by)

@@ -52,6 +52,7 @@ from cockpit.observe.canaries import CanaryRunner, CanaryState
 from cockpit.observe.drift import CliTarget, DriftObserver
 from cockpit.observe.folds import FoldReader
 from cockpit.observe.history import RegistryWatch
+from cockpit.observe.health import bad_line_report
 from cockpit.observe.logs import LogWatcher
 from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
@@ -62,7 +63,7 @@ from cockpit.observe.tick import AgentRecord, TickSnapshot, records_of
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
 from cockpit.remote.transport import HostFleet
-from cockpit.reminders import Reminder, ReminderQueue
+from cockpit.reminders import Reminder, ReminderQueue, ReminderStore
 from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 
 SCHEMA = 1
@@ -98,6 +99,7 @@ class Report:
     reminders: tuple[Reminder, ...] = ()  # seed #6: open reminders and those finished in the last day (Reminders tab)
     notices: tuple[Reminder, ...] = ()    # notices delivered this tick: the TUI toasts each once
     hosts: tuple[HostView, ...] = ()      # SPEC §9: each configured host's session and last report
+    bad_lines: dict[str, dict[str, Any]] = field(default_factory=dict)  # SPEC §6: per source, counted and shown
 
     @property
     def exit_code(self) -> int:
@@ -113,6 +115,7 @@ class Report:
             "reminders": [r.to_json() for r in self.reminders],
             "blocks": blocks_json(self.blocks),
             "hosts": [h.to_json() for h in self.hosts],
+            "bad_lines": self.bad_lines,
         }
 
     def for_host(self, host: str) -> Report:
@@ -134,6 +137,9 @@ class Supervisor:
         self.tmux = tmux or TmuxClient(config.tmux.server_args())
         self.registry = Registry(config.state.registry)
         self.journal = Journal(config.state.journal)
+        # SPEC §6: a state file that is a directory, a FIFO or a planted symlink is one line, before anything runs
+        for store in (self.registry, self.journal, ReminderStore(config.state.reminders)):
+            store.check_usable()
         self.reader = ProcessReader()
         self.probe = PortProbe()
         # seed #4: the registry's view (lifecycles, bound sessions) is observed once a tick; acts sync it
@@ -319,11 +325,18 @@ class Supervisor:
             tick=self.tick_no, skipped_ticks=self.skipped_ticks, actions=tuple(acted), wrappers=judgement.wrappers,
             blocks=self.blocks.snapshot(), load=load, shed=self.shed, loop_lag_ms=self.loopwatch.max_lag_ms(reset=True),
             sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=judgement.folds,
-            reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts)
+            reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts,
+            bad_lines=self.bad_lines())
         self.last_report = report
         async with tracked("outputs"):
             await self._outputs(report)
         return report
+
+    def bad_lines(self) -> dict[str, dict[str, Any]]:
+        """SPEC §6: every reader's bad lines, by source (counted and shown, never fatal)."""
+        return bad_line_report(registry=self.registry_watch.tail, reminders=self.reminder_queue,
+                               promotions=self.drift.log, logs=self.logs.tails, sessions=self.sessions,
+                               wrappers=self.wrappers, folds=self.fold_reader)
 
     async def _outputs(self, report: Report) -> None:
         """SPEC §10: tell the humans of this report's transitions, export its metrics (the leader's; off the loop)."""

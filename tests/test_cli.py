@@ -35,7 +35,7 @@ def test_check_json_on_three_simulated_agents_prints_the_spec_schema(world):
         cockpit("respawn", name, "--config", str(world.config_path))
     done = cockpit("check", "--json", "--config", str(world.config_path))
     report = json.loads(done.stdout)
-    assert set(report) == {"schema", "at", "agents", "findings", "wrappers", "reminders", "blocks", "hosts"}
+    assert set(report) == {"schema", "at", "agents", "findings", "wrappers", "reminders", "blocks", "hosts", "bad_lines"}
     assert report["hosts"] == []  # SPEC §9: no [[hosts]], an empty list
     assert report["schema"] == 1 and report["at"].endswith("Z")
     by_name = {a["name"]: a for a in report["agents"]}

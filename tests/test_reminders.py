@@ -157,7 +157,9 @@ def test_torn_and_hostile_lines_are_counted_never_fatal(tmp_path):
         fh.write(b'{"event": "fired", "id": "r-\xff\n[1,2]\n{"event":"scheduled","id":"r-x","verb":"yell"}\n'
                  b'{"event":"fired","id":"' + r.id.encode() + b'","attempt":"many","at":"soon"}\n{"torn')
     state = queue.refresh()
-    assert set(state) == {r.id} and queue.bad_lines == 2
+    # two lines that are not rows, and two rows with a field of the wrong type (verb "yell", attempt "many")
+    assert set(state) == {r.id} and queue.bad_lines == 4
+    assert sum(n for reason, n in queue.bad.counts.items() if "field ignored" in reason) == 2
     assert state[r.id] == r  # valid JSON that is not an event we write never moves a reminder
     assert queue.add("tabs", "notice", "after the torn line", NOW, now=NOW).state == "scheduled"
 

@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cockpit.config import AgentConfig
 from cockpit.locks import LockTimeout
+from cockpit.records import PROMOTION_ROW
 from cockpit.registry import JsonlStore, Journal, Row, Tail
 
 __all__ = [
@@ -114,6 +115,8 @@ def version_hint(path: str | None) -> str | None:
 
 class PromotionLog(JsonlStore):
     """STATE/promotions.jsonl: the promotions that passed ``cockpit doctor``, and first-seen baselines."""
+
+    schema = PROMOTION_ROW
 
     def __init__(self, path: Path, **kwargs: Any) -> None:
         super().__init__(path, **kwargs)

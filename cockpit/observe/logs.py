@@ -4,7 +4,7 @@ The gateway's own log says ``[event-loop-block] tick took 1855ms - no tracked wo
 (untracked culprit)``; each matching line becomes a ``Block`` from that source, so the
 cockpit can add up the drag before the gateway's heartbeat watchdog trips.
 
-``LogTail`` reads only appended bytes. It follows the path, not the inode: a rotated log
+``LogTail`` reads only appended bytes, through the one line reader (``observe/lines.py``). It follows the path, not the inode: a rotated log
 (renamed away, a new file at the path) is drained to its end and then the new file is read
 from its start; a truncated log (copytruncate) is read again from its start. A log that
 exists when the tail starts is read from its END (like ``tail -f``: history lines carry no
@@ -30,14 +30,15 @@ from pathlib import Path
 from typing import Any
 
 from cockpit.config import LogSource
+from cockpit.observe.lines import LineTail, Oversize
 from cockpit.observe.loopwatch import UNTRACKED, Block
+from cockpit.records import BadLines
 
 __all__ = ["LogTail", "LogWatcher", "parse_block_line"]
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_READ_PER_POLL = 8 * 1024 * 1024  # a poll reads at most this much; the rest waits for the next
 LINE_EVIDENCE_CHARS = 500
-_CHUNK = 1 << 16
 
 
 def parse_block_line(pattern: re.Pattern[str], line: str, *, source: str, now: float) -> Block | None:
@@ -68,19 +69,13 @@ class LogTail:
         self.pattern = re.compile(source.pattern)
         self.clock = clock
         self.max_line_bytes = max_line_bytes
-        self._from_start = from_start
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        self._ident: tuple[int, int] | None = None
-        self._offset = 0
-        self._buf = bytearray()
-        self._discarding = False
-        self._last_byte: bytes | None = None  # the byte before _offset, to notice a rewrite in place
+        # the one line reader: from the end like tail -f, a rotated log drained then followed from its start
+        self._lines = LineTail(self.path, max_line_bytes=max_line_bytes, start="start" if from_start else "end",
+                               replaced="drain", max_read_bytes=MAX_READ_PER_POLL)
         # counters shown with the source
         self.lines = 0
-        self.bad_lines = 0
-        self.rotations = 0
-        self.truncations = 0
+        self.bad = BadLines()
         self.errors = 0
         self.last_error: str | None = None
 
@@ -88,121 +83,46 @@ class LogTail:
     def name(self) -> str:
         return self.source.name
 
+    @property
+    def bad_lines(self) -> int:
+        return self.bad.total
+
+    @property
+    def error(self) -> str | None:
+        return self.last_error
+
+    @property
+    def rotations(self) -> int:
+        return self._lines.rotations
+
+    @property
+    def truncations(self) -> int:
+        return self._lines.truncations
+
     def poll(self) -> list[Block]:
         with self._lock:
-            lines: list[bytes] = []
-            try:
-                self._poll(lines)
-                self.last_error = None
-            except OSError as exc:  # unreadable, a directory, ...: counted and shown, never fatal
+            batch = self._lines.read()
+            if batch.error is not None:  # unreadable, a directory, a FIFO...: counted and shown, never fatal
                 self.errors += 1
-                self.last_error = f"{self.path}: {exc.strerror or exc}"
-                self._close()
+                self.last_error = batch.error
+            else:
+                self.last_error = None
             now = self.clock()
             blocks = []
-            for raw in lines:
+            for raw in batch.lines:
+                if isinstance(raw, Oversize):
+                    self.bad.add(f"log line over {self.max_line_bytes} bytes")
+                    continue
                 self.lines += 1
-                block = parse_block_line(self.pattern, raw.decode("utf-8", "replace"), source=self.name, now=now)
+                block = parse_block_line(self.pattern, raw.rstrip(b"\r").decode("utf-8", "replace"),
+                                         source=self.name, now=now)
                 if block is not None:
                     blocks.append(block)
             return blocks
 
     def close(self) -> None:
         with self._lock:
-            self._close()
-
-    # --- reading --------------------------------------------------------------------------
-
-    def _poll(self, lines: list[bytes]) -> None:
-        try:
-            st = os.stat(self.path)
-        except FileNotFoundError:
-            if self._fd is not None:  # renamed away, the new one not there yet: keep draining the old
-                self._read(lines)
-            else:
-                self._from_start = True  # it appears later: all of it is new
-            return
-        ident = (st.st_dev, st.st_ino)
-        if self._fd is not None and ident != self._ident:
-            self._read(lines)  # rotated: what the writer appended to the old file before the switch
-            self._close()
-            self.rotations += 1
-            self._from_start = True
-        if self._fd is None:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-            fst = os.fstat(fd)
-            self._fd, self._ident = fd, (fst.st_dev, fst.st_ino)
-            self._reset(0 if self._from_start else fst.st_size)
-            if self._offset:
-                self._last_byte = os.pread(fd, 1, self._offset - 1)
-            self._from_start = True  # after the first open, every new file is read whole
-        self._read(lines)
-
-    def _read(self, lines: list[bytes]) -> None:
-        fd = self._fd
-        assert fd is not None
-        size = os.fstat(fd).st_size
-        if size < self._offset or (self._offset and self._last_byte is not None
-                                   and os.pread(fd, 1, self._offset - 1) != self._last_byte):
-            self.truncations += 1  # truncated (copytruncate), or rewritten in place: start over
-            self._reset(0)
-        budget = MAX_READ_PER_POLL
-        while budget > 0:
-            chunk = os.pread(fd, min(_CHUNK, budget), self._offset)
-            if not chunk:
-                break
-            budget -= len(chunk)
-            self._offset += len(chunk)
-            self._last_byte = chunk[-1:]
-            self._split(chunk, lines)
-
-    def _split(self, chunk: bytes, lines: list[bytes]) -> None:
-        start = 0
-        while (newline := chunk.find(b"\n", start)) != -1:
-            piece = chunk[start:newline]
-            start = newline + 1
-            if self._discarding:
-                self._discarding = False
-                self._buf.clear()
-                continue
-            if self._buf:
-                self._buf += piece
-                piece = bytes(self._buf)
-                self._buf.clear()
-            if len(piece) > self.max_line_bytes:
-                self.bad_lines += 1
-                continue
-            lines.append(piece.rstrip(b"\r"))
-        if self._discarding:
-            return
-        self._buf += chunk[start:]
-        if len(self._buf) > self.max_line_bytes:
-            self.bad_lines += 1  # a hostile huge line: skip it up to its newline
-            self._buf.clear()
-            self._discarding = True
-
-    def _reset(self, offset: int) -> None:
-        self._offset = offset
-        self._buf.clear()
-        self._discarding = False
-        self._last_byte = None
-
-    def _close(self) -> None:
-        if self._fd is not None:
-            try:
-                os.close(self._fd)
-            except OSError:
-                pass
-        self._fd = None
-        self._ident = None
-
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            self._lines.close()
 
 
 class LogWatcher:

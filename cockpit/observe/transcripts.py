@@ -28,6 +28,7 @@ import glob as globmod
 import json
 import os
 import re
+import stat
 import tempfile
 import time
 import uuid
@@ -38,7 +39,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from cockpit import timefmt
 from cockpit.claude_paths import project_slug
+from cockpit.observe.lines import LineBatch, LineTail, Oversize
 from cockpit.observe.tokens import TokenTally, Tokens
+from cockpit.records import BadLines, json_object
 
 __all__ = [
     "ClaudeTranscriptReader",
@@ -179,21 +182,16 @@ class TranscriptReader:
         self.max_line_bytes = max_line_bytes
         self.clock = clock
         self._ring_size = ring
-        self.bytes_read = 0
-        self.probe_bytes = 0
+        # the one line reader: identity, truncation and rewrite, partial and oversize lines (their end salvaged)
+        self._lines = LineTail(self.path, max_line_bytes=max_line_bytes, salvage_bytes=SALVAGE_BYTES,
+                               chunk_bytes=READ_CHUNK)
+        self._peek_bytes = 0
         self.resets = 0
         self.gone = False
-        self._ident: tuple[int, int] | None = None
-        self._mtime_ns = -1
-        self._size = 0
         self._reset_state()
 
     # --- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
-        self.offset = 0
-        self._head = b""
-        self._discarding = False
-        self._salvage = b""
         self.complete = True
         self.session_id = self._default_session_id()
         self.cwd: str | None = None
@@ -206,12 +204,28 @@ class TranscriptReader:
         self.turns_finished = 0
         self.assistant_messages = 0
         self.records = 0
-        self.bad_lines = 0
+        self.bad = BadLines()
         self.oversize_lines = 0
         self.sidechain: bool | None = None
         self.recent: deque[RecentRecord] = deque(maxlen=self._ring_size)
         self.tokens = TokenTally()  # fed by the kinds' record handlers; counts only what was read
         self._summary: TranscriptSummary | None = None
+
+    @property
+    def bad_lines(self) -> int:
+        return self.bad.total
+
+    @property
+    def offset(self) -> int:
+        return self._lines.offset
+
+    @property
+    def bytes_read(self) -> int:
+        return self._lines.bytes_read + self._peek_bytes
+
+    @property
+    def probe_bytes(self) -> int:
+        return self._lines.probe_bytes
 
     def _default_session_id(self) -> str:
         return self.path.stem
@@ -224,102 +238,38 @@ class TranscriptReader:
 
     def _restart(self) -> None:
         self.resets += 1
-        self._ident = None
-        self._mtime_ns = -1
+        self._lines.close()
         self._reset_state()
 
     # --- reading ------------------------------------------------------------------------
     def update(self) -> bool:
         """Read what was appended; detect replacement/truncation/rewrite. Never raises for bad content."""
-        try:
-            st = os.stat(self.path)
-        except OSError:
+        batch = self._peek() if not self._lines.seen and not self.full else None
+        batch = batch or self._lines.read()
+        if batch.missing or batch.error is not None:
             changed = not self.gone
             self.gone = True
+            if batch.reset or batch.error is not None:
+                self._lines.close()
+                self._reset_state()
             return changed
         self.gone = False
-        ident = (st.st_dev, st.st_ino)
-        if self._ident is not None and (ident != self._ident or st.st_size < self.offset):
-            self._restart()  # replaced (rename over it) or truncated: read again from the start
-        if self._ident is not None and st.st_size == self._size and st.st_mtime_ns == self._mtime_ns:
+        if batch.reset:
+            self.resets += 1
+            self._reset_state()  # replaced, truncated or rewritten: read again from the start
+        if not batch.changed:
             return False
-        try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
-            return False
-        try:
-            if self._ident is not None and not self._same_content(fd):
-                self._restart()
-            first = self._ident is None
-            self._ident = ident
-            self._mtime_ns = st.st_mtime_ns
-            self._size = st.st_size
-            if first and not self.full and st.st_size > FULL_READ_BELOW:
-                self._peek(fd, st.st_size)
+        for line in batch.lines:
+            if isinstance(line, Oversize):
+                self._end_oversize(line.tail)
             else:
-                self._read_from(fd, self.offset)
-            if first or len(self._head) < HEAD_ID_BYTES:
-                self._head = os.pread(fd, HEAD_ID_BYTES, 0)
-                self.probe_bytes += len(self._head)
-        finally:
-            os.close(fd)
+                self._line(line)
         self._summary = None
         return True
 
-    def _same_content(self, fd: int) -> bool:
-        """The bytes we read are still there: same head, and the byte before our offset is our newline."""
-        if self._head:
-            head = os.pread(fd, len(self._head), 0)
-            self.probe_bytes += len(head)
-            if head != self._head:
-                return False
-        if self.offset > 0 and not self._discarding:
-            last = os.pread(fd, 1, self.offset - 1)
-            self.probe_bytes += len(last)
-            return last == b"\n"
-        return True
-
-    def _read_from(self, fd: int, offset: int) -> None:
-        buf = bytearray()
-        pos = offset
-        while True:
-            chunk = os.pread(fd, READ_CHUNK, pos)
-            if not chunk:
-                break
-            self.bytes_read += len(chunk)
-            pos += len(chunk)
-            buf += chunk
-            start = 0
-            while (nl := buf.find(b"\n", start)) != -1:
-                line = bytes(buf[start:nl])
-                start = nl + 1
-                if self._discarding:
-                    self._end_oversize(line)
-                elif len(line) > self.max_line_bytes:
-                    self._salvage = line[-SALVAGE_BYTES:]
-                    self._discarding = True
-                    self._end_oversize(b"")
-                else:
-                    self._line(line)
-            del buf[:start]
-            self.offset += start
-            if self._discarding:
-                self._salvage = (self._salvage + bytes(buf))[-SALVAGE_BYTES:]
-                self.offset += len(buf)
-                buf.clear()
-            elif len(buf) > self.max_line_bytes:
-                self._salvage = bytes(buf[-SALVAGE_BYTES:])
-                self._discarding = True
-                self.offset += len(buf)
-                buf.clear()
-        # what is left in buf is a partial last line: it waits (offset stays before it)
-
-    def _end_oversize(self, rest: bytes) -> None:
-        tail = (self._salvage + rest)[-SALVAGE_BYTES:]
-        self._discarding = False
-        self._salvage = b""
+    def _end_oversize(self, tail: bytes) -> None:
         self.oversize_lines += 1
-        self.bad_lines += 1
+        self.bad.add(f"transcript line over {self.max_line_bytes} bytes")
         # Claude writes "timestamp" near the end of a record: keep the last activity honest.
         found = _TS_SALVAGE_RE.findall(tail)
         if found:
@@ -329,41 +279,34 @@ class TranscriptReader:
                 if self.first_at is None:
                     self.first_at = ts
 
-    def _peek(self, fd: int, size: int) -> None:
-        """First sight of a big candidate: the head and the tail, not the middle."""
+    def _peek(self) -> LineBatch | None:
+        """First sight of a big candidate: its head, then the line reader from a tail window that holds
+        a timed record (widened up to PEEK_TAIL_MAX), not the middle. None: not big, read it whole."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size <= FULL_READ_BELOW:
+                return None
+            head = os.pread(fd, PEEK_HEAD, 0)
+        finally:
+            os.close(fd)
         self.complete = False
-        head = os.pread(fd, PEEK_HEAD, 0)
-        self.bytes_read += len(head)
+        self._peek_bytes += len(head)
         for line in head.split(b"\n")[:-1]:
             rec = self._parse(line)
             if rec is not None:
                 self._head_record(rec)
         window = PEEK_TAIL
         while True:
-            start = max(0, size - window)
-            data = os.pread(fd, size - start, start)
-            self.bytes_read += len(data)
-            cut = data.rfind(b"\n")
-            body = data[: cut + 1] if cut >= 0 else b""
-            if start > 0:
-                first_nl = body.find(b"\n")
-                body = body[first_nl + 1:] if first_nl >= 0 else b""
-            lines = body.split(b"\n")[:-1]
-            timed = any(b'"timestamp"' in line for line in lines)
-            if timed or start == 0 or window >= PEEK_TAIL_MAX:
-                break
+            self._lines.begin("end", tail_bytes=window)
+            batch = self._lines.read()
+            timed = any(isinstance(line, bytes) and b'"timestamp"' in line for line in batch.lines)
+            if timed or batch.error is not None or window >= st.st_size or window >= PEEK_TAIL_MAX:
+                return batch
             window *= 4
-        for line in lines:
-            if len(line) > self.max_line_bytes:
-                self._salvage = line[-SALVAGE_BYTES:]
-                self._end_oversize(b"")
-            else:
-                self._line(line)
-        if cut >= 0:
-            self.offset = start + cut + 1
-        else:  # the window is one unfinished line: skip to its end
-            self.offset = start
-            self._discarding = start > 0
 
     def _head_record(self, rec: dict[str, Any]) -> None:
         """Facts a peek takes from the head: first time and cwd (and, for Codex, the session meta)."""
@@ -387,15 +330,16 @@ class TranscriptReader:
     def _line(self, line: bytes) -> None:
         if not line.strip():
             return
-        rec = self._parse(line)
+        rec, why = json_object(line)
         if rec is None:
-            self.bad_lines += 1
+            self.bad.add(f"transcript: {why}", line)
             return
         self.records += 1
         try:
             self._record(rec)
-        except (TypeError, ValueError, AttributeError, KeyError, RecursionError):
-            self.bad_lines += 1  # a hostile shape we did not foresee: skip it, never raise
+        except (TypeError, ValueError, AttributeError, KeyError, RecursionError, OverflowError) as exc:
+            # a hostile shape we did not foresee: skip it, never raise
+            self.bad.add(f"transcript record of an unexpected shape ({type(exc).__name__})", line)
 
     def _believable(self, ts: float) -> bool:
         return ts <= self.clock() + FUTURE_SLACK_S
@@ -425,7 +369,7 @@ class TranscriptReader:
                 last_user_text=self.last_user_text, last_assistant_text=self.last_assistant_text,
                 turns=self.turns, turns_finished=self.turns_finished, assistant_messages=self.assistant_messages,
                 records=self.records, bad_lines=self.bad_lines, oversize_lines=self.oversize_lines,
-                sidechain=bool(self.sidechain), complete=self.complete, size=self._size,
+                sidechain=bool(self.sidechain), complete=self.complete, size=max(0, self._lines.size),
                 recent=tuple(self.recent), tokens=self.tokens.totals if self.complete else None,
             )
         return self._summary

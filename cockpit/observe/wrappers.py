@@ -21,7 +21,6 @@ one named at registration); the agent's process identity ``(pid, start)`` is rem
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import re
 import stat
@@ -34,7 +33,9 @@ from typing import Any
 from cockpit import timefmt
 from cockpit.config import WrapperRule
 from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
-from cockpit.registry import Tail, _Scanner
+from cockpit.observe.lines import LineTail, Oversize
+from cockpit.records import REGISTRY_ROW, BadLines, json_object
+from cockpit.registry import Tail
 from cockpit.tmux import Pane
 
 __all__ = [
@@ -82,11 +83,8 @@ class ResultLine:
 
 def parse_event(line: bytes) -> dict[str, Any] | None:
     """One stream-json line as an event (a JSON object with a string ``type``), else None."""
-    try:
-        value = json.loads(line)
-    except (ValueError, RecursionError):  # bad UTF-8 is a ValueError too
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+    value, _ = json_object(line)
+    if value is None or not isinstance(value.get("type"), str):
         return None
     return value
 
@@ -120,14 +118,22 @@ class StreamTail:
         self.path = Path(path)
         self.first_read_bytes = first_read_bytes
         self.max_line_bytes = max_line_bytes
-        self._scanner: _Scanner | None = None
-        self._ident: tuple[int, int] | None = None
+        # the one line reader: from the last first_read_bytes, and from the end again when replaced or truncated
+        self._lines = LineTail(self.path, max_line_bytes=max_line_bytes, start="end", tail_bytes=first_read_bytes,
+                               replaced="end")
         self._result_digest: int | None = None  # identity of the current result line
         self.last_event: str | None = None
         self.result: ResultLine | None = None
-        self.bad_lines = 0
-        self.bytes_read = 0  # advisory, for tests and the benchmark
+        self.bad = BadLines()
         self.error: str | None = None
+
+    @property
+    def bad_lines(self) -> int:
+        return self.bad.total
+
+    @property
+    def bytes_read(self) -> int:  # advisory, for tests and the benchmark
+        return self._lines.bytes_read
 
     @property
     def ends_with_result(self) -> bool:
@@ -135,51 +141,30 @@ class StreamTail:
 
     def read(self, now: float) -> None:
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-        except OSError as exc:
-            self.error = exc.strerror or str(exc)
+            mtime = os.stat(self.path).st_mtime
+        except OSError:
+            mtime = now
+        batch = self._lines.read()
+        self.error = batch.error
+        if batch.error is not None:
             return
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                self.error = "not a regular file"
-                return
-            self.error = None
-            ident = (st.st_dev, st.st_ino)
-            if self._scanner is None or ident != self._ident or st.st_size < self._scanner.offset:
-                self._restart(fd, st.st_size, ident)
-            seen_at = min(now, st.st_mtime)
-            scanner = self._scanner
-            assert scanner is not None
-            before = scanner.offset
-            for line in scanner.lines(fd):
-                if line is None:
-                    self.bad_lines += 1
-                else:
-                    self._take(line, seen_at)
-            self.bytes_read += scanner.offset - before + scanner.pending
-            if scanner.pending and not scanner.discarding and scanner.pending <= self.max_line_bytes:
-                # An unterminated last line that is already a whole event (a writer that hangs
-                # right after its result may never send the newline): take it; it is read again
-                # once complete, and keeps its first-seen time.
-                partial = os.pread(fd, scanner.pending, scanner.offset)
-                event = parse_event(partial) if partial.strip() else None
-                if event is not None:
-                    self._event(event, partial.strip(), seen_at)
-        finally:
-            os.close(fd)
-
-    def _restart(self, fd: int, size: int, ident: tuple[int, int]) -> None:
-        scanner = _Scanner(self.max_line_bytes)
-        if size > self.first_read_bytes:
-            scanner.offset = size - self.first_read_bytes
-            # mid-file: the first (partial) line is skipped unless we start right after a newline
-            scanner.discarding = os.pread(fd, 1, scanner.offset - 1) != b"\n"
-        self._scanner = scanner
-        self._ident = ident
-        self._result_digest = None
-        self.last_event = None
-        self.result = None
+        if batch.reset:
+            self._result_digest = None
+            self.last_event = None
+            self.result = None
+        seen_at = min(now, mtime)
+        for line in batch.lines:
+            if isinstance(line, Oversize):
+                self.bad.add(f"stream-json line over {self.max_line_bytes} bytes")
+            else:
+                self._take(line, seen_at)
+        if batch.partial:
+            # An unterminated last line that is already a whole event (a writer that hangs
+            # right after its result may never send the newline): take it; it is read again
+            # once complete, and keeps its first-seen time.
+            event = parse_event(batch.partial)
+            if event is not None:
+                self._event(event, batch.partial.strip(), seen_at)
 
     def _take(self, line: bytes, seen_at: float) -> None:
         raw = line.strip()
@@ -187,7 +172,7 @@ class StreamTail:
             return
         event = parse_event(raw)
         if event is None:
-            self.bad_lines += 1
+            self.bad.add("stream-json: not an event (a JSON object with a string type)", raw)
             return
         self._event(event, raw, seen_at)
 
@@ -298,7 +283,7 @@ class WrapperTracker:
         self.rescan_s = rescan_s
         self.keep_gone_s = keep_gone_s
         self._proc_root = str(self.reader.proc_root)
-        self._registry = Tail(registry_path) if registry_path is not None else None
+        self._registry = Tail(registry_path, schema=REGISTRY_ROW) if registry_path is not None else None
         self._registered: dict[tuple[int, int], dict[str, Any]] = {}  # open `spawned` rows of cockpit wrap runs
         self._tracked: dict[tuple[int, int], _Tracked] = {}
         self._no_output: set[tuple[int, int]] = set()  # rule matches without an output file, until the next scan

@@ -1,0 +1,170 @@
+"""A broken world (SPEC §6): hostile rows, state files that are not files, planted symlinks.
+
+Each test reproduces one way the cockpit broke before: a row of the wrong types took the whole
+cockpit down, a state file that was a directory gave a traceback, a planted symlink was written
+through. Every reader turns a line into typed data or a counted bad line with its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cockpit import cli
+from cockpit.fsutil import StateFileError, append_line, atomic_write
+from cockpit.judge.registry import OrphanWatch
+from cockpit.lifecycle import RestartPolicy
+from cockpit.observe.history import RegistryView
+from cockpit.records import REGISTRY_ROW, BadLines
+from cockpit.registry import Journal, Registry, format_ts
+from cockpit.reminders import ReminderQueue
+
+NOW = 1_800_000_000.0
+
+HOSTILE_ROWS = [
+    {"event": ["spawned"], "agent": "a1", "spawn_id": "s1"},
+    {"event": {"x": 1}, "agent": "a1", "spawn_id": "s1"},
+    {"event": "exit", "agent": ["a1"], "spawn_id": "s1"},
+    {"event": "exit", "agent": "a1", "spawn_id": ["s1"]},
+    {"event": "spawned", "agent": "a1", "spawn_id": "s1", "pid": "12", "start": [1], "ts": {"t": 1}},
+    {"event": "spawned", "agent": "a1", "spawn_id": "s1", "session_id": 5, "port": 1e300},
+    {"event": None, "agent": None},
+]
+
+
+def _write_rows(path: Path, rows: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+# --- item 1: one bad row never takes the cockpit down ----------------------------------------------
+
+
+def test_a_registry_row_whose_event_is_a_list_is_a_counted_bad_line_for_every_reader(tmp_path: Path) -> None:
+    path = tmp_path / "registry.jsonl"
+    good = [{"ts": format_ts(NOW), "event": "spawned", "agent": "a1", "spawn_id": "s0", "pid": 10, "start": 5}]
+    _write_rows(path, good + HOSTILE_ROWS)
+    registry = Registry(path)
+    result = registry.read_all()
+    assert result.bad.counts  # each bad line has its reason
+    assert "registry row: event is not a non-empty string (a list)" in result.bad.counts
+    view = RegistryView({"a1": RestartPolicy()})
+    tail = registry.tail()
+    read = tail.read_new()
+    view.feed(read)  # raised TypeError (unhashable list) before
+    OrphanWatch().feed(read)
+    assert view.last_spawned["a1"]["spawn_id"] in ("s0", "s1")
+    assert read.bad_lines == tail.bad.total >= 4
+    assert registry.prune(NOW + 10 * 86400, 86400).kept >= 1  # the pruner's keep rule too
+
+
+def test_a_wrongly_typed_optional_field_is_dropped_and_counted_the_row_kept() -> None:
+    bad = BadLines()
+    row = REGISTRY_ROW.line(json.dumps({"event": "exit", "agent": "a1", "pid": "12", "status": 0}), bad)
+    assert row == {"event": "exit", "agent": "a1", "status": 0}
+    assert bad.total == 1 and "pid" in (bad.last or "")
+
+
+def test_check_with_hostile_registry_rows_prints_a_report_not_a_traceback(world, capsys) -> None:
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    _write_rows(world.state_dir / "registry.jsonl", HOSTILE_ROWS)
+    code = cli.main(["check", "--config", str(world.config_path), "--json"])
+    out = capsys.readouterr()
+    assert "Traceback" not in out.err
+    report = json.loads(out.out)
+    assert report["bad_lines"]["registry"]["total"] >= 4
+    assert code in (0, 1, 2, 3)
+
+
+# --- item 2: a state file that is not a regular file is one line -------------------------------------
+
+
+@pytest.mark.parametrize("name", ["registry.jsonl", "journal.jsonl", "reminders.jsonl"])
+@pytest.mark.parametrize("kind", ["dir", "fifo"])
+def test_a_state_file_that_is_a_directory_or_fifo_is_one_line_naming_it(world, capsys, name, kind) -> None:
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    world.state_dir.mkdir(mode=0o700)
+    target = world.state_dir / name
+    target.mkdir() if kind == "dir" else os.mkfifo(target)
+    for argv in (["remind", "a1", "--in", "5m", "--notice", "hello"], ["reminders"], ["check"]):
+        code = cli.main([*argv, "--config", str(world.config_path)])
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        if name in err:  # the command touched that file: one line naming it
+            assert len(err.strip().splitlines()) == 1, err
+            assert code in (2, 3)
+
+
+def test_remind_that_cannot_write_its_journal_row_schedules_nothing(world, capsys) -> None:
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    world.state_dir.mkdir(mode=0o700)
+    (world.state_dir / "journal.jsonl").mkdir()
+    code = cli.main(["remind", "a1", "--in", "5m", "--notice", "hello", "--config", str(world.config_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "journal.jsonl" in err and "Traceback" not in err
+    assert ReminderQueue(world.state_dir / "reminders.jsonl").reminders() == []  # both or neither
+
+
+# --- item 3: planted symlinks are refused, never written through -----------------------------------------
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_a_planted_symlink_in_the_state_dir_is_refused_not_written_through(tmp_path: Path, dangling: bool) -> None:
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    if not dangling:
+        victim.write_text("precious\n")
+    os.symlink(victim, state / "registry.jsonl")
+    with pytest.raises(StateFileError, match="symlink"):
+        Registry(state / "registry.jsonl").event("spawned", agent="a1", spawn_id="x")
+    with pytest.raises(StateFileError, match="symlink"):
+        Registry(state / "registry.jsonl").read_all()
+    assert (victim.read_text() == "precious\n") if not dangling else not victim.exists()
+
+
+def test_append_line_refuses_a_fifo_instead_of_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "j.jsonl")
+    with pytest.raises(StateFileError, match="not a regular file"):
+        append_line(tmp_path / "j.jsonl", "{}")
+
+
+def test_atomic_write_replaces_a_planted_link_itself_never_its_target(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    os.symlink(victim, tmp_path / "routes.json")
+    atomic_write(tmp_path / "routes.json", "{}\n")
+    assert victim.read_text() == "precious\n"
+    assert not (tmp_path / "routes.json").is_symlink()
+
+
+def test_a_symlinked_journal_makes_the_cli_say_one_line(world, capsys) -> None:
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    world.state_dir.mkdir(mode=0o700)
+    victim = world.root / "victim"
+    victim.write_text("precious\n")
+    os.symlink(victim, world.state_dir / "journal.jsonl")
+    code = cli.main(["remind", "a1", "--in", "5m", "--notice", "hi", "--config", str(world.config_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "symlink" in err and len(err.strip().splitlines()) == 1
+    assert victim.read_text() == "precious\n"
+    assert ReminderQueue(world.state_dir / "reminders.jsonl").reminders() == []
+
+
+def test_journal_rows_of_the_wrong_shape_are_counted(tmp_path: Path) -> None:
+    _write_rows(tmp_path / "journal.jsonl", [{"summary": ["x"]}, {"summary": "ok", "kind": "info"}, [1]])
+    result = Journal(tmp_path / "journal.jsonl").read_all()
+    assert [r["summary"] for r in result.rows] == ["ok"] and result.bad_lines == 2
+
+
+@pytest.mark.parametrize("name", ["registry.jsonl", "journal.jsonl", "reminders.jsonl"])
+def test_check_names_a_state_file_that_is_not_a_file_and_exits_3(world, capsys, name) -> None:
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    world.state_dir.mkdir(mode=0o700)
+    (world.state_dir / name).mkdir()
+    code = cli.main(["check", "--config", str(world.config_path)])
+    err = capsys.readouterr().err
+    assert code == 3 and err.strip() == f"cockpit: {world.state_dir / name}: not a regular file"
