@@ -11,6 +11,7 @@ import datetime
 import math
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,6 +23,9 @@ RESTART_POLICIES = ("on-failure", "always", "never")
 DEFAULT_BLOCK_PATTERN = r"\[event-loop-block\] tick took (?P<ms>\d+)ms(?: - (?P<culprit>.*))?"
 DEFAULT_FAIL_PATTERNS = ("Error", "is not a function", "sandbox", "Traceback")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MAX_CONFIG_BYTES = 4 << 20   # a config is a few KB; /dev/zero or a huge file is not one
+MAX_NUMBER = 1e7             # seconds (about 115 days) or ms: any duration or rate a user sets
+MAX_INTEGER = 10**7          # counts: restarts, retries, actions per minute, ms
 # The TUI actions whose key a ``[keys]`` table may remap, with their default keys (SPEC §4).
 DEFAULT_KEYS: Mapping[str, str] = MappingProxyType({
     "respawn": "R", "repoint": "p", "reap": "k", "reap_now": "ctrl+k", "attach": "enter", "describe": "d",
@@ -297,12 +301,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     """Read and validate a config file; raises ``ConfigError`` with one clear line."""
     path = Path(path)
     env = os.environ if env is None else env
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(path, "(file)", "no such file; pass --config FILE or set $COCKPIT_CONFIG") from None
-    except OSError as exc:
-        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    raw = _read_bounded(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -310,8 +309,41 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     try:
         data = tomllib.loads(text)
     except ValueError as exc:  # TOMLDecodeError, or e.g. an integer too long to convert
-        raise ConfigError(path, "(syntax)", f"expected valid TOML: {exc}") from None
+        raise ConfigError(path, "(syntax)", f"expected valid TOML: {_one_line(str(exc))}") from None
+    except RecursionError:
+        raise ConfigError(path, "(syntax)", "expected TOML nested at most a few hundred levels deep") from None
     return parse_config(data, path=path, env=env)
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The config's bytes: a regular file of at most MAX_CONFIG_BYTES (never a FIFO that blocks, an
+    endless device or a huge file read into memory)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ConfigError(path, "(file)", "no such file; pass --config FILE or set $COCKPIT_CONFIG") from None
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(path, "(file)", "cannot be read: is a directory; expected a TOML file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(path, "(file)", "cannot be read: not a regular file (a FIFO or a device); expected a TOML file")
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(path, "(file)", f"larger than {MAX_CONFIG_BYTES} bytes; expected a config file")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(path, "(file)", f"larger than {MAX_CONFIG_BYTES} bytes; expected a config file")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise ConfigError(path, "(file)", f"cannot be read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
 
 
 def parse_config(data: Mapping[str, Any], path: Path | None = None, env: Mapping[str, str] | None = None) -> Config:
@@ -342,7 +374,8 @@ class _Parser:
                 choices = ", ".join(sorted(allowed))
                 raise self.fail(f"{prefix}{key}", f"unknown key (expected one of: {choices})")
 
-    def number(self, value: Any, key: str, *, minimum: float = 0.0, strict: bool = True) -> float:
+    def number(self, value: Any, key: str, *, minimum: float = 0.0, strict: bool = True,
+               maximum: float = MAX_NUMBER) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"expected a number, got {_describe(value)}")
         bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
@@ -354,13 +387,17 @@ class _Parser:
             raise self.fail(key, f"expected a finite number {bound}, got {_describe(value)}")
         if (strict and number <= minimum) or (not strict and number < minimum):
             raise self.fail(key, f"expected a number {bound}, got {_describe(value)}")
+        if number > maximum:  # numbers from users are bounded: a timer of a thousand years is a typo
+            raise self.fail(key, f"expected a number {bound} and at most {maximum:g}, got {_describe(value)}")
         return number
 
-    def integer(self, value: Any, key: str, *, minimum: int = 0) -> int:
+    def integer(self, value: Any, key: str, *, minimum: int = 0, maximum: int | None = MAX_INTEGER) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(key, f"expected an integer, got {_describe(value)}")
         if value < minimum:
             raise self.fail(key, f"expected an integer >= {minimum}, got {_describe(value)}")
+        if maximum is not None and value > maximum:
+            raise self.fail(key, f"expected an integer {minimum}..{maximum}, got {_describe(value)}")
         return value
 
     def boolean(self, value: Any, key: str) -> bool:
@@ -565,7 +602,7 @@ class _Parser:
                 for k, v in env.items()
             })
         if "port" in table:
-            port = self.integer(table["port"], f"{prefix}.port", minimum=1)
+            port = self.integer(table["port"], f"{prefix}.port", minimum=1, maximum=None)
             if port > 65535:
                 raise self.fail(f"{prefix}.port", f"expected a TCP port 1-65535, got {_describe(port)}")
             kwargs["port"] = port

@@ -69,7 +69,8 @@ MAX_TEXT_BYTES = 2000  # a terminal in canonical mode cuts lines at 4095 bytes; 
 MAX_DURATION_S = 366 * 86400.0
 RETRY_BASE_S = 2.0
 _ID_RE = re.compile(r"^r-[0-9a-f]{4,32}$")
-_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# bounded digits: a duration of thousands of digits is one line, not int()'s ValueError
+_DURATION_RE = re.compile(r"^(?:([0-9]{1,9})d)?(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?(?:([0-9]{1,9})s)?$")
 _DURATION_HELP = "expected a duration like 45s, 10m, 1h30m or 2d"
 _AT_HELP = "expected an ISO-8601 time like 2026-11-24T10:00 (local) or 2026-11-24T10:00+01:00"
 
@@ -86,12 +87,18 @@ def parse_duration(text: str, *, arg: str = "--in") -> float:
     raw = (text or "").strip().lower()
     match = _DURATION_RE.match(raw)
     if not raw or match is None or not any(match.groups()):
-        raise ReminderError(f"{arg}: {_DURATION_HELP}, got {text!r}")
+        raise ReminderError(f"{arg}: {_DURATION_HELP}, got {_shown(text)}")
     days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
     total = days * 86400.0 + hours * 3600.0 + minutes * 60.0 + seconds
     if total > MAX_DURATION_S:
-        raise ReminderError(f"{arg}: {_DURATION_HELP} of at most 366d, got {text!r}")
+        raise ReminderError(f"{arg}: {_DURATION_HELP} of at most 366d, got {_shown(text)}")
     return total
+
+
+def _shown(text: Any) -> str:
+    """A user's value in an error line, cut to a readable length."""
+    shown = repr(text)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
 
 
 def parse_at(text: str, *, now: float, arg: str = "--at") -> float:
@@ -105,16 +112,18 @@ def parse_at(text: str, *, now: float, arg: str = "--at") -> float:
     except ValueError:
         parsed = None
     if parsed is None:
-        raise ReminderError(f"{arg}: {_AT_HELP}, got {text!r}")
+        raise ReminderError(f"{arg}: {_AT_HELP}, got {_shown(text)}")
     if parsed.tzinfo is None:
         parsed = parsed.astimezone()  # naive: the local time zone, as an operator types it
     try:
         at = parsed.timestamp()
     except (OverflowError, OSError, ValueError):
-        raise ReminderError(f"{arg}: {_AT_HELP}, got {text!r}") from None
+        raise ReminderError(f"{arg}: {_AT_HELP}, got {_shown(text)}") from None
     if at < now - 1.0:
         local = datetime.fromtimestamp(now).astimezone().isoformat(timespec="seconds")
-        raise ReminderError(f"{arg}: {text!r} is in the past (now is {local})")
+        raise ReminderError(f"{arg}: {_shown(text)} is in the past (now is {local})")
+    if at > now + MAX_DURATION_S:
+        raise ReminderError(f"{arg}: {_shown(text)} is more than 366 days ahead")
     return at
 
 
@@ -134,7 +143,7 @@ def validate_text(text: Any, *, arg: str = "TEXT") -> str:
     if "\x00" in text:
         raise ReminderError(f"{arg}: expected text without NUL characters")
     if not any(not unicodedata.category(c).startswith(("C", "Z")) for c in text):
-        raise ReminderError(f"{arg}: expected some printable text, got {text!r}")
+        raise ReminderError(f"{arg}: expected some printable text, got {_shown(text)}")
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:

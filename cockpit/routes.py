@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,7 +98,11 @@ def _one_line(text: str) -> str:
 
 
 def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as fh:
+    # never a FIFO that blocks or a device that never ends: a regular file, bounded
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise RoutesError(f"{path}: not a regular file; not a routing record")
         raw = fh.read(MAX_ROUTES_BYTES + 1)
     if len(raw) > MAX_ROUTES_BYTES:
         raise RoutesError(f"{path}: larger than {MAX_ROUTES_BYTES} bytes; not a routing record")

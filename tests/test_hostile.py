@@ -168,3 +168,65 @@ def test_check_names_a_state_file_that_is_not_a_file_and_exits_3(world, capsys, 
     code = cli.main(["check", "--config", str(world.config_path)])
     err = capsys.readouterr().err
     assert code == 3 and err.strip() == f"cockpit: {world.state_dir / name}: not a regular file"
+
+
+# --- item 5: numbers and nesting from users are bounded ---------------------------------------------
+
+
+def test_a_duration_of_thousands_of_digits_is_one_line(world, capsys) -> None:
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    for when in (["--in", "9" * 5000 + "s"], ["--in", "99999999999d"], ["--at", "9999-12-31T23:59:59"]):
+        code = cli.main(["remind", "a1", *when, "--notice", "x", "--config", str(world.config_path)])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and len(err) < 300, err
+
+
+@pytest.mark.parametrize("text", [
+    "a = " + "[" * 5000 + "]" * 5000 + "\n",
+    "a = " + "{x=" * 3000 + "1" + "}" * 3000 + "\n",
+    "[supervisor]\ntick_s = " + "9" * 5000 + "\n",
+    "[supervisor]\ntick_s = 1e300\n",
+    "[supervisor]\nwake_retries = 10000000000000\n",
+])
+def test_deep_nesting_and_huge_numbers_in_the_config_are_one_line(tmp_path: Path, capsys, text: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(text + "[[agents]]\nname = 'a'\ncommand = ['x']\n")
+    assert cli.main(["check", "--config", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(path) in err and len(err) < 400, err
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo", "dir", "huge"])
+def test_a_config_that_is_an_endless_device_a_fifo_or_huge_is_one_line(tmp_path: Path, capsys, special: str) -> None:
+    path = {"/dev/zero": Path("/dev/zero"), "fifo": tmp_path / "fifo", "dir": tmp_path, "huge": tmp_path / "h"}[special]
+    if special == "fifo":
+        os.mkfifo(path)
+    if special == "huge":
+        with open(path, "wb") as fh:
+            fh.truncate(64 << 20)  # sparse: a huge file costs no disk
+    assert cli.main(["check", "--config", str(path)]) == 3
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and str(path) in err, err
+
+
+# --- item 6: a routes entry of an unknown shape is a finding on that agent -------------------------------
+
+
+@pytest.mark.parametrize("entry", [5, [1], {"session_id": [1]}, True])
+def test_a_routes_entry_of_an_unknown_shape_is_a_finding_on_that_agent(world, capsys, entry) -> None:
+    routes = world.root / "routes.json"
+    routes.write_text(json.dumps({"a1": entry, "other": "x"}))
+    world.write_config([{"name": "a1", "kind": "claude-code", "command": ["sleep", "30"]}],
+                       extra=f'\n[routes]\nfile = "{routes}"\n')
+    world.tmux("new-session", "-d", "-s", "agents")
+    cli.main(["check", "--json", "--config", str(world.config_path)])
+    report = json.loads(capsys.readouterr().out)
+    found = [f for f in report["findings"] if f["agent"] == "a1" and f["kind"] == "unknown_route_session"]
+    assert found and "not understood" in found[0]["summary"]
+
+
+def test_a_routes_file_that_is_a_fifo_is_read_as_an_error_not_a_hang(tmp_path: Path) -> None:
+    from cockpit.routes import read_routes
+
+    os.mkfifo(tmp_path / "routes.json")
+    assert "not a regular file" in (read_routes(tmp_path / "routes.json").error or "")

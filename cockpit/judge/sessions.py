@@ -118,4 +118,14 @@ def session_findings(agents: Iterable[str], report: SessionsReport | None, *,
     for name in agents:
         findings.extend(judge_sessions(name, report.truths.get(name), report.routes.get(name),
                                        routes_file=report.routes_file, starting=name in starting))
+        why = report.routes_bad_entries.get(name)
+        if why is not None:
+            findings.append(bad_route_entry(name, why, report.routes_file))
     return findings
+
+
+def bad_route_entry(agent: str, why: str, routes_file: str | None) -> Finding:
+    """SPEC §6: a routes entry of an unknown shape (a number, a list) is seen, never silently ignored."""
+    return Finding(kind="unknown_route_session", severity=Severity.WARNING, agent=agent, action="none",
+                   summary=f"{agent}: the routing record's entry is not understood ({why}); its route cannot be checked",
+                   evidence={"routes_file": routes_file, "entry_error": why})
