@@ -251,3 +251,11 @@ PROMOTION_ROW = Schema(
     optional={"ts": Field.timestamp(), "link": _STR, "resolved": _STR, "link_given": _ANY_STR,
               "chain": Field.strings(), "agents": Field.strings(), "fingerprint": Field.obj() | NULL},
 )
+
+# Claude Code 2.1.x: $CLAUDE_CONFIG_DIR/sessions/<pid>.json (reference/agent-formats.md)
+LIVE_SESSION = Schema(
+    "live-session file",
+    required={"pid": _PID, "sessionId": _STR},
+    optional={"cwd": _ANY_STR, "status": Field.string(choices=("busy", "idle", "waiting")),
+              "procStart": Field.integer(0) | _ANY_STR, "updatedAt": Field.number()},
+)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import threading
 import time
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from cockpit.claude_paths import proc_start_ticks
 from cockpit.config import AgentConfig, Config
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.transcripts import CodexIndex, TranscriptIndex, TranscriptSummary
+from cockpit.records import LIVE_SESSION, json_object
 from cockpit.routes import RoutesRead, read_routes
 
 __all__ = [
@@ -223,21 +225,17 @@ def _as_int(value: Any) -> int | None:
 
 
 def parse_live_session(raw: bytes, path: str | None = None) -> LiveSession | None:
-    """One ``sessions/<pid>.json``; None when it is not one (bad JSON, no pid or sessionId)."""
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):
+    """One ``sessions/<pid>.json``; None when it is not one (bad JSON, no pid or sessionId, wrong types)."""
+    value, _ = json_object(raw)
+    data, _ = LIVE_SESSION.parse(value) if value is not None else (None, None)
+    if data is None:
         return None
-    if not isinstance(data, dict):
-        return None
-    pid = _as_int(data.get("pid"))
-    sid = data.get("sessionId")
-    if pid is None or pid <= 0 or not isinstance(sid, str) or not sid:
-        return None
-    cwd = data.get("cwd") if isinstance(data.get("cwd"), str) else None
-    status = data.get("status") if data.get("status") in LIVE_STATUSES else None
+    pid = data["pid"]
+    sid = data["sessionId"]
+    cwd = data.get("cwd")
+    status = data.get("status")
     updated = data.get("updatedAt")
-    updated_at = float(updated) / 1000.0 if isinstance(updated, (int, float)) and not isinstance(updated, bool) else None
+    updated_at = float(updated) / 1000.0 if updated is not None else None
     return LiveSession(pid=pid, session_id=sid.lower(), cwd=cwd, proc_start=_as_int(data.get("procStart")),
                        status=status, updated_at=updated_at, path=path)
 
@@ -269,9 +267,11 @@ class LiveSessionDir:
             cached = self._cache.get(entry.path)
             if cached is None or cached[0] != ident:
                 parsed = None
-                if st.st_size <= MAX_LIVE_FILE_BYTES:
+                # a FIFO or a device named *.json is a bad file, never a blocking open or an endless read
+                if stat.S_ISREG(st.st_mode) and st.st_size <= MAX_LIVE_FILE_BYTES:
                     try:
-                        with open(entry.path, "rb") as fh:
+                        fd = os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+                        with os.fdopen(fd, "rb") as fh:
                             parsed = parse_live_session(fh.read(MAX_LIVE_FILE_BYTES), entry.path)
                     except OSError:
                         continue
