@@ -20,7 +20,7 @@ from cockpit import timefmt
 from cockpit.findings import Finding, Severity
 from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
 
-__all__ = ["judge_routes_file", "judge_sessions", "session_findings"]
+__all__ = ["bad_route_entry", "judge_routes_file", "judge_sessions", "session_findings"]
 
 EVIDENCE_KEYS = ("live", "bound", "bound_skipped", "owned_by_others", "foreign_live", "rivals", "pid_reused",
                  "also_claimed_by", "candidates_last_at", "dead_live_files")
@@ -118,9 +118,6 @@ def session_findings(agents: Iterable[str], report: SessionsReport | None, *,
     for name in agents:
         findings.extend(judge_sessions(name, report.truths.get(name), report.routes.get(name),
                                        routes_file=report.routes_file, starting=name in starting))
-        why = report.routes_bad_entries.get(name)
-        if why is not None:
-            findings.append(bad_route_entry(name, why, report.routes_file))
     return findings
 
 

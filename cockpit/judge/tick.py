@@ -19,7 +19,7 @@ from cockpit.judge.drift import judge_drift
 from cockpit.judge.fold import Fold, judge_folds
 from cockpit.judge.hosts import judge_hosts
 from cockpit.judge.reminders import overdue_grace_s, reminder_findings
-from cockpit.judge.sessions import judge_routes_file, judge_sessions
+from cockpit.judge.sessions import bad_route_entry, judge_routes_file, judge_sessions
 from cockpit.judge.zombies import judge_zombies
 from cockpit.lifecycle import Lifecycle
 from cockpit.observe.tick import AgentRecord, TickSnapshot
@@ -94,6 +94,9 @@ def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict
     session: list[Finding] = []
     if sessions is not None and snap.tmux_ok:
         session = judge_sessions(name, truth, route, routes_file=sessions.routes_file, starting=starting)
+    bad_entry = sessions.routes_bad_entries.get(name) if sessions is not None else None
+    if bad_entry is not None:  # SPEC §6: an entry of an unknown shape is seen on its agent, tmux or not
+        session.append(bad_route_entry(name, bad_entry, sessions.routes_file if sessions is not None else None))
     return Verdict(status, tuple(findings), tuple(session))
 
 

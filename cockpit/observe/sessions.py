@@ -25,7 +25,6 @@ observer hands them in, so reading files and deciding from them stay in their ow
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import stat
 import threading
