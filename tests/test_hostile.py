@@ -19,7 +19,8 @@ from cockpit.judge.registry import OrphanWatch
 from cockpit.lifecycle import RestartPolicy
 from cockpit.observe.history import RegistryView
 from cockpit.records import REGISTRY_ROW, BadLines
-from cockpit.registry import Journal, Registry, format_ts
+from cockpit import timefmt
+from cockpit.registry import Journal, Registry
 from cockpit.reminders import ReminderQueue
 
 NOW = 1_800_000_000.0
@@ -45,7 +46,7 @@ def _write_rows(path: Path, rows: list) -> None:
 
 def test_a_registry_row_whose_event_is_a_list_is_a_counted_bad_line_for_every_reader(tmp_path: Path) -> None:
     path = tmp_path / "registry.jsonl"
-    good = [{"ts": format_ts(NOW), "event": "spawned", "agent": "a1", "spawn_id": "s0", "pid": 10, "start": 5}]
+    good = [{"ts": timefmt.iso(NOW), "event": "spawned", "agent": "a1", "spawn_id": "s0", "pid": 10, "start": 5}]
     _write_rows(path, good + HOSTILE_ROWS)
     registry = Registry(path)
     result = registry.read_all()
