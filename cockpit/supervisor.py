@@ -19,7 +19,7 @@ import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from cockpit import timefmt
 from cockpit.act.actions import ActionLayer, ActionResult, policies_for
@@ -33,6 +33,7 @@ from cockpit.act.notify import Notifier
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
+from cockpit.events import EventSources
 from cockpit.findings import Finding, Severity, exit_code
 from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.activity import ActivityTracker
@@ -40,12 +41,13 @@ from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
 from cockpit.judge.hosts import HostView, split_name
-from cockpit.judge.plan import (ADOPT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
+from cockpit.judge.plan import (ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions
 from cockpit.judge.tick import Judgement, judge_tick
 from cockpit.judge.zombies import judge_zombies
+from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
 from cockpit.metrics import MetricsExporter
 from cockpit.observe.canaries import CanaryRunner, CanaryState
@@ -59,6 +61,7 @@ from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
+from cockpit.observe.exits import ExitEvent
 from cockpit.observe.tick import AgentRecord, TickSnapshot, records_of
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
@@ -199,6 +202,12 @@ class Supervisor:
         self.hosts = HostFleet(wanted, read_only=read_only, clock=clock,
                                backoff_max_s=config.supervisor.backoff_max_s)
         self.remote = RemoteActs(self.hosts, self.journal, read_only=read_only, actor=actor)
+        # SPEC §8: exits (pidfds) and hook lines (the events socket) wake one-agent passes between ticks
+        self.events = EventSources(config, on_exit=self._on_exit, on_hook=self._on_hook, read_only=read_only)
+        self._on_report: Callable[[Report], Any] | None = None
+        self.last_snap: TickSnapshot | None = None
+        self.last_judgement: Judgement | None = None
+        self._hook_due: set[str] = set()
 
     def _count(self, name: str) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1
@@ -241,6 +250,7 @@ class Supervisor:
                                     self.config.supervisor.auto_respawn)
         except TmuxUnreachable:
             pass  # reported by the first tick
+        await self.events.start()
         if self.read_only:
             return
         await asyncio.to_thread(self.journal.record, "info", actor="cockpit",
@@ -249,6 +259,7 @@ class Supervisor:
 
     async def close(self) -> None:
         self.loopwatch.stop()
+        await self.events.close()
         await self.hosts.close()
         self.logs.close()
         self.canaries.close()  # kills running canary commands; never waits for one
@@ -269,6 +280,7 @@ class Supervisor:
     async def run(self, stop: asyncio.Event, on_report: Callable[[Report], Any] | None = None) -> None:
         """Tick every ``tick_s`` until ``stop`` is set; a late tick skips missed slots."""
         await self.start()
+        self._on_report = on_report  # an event's pass reports at once, not at the next tick (SPEC §8)
         period = self.config.supervisor.tick_s
         origin = time.monotonic()
         slot = 0
@@ -328,6 +340,7 @@ class Supervisor:
             reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts,
             bad_lines=self.bad_lines())
         self.last_report = report
+        self.last_snap, self.last_judgement = snap, judgement
         async with tracked("outputs"):
             await self._outputs(report)
         return report
@@ -369,6 +382,11 @@ class Supervisor:
             clis = await asyncio.to_thread(self.drift.observe, self.config.agents,
                                            write=self.leader and not self.read_only)
             await self.registry_watch.sync()
+            await self.events.ensure_listening()
+            # SPEC §8: every live agent's process is watched by a pidfd; hook events are read from disk
+            self.events.sync_exits({name: (obs.proc.pid, obs.proc.start) for name, obs in base.agents.items()
+                                    if obs.proc is not None})
+            hooks = await asyncio.to_thread(self.events.read_hooks)
         async with tracked("sessions"):
             self._count("sessions")
             sessions = await self.sessions.observe(base, self.view.bound_sessions)
@@ -384,7 +402,7 @@ class Supervisor:
             transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
             reaps_in_flight=frozenset(self.actions.reaper.in_flight),
-            hosts=self.hosts.views())  # SPEC §9: each host's last report, parsed once when it arrived
+            hosts=self.hosts.views(), hooks=hooks)  # SPEC §9: each host's last report, parsed once when it arrived
 
     async def _observe_wrappers(self, base: Snapshot) -> tuple[WrapperView, ...]:
         """The wrappers, observed in a worker thread (the judge marks the zombies)."""
@@ -547,10 +565,15 @@ class Supervisor:
         self.spawning.add(name)  # judged "starting" from now, not once the task first runs
         task.add_done_callback(self.tasks.discard)
         task.add_done_callback(lambda _task, name=name: self.spawning.discard(name))
+        task.add_done_callback(lambda _task, name=name: self._soon(self._spawned_pass(name), f"spawned-{name}"))
 
     async def _tracked_respawn(self, name: str, by: str, *, force: bool = False) -> ActionResult:
         async with tracked(f"respawn:{name}"):  # seed #7: a block inside an action names the action
-            return await self.actions.respawn(name, by=by, force=force)
+            result = await self.actions.respawn(name, by=by, force=force)
+        spawn = result.spawn
+        if spawn is not None and spawn.ok:
+            self.events.watch(name, spawn.pid, spawn.start)  # its exit is an event from its first moment
+        return result
 
     async def _journal_changes(self, new: tuple[Finding, ...], resolved: tuple[Finding, ...]) -> None:
         if self.read_only or not (new or resolved):
@@ -591,6 +614,109 @@ class Supervisor:
                                   action="respawn", summary=f"{name}: restart budget spent")
             self._count("alert")
             await self.actions.alert(finding)
+
+    # --- events: the same pipeline, for one agent, between ticks (SPEC §8) -----------------------
+
+    def _soon(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _on_exit(self, event: ExitEvent) -> None:
+        """A watched process ended (its pidfd fired): the exit row and the finding now, not at the next tick."""
+        if event.key in self._names:
+            self._soon(self._exit_pass(event), f"exit-{event.key}")
+
+    def _on_hook(self, row: Mapping[str, Any]) -> None:
+        """A hook line arrived (already on disk): the agent's row reflects it now (≤ 250 ms)."""
+        name = row.get("agent")
+        if isinstance(name, str) and name not in self._hook_due:
+            self._hook_due.add(name)  # a burst of lines is one pass
+            self._soon(self._hook_pass(name), f"hook-{name}")
+
+    async def _hook_pass(self, name: str) -> None:
+        self._count(HOOK_EVENT)
+        async with tracked(f"hook:{name}"):
+            self._hook_due.discard(name)
+            await self._refresh({name})
+
+    async def _exit_pass(self, event: ExitEvent) -> None:
+        """observe (the pane's dead status) -> plan_for -> act (record_exit, then the respawn the new
+        lifecycle makes due: at once after a healthy run) -> report."""
+        name = event.key
+        self._count(EXIT_EVENT)
+        async with tracked(f"exit:{name}"):
+            await self._agent_pass(name, EXIT_EVENT, await self._dead_pane_seen(name))
+
+    async def _agent_pass(self, name: str, cause: str, base: Snapshot) -> None:
+        plan = Plan()
+        for _ in range(2):  # an exit row moves the lifecycle; the second step acts on the new state
+            await self.registry_watch.sync()
+            agent = self._agent_now(name, base, AgentRecord.of(self.view, name), self._starting())
+            plan = plan_for(agent, cause, now=self.clock(), mode=self._mode(base.tmux_ok), budget=self._budget())
+            self.actions.bucket.spend(plan.tokens)
+            for intent in plan.intents:
+                await self._carry_out(intent)
+            if not plan.intents:
+                break
+        self._arm_backoff(name)
+        await self._refresh({name}, base, throttled=plan.throttled)
+
+    def _arm_backoff(self, name: str) -> None:
+        """An agent in BACKOFF is woken when its backoff ends (a timer is an event too), not at the next tick."""
+        lc = self.view.lifecycle(name)
+        if lc.state is not AgentState.BACKOFF or lc.next_attempt_at is None or name in self._starting():
+            return
+        delay = max(0.0, lc.next_attempt_at - self.clock())
+        if delay >= self.config.supervisor.tick_s:
+            return  # the tick comes first
+        asyncio.get_running_loop().call_later(delay + 0.005, lambda: self._soon(self._backoff_pass(name),
+                                                                                 f"backoff-{name}"))
+
+    async def _backoff_pass(self, name: str) -> None:
+        async with tracked(f"backoff:{name}"):
+            await self._agent_pass(name, EXIT_EVENT, await self.observer.observe())
+
+    async def _spawned_pass(self, name: str) -> None:
+        """A background spawn ended (verified or failed): its row shows it now, observed again."""
+        if self.last_report is not None:
+            await self._refresh({name}, await self.observer.observe())
+        self._arm_backoff(name)  # a spawn that failed verification is retried when its backoff ends
+
+    async def _dead_pane_seen(self, name: str) -> Snapshot:
+        """A snapshot in which tmux has reaped the agent's child (its dead status known), ≤ 100 ms."""
+        deadline = time.monotonic() + 0.1
+        while True:
+            base = await self.observer.observe()
+            obs = base.agents.get(name)
+            if obs is None or obs.pane is None or obs.pane.dead or time.monotonic() >= deadline:
+                return base
+            await asyncio.sleep(0.005)
+
+    async def _refresh(self, names: set[str], base: Snapshot | None = None,
+                       throttled: tuple[Finding, ...] = ()) -> None:
+        """The last report with ``names`` judged again from what is known now; journaled, and handed to
+        whoever runs the supervisor (the TUI redraws those rows and the header)."""
+        snap, judgement, last = self.last_snap, self.last_judgement, self.last_report
+        if snap is None or judgement is None or last is None:
+            return
+        hooks = await asyncio.to_thread(self.events.read_hooks, names)
+        await self.registry_watch.sync()
+        snap = replace(snap, base=base or snap.base, records={**snap.records, **records_of(self.view, names)},
+                       starting=self._starting(), hooks=hooks)
+        with tracked("judge"):
+            judgement = judgement.again(snap, self.config, names)
+        held = tuple(f for f in last.findings if f.kind == "cleanup_throttled" and f.agent not in names)
+        findings = judgement.findings(held + tuple(throttled))
+        new, resolved = self._diff(findings)
+        await self._journal_changes(new, resolved)
+        report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings, new_findings=new,
+                         resolved=resolved, actions=(), panes=snap.base.panes if base is not None else last.panes)
+        self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
+        if self._on_report is not None:
+            result = self._on_report(report)
+            if asyncio.iscoroutine(result):
+                await result
 
     # --- operator actions and events: the same pipeline, for one agent ----------------------------
 

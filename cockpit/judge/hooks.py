@@ -24,8 +24,10 @@ from typing import Any
 
 from cockpit import timefmt
 from cockpit.findings import Finding, Severity
+from cockpit.observe.sessions import SessionTruth
 
-__all__ = ["HookState", "agent_error", "fold_events", "hook_activity", "hooks_silent", "CRITICAL_ERRORS"]
+__all__ = ["HookState", "agent_error", "fold_events", "hook_activity", "hooks_silent", "with_hook_session",
+           "CRITICAL_ERRORS"]
 
 NEEDS_INPUT = frozenset({"permission_prompt", "elicitation_dialog"})
 CRITICAL_ERRORS = frozenset({"authentication_failed", "billing_error", "oauth_org_not_allowed"})
@@ -119,6 +121,39 @@ def hook_activity(state: HookState | None, *, since: float | None) -> str | None
     if since is not None and state.activity_at < since:
         return None
     return state.activity
+
+
+def hook_status(state: HookState | None, truth_activity: str | None, last_turn_at: float | None, *,
+                since: float | None) -> str | None:
+    """The live status: the hooks' word when they spoke since the spawn, else the disk's (live file,
+    transcript, pane). A "working" the transcript has since closed (a turn interrupted with Esc fires
+    no hook) gives way to the disk's word."""
+    said = hook_activity(state, since=since)
+    if said is None:
+        return truth_activity
+    assert state is not None and state.activity_at is not None
+    if said == "working" and last_turn_at is not None and last_turn_at > state.activity_at + 1.0:
+        return truth_activity or said
+    return said
+
+
+def with_hook_session(truth: SessionTruth | None, state: HookState | None, *, since: float | None
+                      ) -> SessionTruth | None:
+    """The session a SessionStart named since the spawn is the strongest truth (SPEC §8): after
+    ``/clear`` the route is judged against the new id at once. A live-session file that already names
+    it (or a newer one) stands."""
+    if truth is None or state is None or not state.session_id or state.session_at is None:
+        return truth
+    if since is not None and state.session_at < since - 1.0:
+        return truth
+    if truth.disk_session == state.session_id:
+        return truth
+    if truth.source == "live" and truth.disk_session not in state.previous_sessions:
+        return truth
+    evidence = {**dict(truth.evidence), "hook_session": state.session_id, "hook_source": state.session_source,
+                "replaced": truth.disk_session}
+    return replace(truth, disk_session=state.session_id, source="hook", ambiguous=False, candidates=(),
+                   evidence=evidence)
 
 
 def agent_error(name: str, state: HookState | None, *, since: float | None) -> Finding | None:

@@ -26,6 +26,8 @@ PRUNE_EVERY_S = 600.0
 
 # What an automatic act is called in an intent (and in the supervisor's invocation counts).
 RECORD_EXIT, SPAWN, REPOINT, REAP, REMINDERS, PRUNE = "record_exit", "spawn", "repoint", "reap", "reminders", "prune"
+# Events that enter the pipeline for one agent (SPEC §8): its process seen to exit (a pidfd), a hook's word.
+EXIT_EVENT, HOOK_EVENT = "exit_event", "hook_event"
 # Operator causes that enter the pipeline for one agent.
 OPERATOR_RESPAWN, OPERATOR_REPOINT = "operator_respawn", "operator_repoint"
 # SPEC §11: the operator's adopt (a live pane becomes the agent) and send (a line typed, verified).
@@ -234,7 +236,8 @@ def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
         for agent in facts.agents:
             for step in agent_step(agent, now, mode):
                 if step.act == SPAWN:
-                    if not tokens.take():
+                    # SPEC §8: a first start is not cleanup: concurrent, verified, never rate-limited
+                    if step.by != "start" and not tokens.take():
                         throttled.append(_spawn_throttled(agent.name, facts.budget.per_minute, tokens.wait_s()))
                         continue
                     spawning.add(agent.name)
@@ -280,7 +283,7 @@ def plan_for(agent: AgentNow, cause: str, *, now: float, mode: Mode, budget: Bud
     intents: list[Intent] = []
     throttled: list[Finding] = []
     for step in agent_step(agent, now, mode):
-        if step.act == SPAWN and not tokens.take():
+        if step.act == SPAWN and step.by != "start" and not tokens.take():
             throttled.append(_spawn_throttled(agent.name, budget.per_minute, tokens.wait_s()))
             continue
         intents.append(replace(step, why=f"{step.why} ({cause})"))

@@ -17,6 +17,7 @@ from cockpit.judge.blocks import TickBudget, judge_blocks, supervisor_overloaded
 from cockpit.judge.canaries import judge_canaries
 from cockpit.judge.drift import judge_drift
 from cockpit.judge.fold import Fold, judge_folds
+from cockpit.judge.hooks import HookState, agent_error, hook_status, hooks_silent, with_hook_session
 from cockpit.judge.hosts import judge_hosts
 from cockpit.judge.reminders import overdue_grace_s, reminder_findings
 from cockpit.judge.sessions import bad_route_entry, judge_routes_file, judge_sessions
@@ -80,17 +81,23 @@ def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict
     lc = record.lifecycle
     starting = name in snap.starting
     sessions = snap.sessions
+    hooks = snap.hooks.get(name)  # SPEC §8: what its hooks said since its spawn comes first
     truth = sessions.truths.get(name) if sessions is not None else None
+    truth = with_hook_session(truth, hooks, since=record.spawn_at)
     route = sessions.routes.get(name) if sessions is not None else None
+    activity = hook_status(hooks, truth.activity if truth is not None else None,
+                           truth.last_turn_at if truth is not None else None, since=record.spawn_at)
     status = agent_status(
         agent, obs, lc, tmux_ok=snap.tmux_ok, starting=starting,
         disk_session=truth.disk_session if truth is not None else record.bound_session,
         route_session=route.session_id if route is not None else None,
         last_turn_at=timefmt.iso(truth.last_turn_at, ms=False) if truth is not None else None,
-        activity=truth.activity if truth is not None else None,
+        activity=activity,
         tokens=truth.transcript.tokens if truth is not None and truth.transcript is not None else None)
     findings = judge_agent(agent, obs, lc, last_failed=record.last_failed, last_exit=record.last_exit,
                            max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s, starting=starting)
+    findings += _hook_findings(name, hooks, record, live=obs is not None and obs.proc is not None and not starting,
+                               now=snap.at, verify_s=sup.spawn_verify_s)
     session: list[Finding] = []
     if sessions is not None and snap.tmux_ok:
         session = judge_sessions(name, truth, route, routes_file=sessions.routes_file, starting=starting)
@@ -98,6 +105,17 @@ def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict
     if bad_entry is not None:  # SPEC §6: an entry of an unknown shape is seen on its agent, tmux or not
         session.append(bad_route_entry(name, bad_entry, sessions.routes_file if sessions is not None else None))
     return Verdict(status, tuple(findings), tuple(session))
+
+
+def _hook_findings(name: str, hooks: HookState | None, record: AgentRecord, *, live: bool, now: float,
+                   verify_s: float) -> list[Finding]:
+    """SPEC §8: ``agent_error`` (a StopFailure of the running process), ``hooks_silent`` (info)."""
+    if not live:
+        return []
+    found = [agent_error(name, hooks, since=record.spawn_at),
+             hooks_silent(name, hooks, spawned_with_hooks=record.spawn_hooks == "silent", spawn_at=record.spawn_at,
+                          now=now, verify_s=verify_s)]
+    return [f for f in found if f is not None]
 
 
 def judge_self(snap: TickSnapshot, config: Config, budget: TickBudget) -> list[Finding]:

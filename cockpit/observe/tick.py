@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from cockpit import timefmt
 from cockpit.lifecycle import Lifecycle
 from cockpit.observe.canaries import CanaryState
 from cockpit.observe.drift import CliTarget
@@ -30,12 +31,21 @@ class AgentRecord:
     last_failed: Mapping[str, Any] | None = None  # newest spawn_failed row
     last_exit: Mapping[str, Any] | None = None    # newest exit/reaped row
     bound_session: str | None = None              # the newest session id cockpit bound it to
+    spawn_at: float | None = None                 # SPEC §8: when its open spawn was verified (hooks since count)
+    spawn_hooks: str | None = None                # SPEC §8: "ok" / "silent": spawned with hooks, and whether they spoke
 
     @classmethod
     def of(cls, view: RegistryView, name: str) -> "AgentRecord":
-        return cls(lifecycle=view.lifecycle(name), open_spawn=view.open_spawn(name) is not None,
+        row = view.open_spawn(name)
+        hooks = row.get("hooks") if row is not None else None
+        elapsed = row.get("elapsed_s") if row is not None else None
+        at = timefmt.parse(row.get("ts")) if row is not None else None
+        if at is not None and isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
+            at -= float(elapsed)  # from the spawn's start: its SessionStart comes before the verdict
+        return cls(lifecycle=view.lifecycle(name), open_spawn=row is not None,
                    last_failed=view.last_failed.get(name), last_exit=view.last_exit.get(name),
-                   bound_session=view.bound_session(name))
+                   bound_session=view.bound_session(name), spawn_at=at,
+                   spawn_hooks=hooks if isinstance(hooks, str) else None)
 
 
 def records_of(view: RegistryView, names: Any) -> dict[str, AgentRecord]:
@@ -58,6 +68,7 @@ class TickSnapshot:
     shed: tuple[str, ...] = ()                       # optional work the ticks skip while over budget
     reaps_in_flight: frozenset[str] = frozenset()    # wrapper ids being reaped by this cockpit
     hosts: tuple[Any, ...] = ()                      # SPEC §9: a judge.hosts.HostView per [[hosts]] entry
+    hooks: Mapping[str, Any] = field(default_factory=dict)  # SPEC §8: agent -> judge.hooks.HookState
 
     @property
     def at(self) -> float:
