@@ -10,7 +10,8 @@ import os
 import signal
 import time
 
-from cockpit.registry import Registry, parse_ts
+from cockpit.registry import Registry
+from cockpit.timefmt import parse as parse_ts
 from cockpit.supervisor import Supervisor
 from tests.conftest import SIM
 
