@@ -220,7 +220,7 @@ def test_agent_names_are_valid_and_unique():
     assert agent_names([("a" * 80, "x"), ("a" * 80, "x")]) == ["a" * 64, "a" * 62 + "-2"]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.text(max_size=70), max_size=6))
 def test_any_window_names_give_unique_names_the_config_accepts(windows):
     names = agent_names([(w, "claude") for w in windows])
@@ -229,7 +229,7 @@ def test_any_window_names_give_unique_names_the_config_accepts(windows):
         assert valid_name(name) == name
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_toml_strings_round_trip(text):
     assert tomllib.loads(f"x = {toml_str(text)}")["x"] == text
@@ -267,3 +267,29 @@ def test_a_forced_respawn_of_a_live_adopted_agent_stops_it_by_pid_and_start_then
     rows = [json.loads(line) for line in cfg.state.registry.read_text().splitlines()]
     assert [r["event"] for r in rows] == ["adopted", "exit", "spawn_requested", "spawned"]
     assert rows[1]["pid"] == tabs_pid and rows[1]["reason"] == "adopted process replaced by a respawn"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.sampled_from(["--session-id", "-r", "--resume", "-c", "--continue", "resume", "--last", SID,
+                                 "--model", "x", "--resume=y", "--fork-session", "-p"]), max_size=8),
+       st.sampled_from(["claude-code", "codex", "generic"]))
+def test_stripping_never_raises_and_only_removes(rest, kind):
+    kept, removed = strip_session_flags(["claude", *rest], kind)
+    assert kept[0] == "claude" and sorted(kept[1:] + removed) == sorted(rest)
+    assert not {"--session-id", "-r", "--resume", "-c", "--continue"} & set(kept)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=200))
+def test_a_hostile_live_session_file_is_no_session_never_an_error(tmp_path_factory, data):
+    from cockpit.observe.discover import live_session_of
+    from cockpit.observe.procs import Proc
+
+    root = tmp_path_factory.getbasetemp() / "live"
+    (root / "sessions").mkdir(parents=True, exist_ok=True)
+    (root / "sessions" / "4242.json").write_bytes(data)
+    sid = live_session_of([Proc(4242, 1, 7, "S", 4242, ("claude",))], root)
+    assert sid is None or (isinstance(sid, str) and b"sessionId" in data and b"4242" in data)
+    (root / "sessions" / "4242.json").write_text(json.dumps({"pid": 4242, "procStart": "7", "sessionId": SID}))
+    assert live_session_of([Proc(4242, 1, 7, "S", 4242, ("claude",))], root) == SID
+    assert live_session_of([Proc(4242, 1, 8, "S", 4242, ("claude",))], root) is None  # a reused pid

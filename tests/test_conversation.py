@@ -132,7 +132,16 @@ def test_main_arguments():
     assert main_argument("Bash", {"command": "a\n  b"}) == "a b"
 
 
-@settings(max_examples=150, deadline=None)
+_SCRATCH: list = []
+
+
+def _scratch(factory):
+    if not _SCRATCH:
+        _SCRATCH.append(factory.mktemp("hyp"))
+    return _SCRATCH[0]
+
+
+@settings(max_examples=60, deadline=None)
 @given(st.lists(st.one_of(st.binary(max_size=300), st.builds(
     lambda d: json.dumps(d).encode(), st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
                                                   lambda c: st.lists(c, max_size=3) | st.dictionaries(
@@ -141,7 +150,7 @@ def test_main_arguments():
                                                       c, max_size=4), max_leaves=12))), max_size=30),
        st.sampled_from(["claude-code", "codex"]))
 def test_any_lines_are_entries_or_counted_never_an_error(tmp_path_factory, lines, kind):
-    path = tmp_path_factory.mktemp("t") / "t.jsonl"
+    path = _scratch(tmp_path_factory) / "t.jsonl"
     path.write_bytes(b"\n".join(line.replace(b"\n", b" ") for line in lines) + b"\n")
     tail = ConversationTail(path, kind)
     reset, entries = tail.update()
