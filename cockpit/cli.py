@@ -56,6 +56,8 @@ def _world_commands(add: Add, sub: Any) -> None:
     p = add("demo", "a throw-away world of simulated agents, with the cockpit open on it")
     p.add_argument("--agents", type=int, default=8, metavar="N", help="how many simulated agents (default 8)")
     p.add_argument("--keep", action="store_true", help="leave the world running on quit and say where it is")
+    p.add_argument("--hosts", type=int, default=0, metavar="N",
+                   help="N more simulated hosts, each its own world behind `serve --stdio` (the last one goes away)")
     p = add("lag-probe", "the UI loop's lag with N light simulated agents (a script, not a test)")
     p.add_argument("--agents", type=int, default=200, metavar="N", help="how many agents (default 200)")
     p.add_argument("--seconds", type=float, default=20.0, metavar="S",
@@ -249,7 +251,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if not 1 <= args.agents <= 500:
         raise UsageError(f"cockpit demo: --agents must be between 1 and 500, got {args.agents}")
-    return run_demo(agents=args.agents, keep=args.keep)
+    if not 0 <= args.hosts <= 8:
+        raise UsageError(f"cockpit demo: --hosts must be between 0 and 8, got {args.hosts}")
+    return run_demo(agents=args.agents, keep=args.keep, hosts=args.hosts)
 
 
 def cmd_lag_probe(args: argparse.Namespace) -> int:

@@ -61,7 +61,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterable, Mapping, TextIO
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence, TextIO
 
 from cockpit.act.stop import stop_verified_sync
 from cockpit.claude_paths import transcript_path
@@ -451,12 +451,13 @@ class DemoWorld:
     def __init__(self, agents: int = DEFAULT_AGENTS, *, keep: bool = False, faults: bool = True,
                  chat_every_s: tuple[float, float] | None = None,
                  supervisor: Mapping[str, Any] | None = None, base_dir: str | os.PathLike[str] | None = None,
-                 tmux_bin: str = "tmux") -> None:
+                 tmux_bin: str = "tmux", hosts: Sequence[Mapping[str, Any]] = ()) -> None:
         self.agents = demo_agents(agents, faults=faults, chat_every_s=chat_every_s)
         self.keep = keep
         self.faults = faults
         self.base_dir = base_dir
         self.tmux_bin = tmux_bin
+        self.hosts = [dict(h) for h in hosts]  # SPEC §9: [[hosts]] of the config (cockpit demo --hosts N)
         sup = dict(DEMO_SUPERVISOR)
         sup["max_actions_per_minute"] = max(int(sup["max_actions_per_minute"]), 4 * len(self.agents))
         sup.update(supervisor or {})
@@ -716,6 +717,8 @@ class DemoWorld:
             "routes": {"file": str(self.routes_file)},
             "agents": agents,
         }
+        if self.hosts:
+            data["hosts"] = self.hosts
         if self.faults:
             # seed #9: the demo's lingering sub-agents carry this marker in their argv; nothing else matches
             data["wrappers"] = [{"match": f"--name {self.wrapper_marker}-"}]
@@ -1034,7 +1037,7 @@ class _Signals:
 
 
 def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
-             app_runner: Callable[[Config], Any] | None = None, *, out: TextIO | None = None) -> int:
+             app_runner: Callable[[Config], Any] | None = None, *, out: TextIO | None = None, hosts: int = 0) -> int:
     """``cockpit demo [--agents N] [--keep]``: build the world, run the app on it, tear it down.
 
     ``app_runner(config)`` runs the UI and returns when the operator quits (default: the Textual
@@ -1049,11 +1052,17 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
     signals = _Signals(holder)
     signals.install()
     world: DemoWorld | None = None
+    extra: Any = None
     opened = False
     code = 0
     try:
         try:
-            world = DemoWorld(agents=agents, keep=keep)
+            if hosts:  # SPEC §9: more "hosts" on this machine, through the serve --stdio transport
+                from cockpit.demo_hosts import DemoHosts
+
+                extra = DemoHosts(hosts, keep=keep).open()
+                _say(out, f"cockpit demo: {hosts} more hosts\n{extra.describe()}")
+            world = DemoWorld(agents=agents, keep=keep, hosts=extra.entries() if extra is not None else ())
             world.open()
             opened = True
             _say(out, f"cockpit demo: {len(world.agents)} simulated agents on tmux -L {world.socket}, "
@@ -1077,6 +1086,8 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
             if world is not None:
                 text = world.close()
         finally:
+            for kept in extra.close() if extra is not None else ():
+                _say(out, kept)
             signals.restore()
         if world is not None and opened:
             if text:

@@ -4,6 +4,7 @@ a local command in place of ``ssh`` (``sh -c``: the remote shell's half of what 
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -259,3 +260,50 @@ def test_a_read_only_cockpit_refuses_a_remote_act_before_sending_it(tmp_path):
 
     with pytest.raises((ReadOnlyError, LookupError)):
         asyncio.run(go())
+
+
+# --- the demo's hosts ------------------------------------------------------------------------------
+
+LOCALSSH = [sys.executable, "-m", "cockpit.remote.localssh", "--host", "lab-2"]
+
+
+def test_the_local_transport_refuses_in_its_down_window_and_cuts_a_running_session():
+    now = time.time()
+    refused = subprocess.run([*LOCALSSH, "--down-between", str(now - 1), str(now + 60), "echo hi"],
+                             capture_output=True, text=True, timeout=10)
+    assert refused.returncode == 255 and refused.stdout == ""
+    assert "ssh: connect to host lab-2 port 22: Connection refused" in refused.stderr
+    ok = subprocess.run([*LOCALSSH, "-T", "echo 'it runs' $((1+1))"], capture_output=True, text=True, timeout=10)
+    assert (ok.returncode, ok.stdout) == (0, "it runs 2\n")  # one word, run by sh -c as sshd would
+    t0 = time.monotonic()
+    cut = subprocess.run([*LOCALSSH, "--down-between", str(time.time() + 0.5), str(time.time() + 60), "sleep 30"],
+                         capture_output=True, text=True, timeout=10)
+    assert cut.returncode == 255 and "Connection to lab-2 closed by remote host." in cut.stderr
+    assert time.monotonic() - t0 < 5
+
+
+def test_demo_hosts_run_their_own_supervisors_behind_serve_and_the_main_config_lists_them(tmp_path):
+    from cockpit.demo import run_demo
+    from cockpit.supervisor import check_once
+
+    seen: dict[str, object] = {}
+
+    def runner(config):
+        seen["hosts"] = [h.name for h in config.hosts]
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            report = asyncio.run(check_once(config, host_timeout_s=20))
+            rows = [a for a in report.agents if a.host is not None]
+            if len(rows) == 6 and all(a.pid for a in rows):
+                break
+            time.sleep(0.5)
+        seen["rows"] = sorted((a.name, a.status != "unknown") for a in rows)
+        seen["hosts_ok"] = [(h.name, h.ok) for h in report.hosts]
+        return 0
+
+    out = io.StringIO()
+    assert run_demo(agents=1, app_runner=runner, out=out, hosts=2) == 0
+    assert seen["hosts"] == ["lab-1", "lab-2"]
+    assert seen["rows"] == [(f"lab-{h}/sim-{i}", True) for h in (1, 2) for i in (1, 2, 3)]
+    assert seen["hosts_ok"] == [("lab-1", True), ("lab-2", True)]
+    assert "lab-2" in out.getvalue() and "goes away" in out.getvalue()
