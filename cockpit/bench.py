@@ -47,7 +47,7 @@ from cockpit.config import AgentConfig, Config, TmuxConfig
 from cockpit.observe.loopwatch import LoopWatch
 from cockpit.observe.ports import listening_sockets, listening_sockets_netlink, naive_port_lookup
 from cockpit.observe.snapshot import Observer
-from cockpit.tmux import TmuxClient, exec_argv
+from cockpit.tmux import TmuxClient, exec_argv, kill_server_sync
 
 SCHEMA = 1
 SIZES = (20, 100, 500)
@@ -236,23 +236,10 @@ class Fleet:
     async def teardown(self) -> bool:
         """Kill the private server (its panes' processes get SIGHUP) and remove its socket file;
         True when it is gone."""
-        tmpdir = os.environ.get("TMUX_TMPDIR") or "/tmp"
-        socket_path = os.path.join(tmpdir, f"tmux-{os.getuid()}", self.socket)
         try:
-            await self.tmux.kill_server()
-        except Exception:
-            pass
-        await asyncio.to_thread(subprocess.run, ["tmux", "-L", self.socket, "kill-server"],
-                                capture_output=True)
-        probe = await asyncio.to_thread(subprocess.run, ["tmux", "-L", self.socket, "list-sessions"],
-                                        capture_output=True)
-        gone = probe.returncode != 0
-        if gone:
-            try:
-                os.unlink(socket_path)
-            except OSError:
-                pass
-        return gone
+            return await self.tmux.kill_server()
+        except Exception:  # the control connection failed: the same kill, without it
+            return await asyncio.to_thread(kill_server_sync, ("-L", self.socket))
 
 
 # --- measurements ------------------------------------------------------------------------------

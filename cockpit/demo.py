@@ -69,6 +69,7 @@ from cockpit.config import Config, parse_config
 from cockpit.fsutil import atomic_write, atomic_write_json, ensure_private_dir
 from cockpit.observe.procs import ProcessReader
 from cockpit.registry import Registry, new_spawn_id
+from cockpit.tmux import kill_server_sync
 
 __all__ = [
     "DEFAULT_AGENTS",
@@ -892,11 +893,6 @@ class DemoWorld:
         return None
 
 
-def default_socket_path(socket_name: str) -> Path:
-    """Where ``tmux -L NAME`` puts its socket: ``$TMUX_TMPDIR`` (else /tmp) ``/tmux-UID/NAME``."""
-    return Path(os.environ.get("TMUX_TMPDIR") or "/tmp") / f"tmux-{os.getuid()}" / socket_name
-
-
 def destroy_world(root: Path, socket_name: str, *, known: Mapping[int, int] | None = None,
                   socket_path: Path | None = None, tmux_bin: str = "tmux") -> None:
     """Tear a demo world down, from its directory and socket name alone (a kept world too).
@@ -909,11 +905,7 @@ def destroy_world(root: Path, socket_name: str, *, known: Mapping[int, int] | No
     me = _ancestors(os.getpid(), reader)
     before = dict(known or {})
     before.update(world_processes(root, socket_name, exclude=me, reader=reader))
-    try:
-        subprocess.run([tmux_bin, "-L", socket_name, "kill-server"], capture_output=True, timeout=10,
-                       stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired):
-        pass
+    kill_server_sync(("-L", socket_name), tmux_bin=tmux_bin, socket=socket_path)  # its socket file goes too
     # The panes' processes get SIGHUP from the closing ptys: give them a moment to exit cleanly.
     left = _wait_gone(before, reader, TEARDOWN_GRACE_S)
     left.update(world_processes(root, socket_name, exclude=me, reader=reader))
@@ -921,18 +913,6 @@ def destroy_world(root: Path, socket_name: str, *, known: Mapping[int, int] | No
              if (p := reader.read(pid)) is not None and p.start == start]
     if procs:  # SPEC §6: only the processes recorded, each by pid + start
         stop_verified_sync(procs, wait_s=TERM_WAIT_S, kill_wait_s=1.0, reader=reader)
-    path = socket_path or default_socket_path(socket_name)
-    try:
-        gone = subprocess.run([tmux_bin, "-L", socket_name, "has-session"], capture_output=True, timeout=5,
-                              stdin=subprocess.DEVNULL).returncode != 0
-    except (OSError, subprocess.TimeoutExpired):
-        gone = False
-    if gone:  # tmux leaves its socket file behind
-        try:
-            if path.is_socket():
-                path.unlink()
-        except OSError:
-            pass
     for attempt in range(10):  # a dying agent may still write its last transcript line
         shutil.rmtree(root, ignore_errors=True)
         if not root.exists():

@@ -50,7 +50,6 @@ import secrets
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -67,7 +66,7 @@ from cockpit.locks import LockTimeout, hold
 from cockpit.observe.procs import Proc, ProcessReader
 from cockpit.observe.drift import PromotionLog, link_chain, link_key, resolve_command, version_hint
 from cockpit.registry import Journal
-from cockpit.tmux import TmuxClient, TmuxError
+from cockpit.tmux import TmuxClient, TmuxError, kill_server_sync
 
 __all__ = [
     "DoctorInputError",
@@ -366,15 +365,6 @@ async def _final_screen(client: TmuxClient, pane_id: str, last: str, *, settle_s
         await asyncio.sleep(settle_s)
 
 
-def _socket_file(socket: str, env: Mapping[str, str]) -> str:
-    return os.path.join(env.get("TMUX_TMPDIR") or "/tmp", f"tmux-{os.getuid()}", socket)
-
-
-def _kill_server_sync(tmux_bin: str, server_args: Sequence[str], env: Mapping[str, str]) -> None:
-    try:
-        subprocess.run([tmux_bin, *server_args, "kill-server"], env=dict(env), capture_output=True, timeout=TEARDOWN_S)
-    except (OSError, subprocess.SubprocessError):
-        pass
 
 
 def _kill_candidate_sync(sid: int | None, start: int | None) -> None:
@@ -392,33 +382,27 @@ def _kill_candidate_sync(sid: int | None, start: int | None) -> None:
         stop_verified_sync(found, wait_s=1.0, kill_wait_s=1.0, reader=reader, members=members)
 
 
-def _remove_files(socket_file: str, temp_home: str | None) -> None:
-    try:
-        os.unlink(socket_file)  # tmux 3.3a leaves its socket file behind
-    except OSError:
-        pass
+def _remove_home(temp_home: str | None) -> None:
     if temp_home:
         shutil.rmtree(temp_home, ignore_errors=True)
 
 
-async def _teardown(client: TmuxClient, tmux_bin: str, env: Mapping[str, str], pid: int | None, start: int | None,
-                    socket_file: str, temp_home: str | None) -> None:
-    """Everything the boot made goes, even when cancelled again in here (then synchronously)."""
+async def _teardown(client: TmuxClient, env: Mapping[str, str], pid: int | None, start: int | None,
+                    temp_home: str | None) -> None:
+    """Everything the boot made goes, even when cancelled again in here (then synchronously): the
+    private server (verified gone, its socket file with it), the candidate's session, the temp HOME."""
     try:
         try:
             await asyncio.wait_for(client.kill_server(), TEARDOWN_S)
         except (TmuxError, asyncio.TimeoutError, OSError):
-            pass
-        proc = await asyncio.create_subprocess_exec(
-            tmux_bin, *client.server_args, "kill-server", env=dict(env),
-            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        await asyncio.wait_for(proc.wait(), TEARDOWN_S)
+            await asyncio.to_thread(kill_server_sync, client.server_args, tmux_bin=client.tmux_bin, env=env,
+                                    timeout_s=TEARDOWN_S)
         await asyncio.to_thread(_kill_candidate_sync, pid, start)
-        await asyncio.to_thread(_remove_files, socket_file, temp_home)
+        await asyncio.to_thread(_remove_home, temp_home)
     except BaseException:
-        _kill_server_sync(tmux_bin, client.server_args, env)
+        kill_server_sync(client.server_args, tmux_bin=client.tmux_bin, env=env, timeout_s=TEARDOWN_S)
         _kill_candidate_sync(pid, start)
-        _remove_files(socket_file, temp_home)
+        _remove_home(temp_home)
         raise
 
 
@@ -477,7 +461,6 @@ async def check_candidate(
     full_env, overrides = boot_env(home_dir, isolated=temp_home is not None, extra=env)
     socket = f"cockpit-doctor-{secrets.token_hex(4)}"
     client = TmuxClient(("-L", socket, "-f", "/dev/null"), tmux_bin=tmux_bin, env=full_env)
-    socket_file = _socket_file(socket, full_env)
     started_at = clock()
     t0 = time.monotonic()
     pid: int | None = None
@@ -509,7 +492,7 @@ async def check_candidate(
         summary = f"could not boot it in tmux: {exc}"
         problems = (summary,)
     finally:
-        await _teardown(client, tmux_bin, full_env, pid, start, socket_file, temp_home)
+        await _teardown(client, full_env, pid, start, temp_home)
     result = DoctorResult(
         candidate=path, argv=argv, passed=passed, reason=reason, summary=summary, screen=screen,
         screen_sha256=hashlib.sha256(screen.encode("utf-8", "replace")).hexdigest(), problems=problems,

@@ -17,9 +17,11 @@ import asyncio
 import os
 import re
 import secrets
+import subprocess
 from collections import deque
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
 
 # Control mode lines of a command's reply: "%begin TIME NUMBER FLAGS" ... "%end|%error TIME NUMBER FLAGS".
 _GUARD_RE = re.compile(r"^%(begin|end|error) (\d+) (\d+) (\d+)$")
@@ -136,6 +138,46 @@ def parse_pane_line(line: str) -> Pane | None:
 class _Pending:
     future: asyncio.Future[list[str]]
     line: str
+
+
+def socket_file(server_args: Sequence[str], env: Mapping[str, str] | None = None) -> Path | None:
+    """Where a private server's socket is: ``-S PATH`` as given, ``-L NAME`` under ``$TMUX_TMPDIR``
+    (else /tmp) ``/tmux-UID/``; None for the default server (never touched)."""
+    args = list(server_args)
+    for flag in ("-S", "-L"):
+        if flag in args[:-1]:
+            value = args[args.index(flag) + 1]
+            if flag == "-S":
+                return Path(value)
+            tmpdir = (env if env is not None else os.environ).get("TMUX_TMPDIR") or "/tmp"
+            return Path(tmpdir) / f"tmux-{os.getuid()}" / value
+    return None
+
+
+def kill_server_sync(server_args: Sequence[str], *, tmux_bin: str = "tmux", env: Mapping[str, str] | None = None,
+                     socket: Path | None = None, timeout_s: float = 10.0) -> bool:
+    """The one way to kill a private tmux server off the event loop (teardowns): ``kill-server``, then
+    observe (``has-session`` fails), then remove the socket file tmux leaves behind. True when gone.
+    ``socket``: the path the server reported, when known; else the one ``server_args`` name."""
+    path = socket or socket_file(server_args, env)
+    if path is None:
+        raise ValueError("only a private tmux server (-L NAME or -S PATH) is killed")
+    run_env = dict(env) if env is not None else None
+    gone = False
+    for command in ("kill-server", "has-session"):
+        try:
+            done = subprocess.run([tmux_bin, *server_args, command], env=run_env, capture_output=True,
+                                  stdin=subprocess.DEVNULL, timeout=timeout_s)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        gone = command == "has-session" and done.returncode != 0
+    if gone:
+        try:
+            if path.is_socket():
+                path.unlink()
+        except OSError:
+            pass
+    return gone
 
 
 class TmuxClient:
@@ -444,9 +486,12 @@ class TmuxClient:
             if isinstance(res, BaseException):
                 raise res
 
-    async def kill_server(self) -> None:
+    async def kill_server(self) -> bool:
+        """Kill this client's server (a private one: ``-L``/``-S``) and verify it is gone; True when it is.
+        Its socket file, which tmux 3.3a leaves behind, goes too."""
         try:
             await self.run("kill-server")
         except TmuxError:
             pass
         await self._teardown()
+        return await asyncio.to_thread(kill_server_sync, self.server_args, tmux_bin=self.tmux_bin, env=self.env)

@@ -24,9 +24,10 @@ import pytest
 from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.claude_paths import transcript_path
 from cockpit.config import load_config
-from cockpit.demo import (CLI_BROKEN, CLI_CURRENT, CLI_GOOD, DemoError, DemoWorld, default_socket_path, demo_agents,
+from cockpit.demo import (CLI_BROKEN, CLI_CURRENT, CLI_GOOD, DemoError, DemoWorld, demo_agents,
                           destroy_world, lag_probe, run_demo, world_processes)
 from cockpit.registry import Registry
+from cockpit.tmux import socket_file
 from cockpit.supervisor import Supervisor
 
 REPO = Path(__file__).resolve().parent.parent
@@ -52,7 +53,7 @@ def assert_gone(root: Path, socket: str, socket_path: Path | None, pids: dict[in
     assert world_processes(root, socket) == {}, "a process of the world survived the teardown"
     assert [pid for pid, start in pids.items() if pid_alive(pid, start)] == []
     assert not root.exists(), f"{root} is still there"
-    socket_path = socket_path or default_socket_path(socket)
+    socket_path = socket_path or socket_file(("-L", socket))
     assert not socket_path.exists(), f"stale socket {socket_path} left behind"
 
 

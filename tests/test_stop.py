@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,9 +12,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from cockpit.act.hooks import run_json_command
 from cockpit.act.stop import stop_verified, stop_verified_sync
 from cockpit.observe.procs import Proc, ProcessReader
+from cockpit.tmux import kill_server_sync, socket_file
 
 
 def alive(pid: int) -> bool:
@@ -86,3 +90,23 @@ def test_a_group_that_ignores_term_is_killed_and_seen_gone():
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_private_tmux_server_is_killed_verified_gone_and_its_socket_file_removed():
+    name = f"cockpit-test-{secrets.token_hex(4)}"
+    args = ("-L", name, "-f", "/dev/null")
+    subprocess.run(["tmux", *args, "new-session", "-d", "-s", "s", "sleep 60"], check=True, timeout=10)
+    path = socket_file(args)
+    try:
+        assert path is not None and path.is_socket()
+        assert kill_server_sync(args) is True
+        assert subprocess.run(["tmux", *args, "has-session"], capture_output=True, timeout=10).returncode != 0
+        assert not path.exists()
+    finally:
+        subprocess.run(["tmux", *args, "kill-server"], capture_output=True, timeout=10)
+
+
+def test_the_default_tmux_server_is_never_the_one_killed():
+    with pytest.raises(ValueError):
+        kill_server_sync(())
+    assert socket_file(()) is None and socket_file(("-S", "/x/y")) == Path("/x/y")

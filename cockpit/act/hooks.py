@@ -1,9 +1,9 @@
 """The operator's commands: ``alert_command`` and ``notice_command``.
 
 Each is an argv (never a shell) that gets one JSON document on stdin. It runs in its own session,
-is stopped after its timeout (``stop_verified``: its whole group, TERM then KILL), and what happened (exit status, stderr's tail, or why it did not run)
-is returned for the journal: an alert or a notice is recorded as what the command did, not as
-"sent" before it ran.
+is stopped after its timeout (``stop_verified``: its whole group, TERM then KILL), and what happened
+(exit status, stderr's tail, or why it did not run) is returned for the journal: an alert or a
+notice is recorded as what the command did, not as "sent" before it ran.
 """
 
 from __future__ import annotations
