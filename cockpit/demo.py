@@ -4,9 +4,10 @@ The world lives in one temp directory: a fake Claude config dir, a home, a state
 per agent (two agents share one), a routing record, a gateway log and the config (also written as
 ``cockpit.toml``, so ``cockpit check --config <world>/cockpit.toml`` works against it). The agents
 run on a private tmux socket ``cockpit-demo-<hex>``. The supervisor spawns every agent on its first
-ticks, through the real verified spawn path, but one: scribe is started by hand, the way an operator's
+ticks, through the real verified spawn path, but one: flaky is started by hand, the way an operator's
 fleet already runs (a plain window of the session ``desk``), and adopted with ``cockpit adopt`` before
-the supervisor starts (SPEC §11: same pid; its pairing conversation is what ``c`` shows).
+the supervisor starts (SPEC §11: same pid); its first crash is respawned into a window of its own in
+the cockpit's session, and its pairing conversation (tool calls, Markdown replies) is what ``c`` shows.
 
 Besides the agents, the world runs what issues 4-6 need to be seen (``faults=True``):
 - seed #3: the gateway's routing record points scribe at yesterday's session while a newer one is
@@ -90,7 +91,7 @@ SOCKET_PREFIX = "cockpit-demo-"
 SESSION = "agents"
 WORLD_SESSION = "world"  # the gateway and the sub-agent wrappers: the world's, not the fleet's
 OUTSIDE_SESSION = "desk"  # the operator's own session: the agent started by hand, then adopted
-ADOPTED = "scribe"
+ADOPTED = "flaky"
 MARKER_ENV = "COCKPIT_DEMO"  # every process of the world carries COCKPIT_DEMO=<world dir>
 SIM = (sys.executable, "-m", "cockpit.sim")
 
@@ -200,10 +201,9 @@ _CAST: tuple[tuple[int, DemoAgent], ...] = (
     (0, DemoAgent("tabs", "claude-code", ("--chat-every-s", "3"), "shop",
                   "healthy; chats every 3 s; shares its cwd with scribe; a wake reminder ~15 s in "
                   "is typed into its pane and verified in its transcript")),
-    (7, DemoAgent("scribe", "claude-code", ("--converse-every-s", "5"), "shop",
-                  "started outside cockpit in a plain window (session desk) and adopted, same pid; a pairing "
-                  "session (c reads it, s talks to it); its routing record points at an old session (stale "
-                  "route; the gateway writes it back once: press p)")),
+    (7, DemoAgent("scribe", "claude-code", ("--chat-every-s", "5"), "shop",
+                  "healthy; chats every 5 s; its routing record points at an old session (stale route; "
+                  "the gateway writes it back once: press p)")),
     (5, DemoAgent("api", "claude-code", ("--port", "{port}", "--ignore-input"), "api",
                   "serves its port but ignores typed input: its wake reminder is missed, retried, "
                   "then alerted", port=True)),
@@ -215,8 +215,10 @@ _CAST: tuple[tuple[int, DemoAgent], ...] = (
                   "dies 50 ms after every start: restart budget spent -> fatal; its sub-agent is an orphan")),
     (2, DemoAgent("deaf", "claude-code", ("--port", "{port}", "--no-bind"), "deaf",
                   "never binds its port: every spawn fails verification", port=True)),
-    (3, DemoAgent("flaky", "claude-code", ("--crash-after-s", "20", "--chat-every-s", "6"), "flaky",
-                  "crashes ~20 s after each good start: respawned, restarts count up")),
+    (3, DemoAgent("flaky", "claude-code", ("--crash-after-s", "20", "--converse-every-s", "6"), "flaky",
+                  "started by hand in a plain window (session desk) and adopted, same pid; crashes ~20 s after "
+                  "each good start: respawned into a window of its own, restarts count up; a pairing session "
+                  "(c reads it, s talks to it)")),
     (4, DemoAgent("asker", "claude-code", ("--prompt-permission",), "asker",
                   "waits at a permission prompt (type 1 or 2 in its pane)")),
 )
