@@ -1,4 +1,4 @@
-"""``cockpit bench``: the supervisor's scan against the naive one, at 20, 100 and 500 agents (SPEC §5).
+"""``cockpit bench``: the whole tick, and the scan against the naive one, at 20, 100, 500 and 1000 agents (SPEC §5).
 
 Each fleet lives on a private tmux server (``cockpit-bench-<hex>``, always killed at the
 end). An agent is a tiny Python that binds its port and then execs ``sleep``, keeping the
@@ -7,6 +7,9 @@ listening socket: one ~1 MB process per agent, so 500 fit on 2 cores, and the po
 through the cockpit's own ``TmuxClient`` and tagged ``@cockpit_agent`` as spawn does.
 
 Per size, in one run:
+- the whole tick: a real ``Supervisor.tick`` on the fleet (observe, sessions, folds, wrappers,
+  judge, plan, act, journal), leader of a throw-away state dir with nothing to fix: median, p99,
+  tmux processes started per tick;
 - scan: the real ``Observer.observe`` plus a batched capture of the panes whose change
   mark moved (the supervisor's capture policy), N iterations after a warm-up: median, p99;
   and the same with every pane captured every tick (the worst case, for reference);
@@ -43,14 +46,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cockpit.config import AgentConfig, Config, TmuxConfig
+from cockpit.config import AgentConfig, ClaudeConfig, CodexConfig, Config, StateConfig, SupervisorConfig, TmuxConfig
 from cockpit.observe.loopwatch import LoopWatch
 from cockpit.observe.ports import listening_sockets, listening_sockets_netlink, naive_port_lookup
 from cockpit.observe.snapshot import Observer
 from cockpit.tmux import TmuxClient, exec_argv, kill_server_sync
 
 SCHEMA = 1
-SIZES = (20, 100, 500)
+SIZES = (20, 100, 500, 1000)
 SESSION = "bench"
 # Binds the port, marks the socket inheritable and becomes `sleep`: the pane's only process holds it.
 _AGENT = (
@@ -62,6 +65,9 @@ _AGENT = (
 
 # (size, metric, comparison, limit, description)
 TARGETS = (
+    (100, "tick_median_ms", "<=", 15.0, "whole tick median <= 15 ms"),
+    (1000, "tick_median_ms", "<=", 150.0, "whole tick median <= 150 ms"),
+    (1000, "peak_rss_mb", "<=", 300.0, "peak RSS <= 300 MB"),
     (100, "scan_median_ms", "<=", 15.0, "median scan <= 15 ms"),
     (100, "loop_max_lag_ms", "<=", 20.0, "loop max lag <= 20 ms"),
     (100, "tmux_processes_per_tick_max", "<=", 2, "tmux processes per tick <= 2"),
@@ -94,6 +100,10 @@ class SizeResult:
     naive_ratio: float
     proc_method: str = ""
     port_source: str = ""
+    tick_median_ms: float = 0.0               # the whole tick (Supervisor.tick), median
+    tick_p99_ms: float = 0.0
+    tick_tmux_processes_max: int = 0          # tmux processes a whole tick started, at most
+    tick_phases_ms: dict[str, float] = field(default_factory=dict)  # median per step of the tick
 
 
 @dataclass
@@ -312,6 +322,48 @@ async def measure_scan(fleet: Fleet, size: int, iterations: int, *, warmup: int 
     }
 
 
+TICK_PHASES = ("observe", "sessions", "folds", "wrappers", "reminders_read", "judge", "plan", "act", "journal")
+
+
+def tick_config(fleet: Fleet, size: int, workdir: Path) -> Config:
+    """The fleet's config for a real supervisor: its own state, Claude and Codex dirs (never the user's),
+    nothing to fix automatically (the bench started the agents; a tick only finds them healthy)."""
+    base = fleet.config(size)
+    return Config(tmux=base.tmux, agents=base.agents, state=StateConfig(dir=workdir / "state"),
+                  claude=ClaudeConfig(config_dir=workdir / "claude"), codex=CodexConfig(home=workdir / "codex"),
+                  supervisor=SupervisorConfig(auto_respawn=False, auto_reap=False))
+
+
+async def measure_tick(fleet: Fleet, size: int, iterations: int, workdir: Path, *, warmup: int = 3,
+                       pause_s: float = 0.01) -> dict[str, Any]:
+    """The whole tick: ``Supervisor.tick`` as the leader (observe, sessions, folds, wrappers, judge,
+    plan, act, journal), wall time per tick; and the median of each step."""
+    from cockpit.supervisor import Supervisor  # the bench's scan figures do not need it loaded
+
+    sup = Supervisor(tick_config(fleet, size, workdir), actor="bench")
+    walls: list[float] = []
+    procs: list[int] = []
+    phases: dict[str, list[float]] = {}
+    try:
+        await sup.start()
+        for i in range(warmup + iterations):
+            started = time.perf_counter()
+            report = await sup.tick()
+            wall = (time.perf_counter() - started) * 1000.0
+            if i >= warmup:
+                walls.append(wall)
+                procs.append(report.load.tmux_processes if report.load is not None else 0)
+                for name, ms in sup.phases_ms.items():
+                    phases.setdefault(name, []).append(ms)
+            await asyncio.sleep(pause_s)
+    finally:
+        await sup.close()
+    return {"tick_median_ms": statistics.median(walls), "tick_p99_ms": _p(walls, 0.99),
+            "tick_tmux_processes_max": max(procs),
+            "tick_phases_ms": {name: round(statistics.median(phases[name]), 3)
+                               for name in (*TICK_PHASES, *sorted(set(phases) - set(TICK_PHASES))) if name in phases}}
+
+
 def naive_scan(socket: str, targets: Sequence[tuple[str, int]], total: int) -> tuple[float, int, bool]:
     """The naive way, sequentially: one libtmux capture_pane and one psutil port lookup per agent.
 
@@ -452,6 +504,7 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
     result.socket = socket
     fleet = Fleet(socket, port_base=_free_port_base(max(sizes), rng))
     result.port_base = fleet.port_base
+    workdir = Path(tempfile.mkdtemp(prefix="cockpit-bench-tick-"))
     try:
         await fleet.start()
         for size in sizes:
@@ -460,6 +513,8 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
             up = await fleet.wait_listening(timeout_s=30.0 + size * 0.2)
             if up < size:
                 result.notes.append(f"{size} agents: only {up} listening after the wait")
+            say(f"{size} agents: whole tick x{iterations}...")
+            tick = await measure_tick(fleet, size, iterations, workdir / f"tick-{size}")
             say(f"{size} agents: scanning x{iterations}...")
             scan = await measure_scan(fleet, size, iterations)
             peak = _peak_rss_mb()
@@ -481,17 +536,18 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
                 scan_all_captures_median_ms=scan["scan_all_captures_median_ms"],
                 observe_median_ms=scan["observe_median_ms"], loop_max_lag_ms=scan["loop_max_lag_ms"],
                 tmux_processes_per_tick=scan["tmux_processes_per_tick"],
-                tmux_processes_per_tick_max=scan["tmux_processes_per_tick_max"],
+                tmux_processes_per_tick_max=max(scan["tmux_processes_per_tick_max"], tick["tick_tmux_processes_max"]),
                 tmux_commands_per_tick_median=scan["tmux_commands_per_tick_median"],
                 captures_per_tick_median=scan["captures_per_tick_median"],
                 peak_rss_mb=peak, naive_ms=naive_ms, naive_measured_agents=measured,
                 naive_extrapolated=extrapolated,
                 naive_ratio=naive_ms / scan["scan_median_ms"] if scan["scan_median_ms"] > 0 else 0.0,
-                proc_method=scan["proc_method"], port_source=scan["port_source"],
+                proc_method=scan["proc_method"], port_source=scan["port_source"], **tick,
             ))
     finally:
         say("tearing down the tmux server...")
         result.torn_down = await fleet.teardown()
+        shutil.rmtree(workdir, ignore_errors=True)
     say(f"transcript: {transcript_mb:g} MB...")
     tmp = Path(tempfile.mkdtemp(prefix="cockpit-bench-"))
     try:
@@ -541,25 +597,44 @@ def evaluate(result: BenchResult) -> list[dict[str, Any]]:
 # --- output ------------------------------------------------------------------------------------
 
 
+def _ms(value: float) -> str:
+    return f"{value:.2f} ms"
+
+
+# The table, one column per entry (title, width, cell): a new figure is one more line here.
+COLUMNS: list[tuple[str, int, Callable[[SizeResult], str]]] = [
+    ("agents", 6, lambda s: str(s.agents)),
+    ("up", 4, lambda s: str(s.up)),
+    ("tick med", 9, lambda s: _ms(s.tick_median_ms)),
+    ("p99", 9, lambda s: _ms(s.tick_p99_ms)),
+    ("scan med", 9, lambda s: _ms(s.scan_median_ms)),
+    ("p99", 9, lambda s: _ms(s.scan_p99_ms)),
+    ("+all capt", 9, lambda s: _ms(s.scan_all_captures_median_ms)),
+    ("loop lag", 9, lambda s: _ms(s.loop_max_lag_ms)),
+    ("tmux/tick", 9, lambda s: "/".join(str(p) for p in sorted({*s.tmux_processes_per_tick,
+                                                                 s.tick_tmux_processes_max}))),
+    ("cmds", 5, lambda s: f"{s.tmux_commands_per_tick_median:.0f}"),
+    ("peak RSS", 9, lambda s: f"{s.peak_rss_mb:.1f} MB"),
+    ("naive", 10, lambda s: f"{s.naive_ms:,.0f} ms" + ("*" if s.naive_extrapolated else "")),
+    ("naive/ours", 10, lambda s: f"{s.naive_ratio:.0f}x"),
+]
+
+
 def render(result: BenchResult) -> str:
     m = result.machine
     lines = [f"cockpit bench: {m.get('cpus')} CPUs, {m.get('tmux')}, Python {m.get('python')}; "
              f"private tmux server {result.socket} ({'torn down' if result.torn_down else 'NOT torn down'})", ""]
-    head = (f"{'agents':>6} {'up':>4} {'scan med':>9} {'p99':>8} {'+all capt':>9} {'observe':>8} "
-            f"{'loop lag':>9} {'tmux/tick':>9} {'cmds':>5} {'peak RSS':>9} {'naive':>10} {'naive/ours':>10}")
-    lines.append(head)
-    for s in result.sizes:
-        procs = "/".join(str(p) for p in s.tmux_processes_per_tick)
-        naive = f"{s.naive_ms:,.0f} ms" + ("*" if s.naive_extrapolated else "")
-        lines.append(
-            f"{s.agents:>6} {s.up:>4} {s.scan_median_ms:>6.2f} ms {s.scan_p99_ms:>5.2f} ms "
-            f"{s.scan_all_captures_median_ms:>6.2f} ms {s.observe_median_ms:>5.2f} ms {s.loop_max_lag_ms:>6.2f} ms "
-            f"{procs:>9} {s.tmux_commands_per_tick_median:>5.0f} {s.peak_rss_mb:>6.1f} MB {naive:>10} "
-            f"{s.naive_ratio:>9.0f}x")
+    lines.append(" ".join(f"{title:>{width}}" for title, width, _ in COLUMNS))
+    for row in result.sizes:
+        lines.append(" ".join(f"{cell(row):>{width}}" for _, width, cell in COLUMNS))
     if any(s.naive_extrapolated for s in result.sizes):
         lines.append("  * naive scan sampled on a subset and extrapolated (see notes)")
-    lines.append(f"  scan = Observer.observe + capture of changed panes, median/p99 of "
-                 f"{result.sizes[0].iterations if result.sizes else 0} ticks; +all capt = every pane captured each tick")
+    lines.append(f"  tick = the whole Supervisor.tick, median/p99 of {result.sizes[0].iterations if result.sizes else 0}; "
+                 f"scan = Observer.observe + capture of changed panes; +all capt = every pane captured each tick")
+    for row in result.sizes:
+        if row.tick_phases_ms:
+            steps = ", ".join(f"{name} {ms:.2f}" for name, ms in row.tick_phases_ms.items())
+            lines.append(f"  {row.agents} agents, tick steps (median ms): {steps}")
     t = result.transcript
     if t:
         lines += ["", f"transcript ({t['reader']}): {t['size_mb']} MB first read {t['big_first_read_ms']:.0f} ms, "
@@ -584,9 +659,11 @@ def render(result: BenchResult) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cockpit bench", description="SPEC §5: the scan against the naive scan.")
+    parser = argparse.ArgumentParser(prog="cockpit bench",
+                                     description="SPEC §5: the whole tick, and the scan against the naive scan.")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="fleet sizes (default 20,100,500)")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help=f"fleet sizes (default {','.join(map(str, SIZES))})")
     parser.add_argument("--iterations", type=int, default=100, help="measured ticks per size (default 100)")
     parser.add_argument("--transcript-mb", type=float, default=100.0, help="big transcript size (default 100)")
     return parser

@@ -64,11 +64,13 @@ def _world_commands(add: Add, sub: Any) -> None:
                    help="how long to measure once every agent runs (default 20)")
     p.add_argument("--no-tui", action="store_true", help="measure the supervisor alone, without the TUI")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p = sub.add_parser("bench", help="measure a scan at 20, 100 and 500 agents against the naive way (targets included)",
+    p = sub.add_parser("bench", help="measure the whole tick and the scan at 20, 100, 500 and 1000 agents, against "
+                                     "the naive way (targets included)",
                        description="Build fleets of lightweight agents on a private tmux server and measure the "
-                                   "scan, the loop lag, tmux processes per tick, peak RSS and the naive scan.")
+                                   "whole tick, the scan, the loop lag, tmux processes per tick, peak RSS and the "
+                                   "naive scan.")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--sizes", default="20,100,500", help="fleet sizes (default 20,100,500)")
+    p.add_argument("--sizes", default="20,100,500,1000", help="fleet sizes (default 20,100,500,1000)")
     p.add_argument("--iterations", type=int, default=100, help="measured ticks per size (default 100)")
 
 

@@ -15,11 +15,12 @@ the next ticks shed optional work (``Supervisor.shed``, honoured by capture path
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 
 from cockpit import timefmt
 from cockpit.act.actions import ActionLayer, ActionResult, policies_for
@@ -188,6 +189,7 @@ class Supervisor:
         self.shedder = ShedPolicy(self.budget)
         self.shed: tuple[str, ...] = ()  # optional work skipped while over budget; capture paths honour it
         self.loads: deque[TickLoad] = deque(maxlen=30)
+        self.phases_ms: dict[str, float] = {}  # step -> ms, of the last tick
         self.invocations: dict[str, int] = {}  # module -> times invoked (seed #10: tests assert each ran)
         # seeds #1, #5, #11: CLI drift vs the last passed promotion, user-level canaries, folds in transcripts
         self.drift = DriftObserver(config.state.dir, clock=clock, journal=self.journal)
@@ -211,6 +213,25 @@ class Supervisor:
 
     def _count(self, name: str) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1
+
+    @contextlib.asynccontextmanager
+    async def _step(self, name: str) -> AsyncIterator[None]:
+        """One step of the tick: named for the loop sentinel (seed #7) and timed (``phases_ms``, the bench)."""
+        started = time.perf_counter()
+        try:
+            async with tracked(name):
+                yield
+        finally:
+            self.phases_ms[name] = self.phases_ms.get(name, 0.0) + (time.perf_counter() - started) * 1000.0
+
+    @contextlib.contextmanager
+    def _sync_step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            with tracked(name):
+                yield
+        finally:
+            self.phases_ms[name] = self.phases_ms.get(name, 0.0) + (time.perf_counter() - started) * 1000.0
 
     @property
     def leader(self) -> bool:
@@ -309,6 +330,7 @@ class Supervisor:
         if not self.started:
             await self.start()
         self.tick_no += 1
+        self.phases_ms = {}  # what each step of this tick took (the bench reads it)
         # seed #8: what this tick costs, all of it (wall, process CPU incl. worker threads, tmux forks)
         wall0, cpu0 = time.perf_counter(), time.process_time()
         procs0, cmds0 = self.tmux.processes_started, self.tmux.commands_sent
@@ -321,7 +343,7 @@ class Supervisor:
         snap = after
         findings = judgement.findings(plan.throttled)
         new, resolved = self._diff(findings)
-        async with tracked("journal"):
+        async with self._step("journal"):
             await self._journal_changes(new, resolved)
             await self._alert_fatal(findings)
             self._alert_drift(new)
@@ -368,7 +390,7 @@ class Supervisor:
 
     async def _observe(self) -> TickSnapshot:
         self._count("observe")
-        async with tracked("observe"):
+        async with self._step("observe"):
             if not self.leader and not self.read_only:
                 await asyncio.to_thread(self.leader_lock.try_acquire)
             base = await self.observer.observe()
@@ -387,15 +409,15 @@ class Supervisor:
             self.events.sync_exits({name: (obs.proc.pid, obs.proc.start) for name, obs in base.agents.items()
                                     if obs.proc is not None})
             hooks = await asyncio.to_thread(self.events.read_hooks)
-        async with tracked("sessions"):
+        async with self._step("sessions"):
             self._count("sessions")
             sessions = await self.sessions.observe(base, self.view.bound_sessions)
-        async with tracked("folds"):
+        async with self._step("folds"):
             self._count("folds")  # seed #11: the new records of each agent's current transcript, incrementally
             transcripts = await asyncio.to_thread(self.fold_reader.observe, FoldReader.targets(sessions))
-        async with tracked("wrappers"):
+        async with self._step("wrappers"):
             wrappers = await self._observe_wrappers(base)
-        async with tracked("reminders_read"):
+        async with self._step("reminders_read"):
             reminders = await asyncio.to_thread(self.reminder_queue.visible, base.at)
         return TickSnapshot(
             base=base, records=records_of(self.view, self._names), starting=self._starting(), sessions=sessions,
@@ -420,7 +442,7 @@ class Supervisor:
         self._count("judge")
         self._count("zombies")
         self._count("judge_reminders")
-        with tracked("judge"):
+        with self._sync_step("judge"):
             folds = self.folds.feed(snap.transcripts, snap.at)
             return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
                               server=self._server, outputs=self.notifier.findings() + self.metrics.findings())
@@ -445,7 +467,7 @@ class Supervisor:
         mode = self._mode(snap.tmux_ok)
         if not mode.acting:
             return Plan()
-        with tracked("plan"):
+        with self._sync_step("plan"):
             facts = TickFacts(
                 now=self.clock(), mode=mode, budget=self._budget(),
                 agents=[self._agent_now(n, snap.base, snap.records[n], snap.starting) for n in self._names],
@@ -464,7 +486,7 @@ class Supervisor:
         self.actions.bucket.spend(plan.tokens)
         if mode.acting and snap.tmux_ok:
             self._count("act")
-            async with tracked("act"):
+            async with self._step("act"):
                 for intent in plan.intents:
                     if intent.act in (RECORD_EXIT, SPAWN, REPOINT):
                         result = await self._carry_out(intent)
@@ -477,10 +499,10 @@ class Supervisor:
         for intent in plan.of(REMINDERS):
             # seed #6: fire due reminders, settle orphaned firings; each attempt verifies in its own task
             self._count("reminders")
-            async with tracked("reminders"):
+            async with self._step("reminders"):
                 await self.reminders.run(snap.base, starting=set(self._starting()))
         for intent in plan.of(PRUNE):
-            async with tracked("prune"):
+            async with self._step("prune"):
                 await self._prune(snap.at)
         return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
 
@@ -526,7 +548,7 @@ class Supervisor:
         records = {**snap.records, **records_of(self.view, touched)} if touched else snap.records
         reminders = snap.reminders
         if plan.of(REMINDERS):
-            async with tracked("reminders_read"):
+            async with self._step("reminders_read"):
                 reminders = tuple(await asyncio.to_thread(self.reminder_queue.visible, snap.at))
         sessions = (self.sessions.last or snap.sessions) if repointed else snap.sessions
         return replace(snap, records=records, starting=self._starting(), sessions=sessions, reminders=reminders)
@@ -535,7 +557,7 @@ class Supervisor:
         """The agents an act touched are judged again from what it saw; so are the reminders a pass fired."""
         if after is before:
             return judgement
-        with tracked("judge"):
+        with self._sync_step("judge"):
             return judgement.again(after, self.config, plan.agents | (before.starting ^ after.starting),
                                    reminders=bool(plan.of(REMINDERS)))
 

@@ -29,8 +29,11 @@ def test_tiny_bench_reports_every_field_and_tears_down_its_tmux_server():
     (size,) = result.sizes
     assert size.agents == 3 and size.up == 3 and size.iterations == 3
     for name in ("scan_median_ms", "scan_p99_ms", "scan_all_captures_median_ms", "observe_median_ms",
-                 "loop_max_lag_ms", "peak_rss_mb", "naive_ms", "naive_ratio"):
+                 "loop_max_lag_ms", "peak_rss_mb", "naive_ms", "naive_ratio", "tick_median_ms", "tick_p99_ms"):
         assert getattr(size, name) > 0, name
+    # the whole tick, step by step: what SPEC §5 measures, not the scan alone
+    assert {"observe", "sessions", "folds", "wrappers", "judge", "plan", "journal"} <= set(size.tick_phases_ms)
+    assert size.tick_median_ms >= size.tick_phases_ms["observe"]
     assert size.tmux_processes_per_tick and size.tmux_processes_per_tick_max >= 0
     assert size.naive_extrapolated and size.naive_measured_agents == 2  # sampled above naive_full_max
     assert any("sampled on 2 of 3" in note for note in result.notes)
@@ -44,12 +47,13 @@ def test_tiny_bench_reports_every_field_and_tears_down_its_tmux_server():
 
     targets = {(t["size"], t["metric"]) for t in result.targets}
     assert (100, "scan_median_ms") in targets and (500, "peak_rss_mb") in targets
-    assert all(t["met"] is None for t in result.targets if t["size"] in (100, 500))  # not run at this size
+    assert {(100, "tick_median_ms"), (1000, "tick_median_ms"), (1000, "peak_rss_mb")} <= targets
+    assert all(t["met"] is None for t in result.targets if t["size"] in (100, 500, 1000))  # not run at this size
 
     data = json.loads(json.dumps(result.to_json()))
     assert data["schema"] == 1 and data["sizes"][0]["agents"] == 3 and "all_met" in data
     table = bench.render(result)
-    assert "naive/ours" in table and "targets:" in table and "torn down" in table
+    assert "naive/ours" in table and "tick med" in table and "targets:" in table and "torn down" in table
 
 
 def test_bad_arguments_are_one_line_and_exit_2(capsys):
