@@ -138,3 +138,13 @@ def test_any_usage_never_raises_and_each_message_counts_once_at_its_largest(reco
             expected[msg_id] = [max(a, c) for a, c in zip(expected.get(msg_id, [0, 0, 0, 0]), counts)]
     sums = [sum(v[i] for v in expected.values()) + anonymous[i] for i in range(4)]
     assert list(tally.totals.to_json().values()) == sums
+
+
+def test_the_table_shows_a_compact_total_and_the_detail_each_kind() -> None:
+    from cockpit.tui.tabs.agents import short_count, tokens_detail, tokens_text
+
+    assert [short_count(n) for n in (0, 950, 9_499, 123_456, 4_200_000, 1_100_000_000)] == \
+        ["0", "950", "9.5k", "123k", "4.2M", "1.1G"]
+    tokens = Tokens(input=1200, output=5400, cache_read=88_000, cache_write=4100)
+    assert tokens_text(tokens).plain == "98.7k" and tokens_text(None).plain == "-"
+    assert tokens_detail(tokens).plain.startswith("input 1.2k · output 5.4k · cache read 88.0k · cache write 4.1k")

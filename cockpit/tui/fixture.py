@@ -29,6 +29,7 @@ from cockpit.observe.loopwatch import Block
 from cockpit.observe.procs import Proc
 from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
 from cockpit.observe.snapshot import TickCost
+from cockpit.observe.tokens import Tokens
 from cockpit.observe.transcripts import TranscriptSummary
 from cockpit.observe.wrappers import ResultLine, WrapperView
 from cockpit.registry import ReadResult
@@ -111,22 +112,25 @@ REVIEW_CANDIDATES = (SESSIONS["reviewer"], "e2d4f6a8-1b3c-4d5e-8f9a-0b1c2d3e4f5a
 def _status(name: str, kind: str, status: str, state: AgentState, *, pid: int | None = None,
             pane: str | None = None, port: int | None = None, listening: bool | None = None,
             turn_ago: float | None = None, restarts: int = 0, command: str = "",
-            disk: str | None = None) -> AgentStatus:
+            disk: str | None = None, tokens: Tokens | None = None) -> AgentStatus:
     return AgentStatus(
         name=name, kind=kind, status=status, state=state, pid=pid, start=pid * 10 if pid else None, pane=pane,
         port=port, port_listening=listening, route_session=ROUTES.get(name), disk_session=disk or SESSIONS.get(name),
         last_turn_at=timefmt.iso(AT - turn_ago, ms=False) if turn_ago is not None else None, restarts=restarts,
-        since=AT - 1800, command=command,
+        since=AT - 1800, command=command, tokens=tokens,
     )
 
 
 AGENTS: tuple[AgentStatus, ...] = (
     _status("tabs", "claude-code", "working", AgentState.RUNNING, pid=48213, pane="%3", port=18819, listening=True,
-            turn_ago=12, command="claude --dangerously-skip-permissions --resume " + SESSIONS["tabs"]),
+            turn_ago=12, command="claude --dangerously-skip-permissions --resume " + SESSIONS["tabs"],
+            tokens=Tokens(input=18_420, output=96_310, cache_read=4_812_000, cache_write=212_400)),
     _status("docs", "claude-code", "idle", AgentState.RUNNING, pid=48290, pane="%4", turn_ago=360, restarts=1,
-            command="claude --resume " + SESSIONS["docs"]),
+            command="claude --resume " + SESSIONS["docs"],
+            tokens=Tokens(input=2_310, output=8_940, cache_read=301_500, cache_write=41_200)),
     _status("builder", "codex", "running", AgentState.RUNNING, pid=48377, pane="%5", port=18821, listening=False,
-            turn_ago=125, command="codex --full-auto"),
+            turn_ago=125, command="codex --full-auto",
+            tokens=Tokens(input=61_200, output=7_450, cache_read=512_000)),
     _status("reviewer", "claude-code", "needs_input", AgentState.RUNNING, pid=48412, pane="%6", turn_ago=40,
             command="claude --permission-mode plan"),
     _status("critic", "claude-code", "idle", AgentState.RUNNING, pid=48455, pane="%7",

@@ -20,14 +20,39 @@ from cockpit.tui.widgets import KeyedTable
 
 AGENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "agent"), ("state", "state"), ("finding", "worst finding"), ("pid", "pid"), ("pane", "pane"),
-    ("port", "port"), ("session", "session"), ("turn", "turn"), ("restarts", "restarts"), ("kind", "kind"),
+    ("port", "port"), ("session", "session"), ("turn", "turn"), ("tokens", "tokens"), ("restarts", "restarts"),
+    ("kind", "kind"),
 )
 # Fixed widths: a cell that shrinks would make DataTable re-measure the whole column, and with a
 # few hundred rows that turns one tick into a loop stall (seed #7).
 AGENT_COLUMN_WIDTHS: dict[str, int] = {
     "name": 8, "host": 5, "state": 11, "finding": 24, "pid": 7, "pane": 5, "port": 7, "session": 9, "turn": 5,
-    "restarts": 8, "kind": 11,
+    "tokens": 6, "restarts": 8, "kind": 11,
 }
+
+
+def short_count(n: int) -> str:
+    """``950``, ``9.5k``, ``98.7k``, ``123k``, ``4.2M``, ``1.1G``: at most five characters."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size:
+            value = n / size
+            return f"{value:.1f}{unit}" if value < 100 else f"{min(int(value), 999)}{unit}"
+    return str(max(0, n))
+
+
+def tokens_text(tokens: Any) -> Text:
+    """The table's compact cell: every token of the current session (input, output, cache read and write)."""
+    if tokens is None:
+        return Text("-", style="dim")
+    return Text(short_count(tokens.total), style="" if tokens.total else "dim")
+
+
+def tokens_detail(tokens: Any) -> Text:
+    if tokens is None:
+        return Text("- (no transcript read whole yet)", style="dim")
+    return Text(f"input {short_count(tokens.input)} · output {short_count(tokens.output)} · "
+                f"cache read {short_count(tokens.cache_read)} · cache write {short_count(tokens.cache_write)}"
+                f"  (current session)")
 
 
 def worst_by_agent(findings: Iterable[Finding], agents: Iterable[AgentStatus] = ()) -> dict[str, tuple[Finding, int]]:
@@ -86,6 +111,7 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
         "port": port,
         "session": session_text,
         "turn": Text(timefmt.age(now - turn_ts) if turn_ts is not None else "-", style="" if turn_ts else "dim"),
+        "tokens": tokens_text(agent.tokens),
         "restarts": Text(str(agent.restarts), style="yellow" if agent.restarts else "dim"),
         "kind": Text(agent.kind),
     }
@@ -187,6 +213,7 @@ def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: fl
         ("session", session),
         ("last turn", Text(f"{timefmt.age(now - turn_ts)} ago" if turn_ts is not None else "-",
                            style="" if turn_ts is not None else "dim")),
+        ("tokens", tokens_detail(agent.tokens)),
         ("restarts", Text(str(agent.restarts), style="yellow" if agent.restarts else "")),
         ("CLI", _cli_text(cli)),
     ]
