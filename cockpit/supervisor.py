@@ -238,8 +238,15 @@ class Supervisor:
         return self.leader_lock.held
 
     def resume_for(self, agent: AgentConfig) -> str | None:
-        """The session a respawn resumes: the last disk truth, never the routing record (seed #3)."""
-        return self.sessions.resume_for(agent, self.view.bound_sessions.get(agent.name, []))
+        """The session a respawn resumes: the last disk truth, never the routing record (seed #3); the
+        session its hooks named since its spawn (SessionStart, after a /clear too) is the newest truth."""
+        bound = list(self.view.bound_sessions.get(agent.name, []))
+        hooks = self.events.states.get(agent.name)
+        record = AgentRecord.of(self.view, agent.name)
+        if hooks is not None and hooks.session_id and hooks.session_at is not None and (
+                record.spawn_at is None or hooks.session_at >= record.spawn_at - 1.0):
+            bound = [sid for sid in bound if sid != hooks.session_id] + [hooks.session_id]
+        return self.sessions.resume_for(agent, bound)
 
     async def fresh_resume(self, agent: AgentConfig) -> str | None:
         """The disk truth recomputed now (before the old process is replaced): what a respawn resumes."""
@@ -733,7 +740,8 @@ class Supervisor:
         new, resolved = self._diff(findings)
         await self._journal_changes(new, resolved)
         report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings, new_findings=new,
-                         resolved=resolved, actions=(), panes=snap.base.panes if base is not None else last.panes)
+                         resolved=resolved, actions=(), notices=(),  # a notice is toasted once, by its tick
+                         panes=snap.base.panes if base is not None else last.panes)
         self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
         if self._on_report is not None:
             result = self._on_report(report)

@@ -14,6 +14,7 @@ asked to (``start_server=True``, done by spawn).
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import secrets
@@ -110,6 +111,15 @@ class Pane:
     def change_mark(self) -> tuple[int, int, tuple[int, int], bool]:
         """What changes when the pane's screen changes (for capture-only-when-changed)."""
         return (self.activity, self.history_size, self.cursor, self.dead)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(line: str) -> Pane | None:
+    return parse_pane_line(line)
+
+
+def _parse_known(line: str) -> Pane | None:
+    return _parse_cached(line) if len(line) < 4096 else parse_pane_line(line)
 
 
 def parse_pane_line(line: str) -> Pane | None:
@@ -390,7 +400,7 @@ class TmuxClient:
         lines = await self.run("list-panes", "-a", "-F", PANE_FORMAT)
         panes = []
         for line in lines:
-            pane = parse_pane_line(line)
+            pane = _parse_known(line)  # an unchanged line (an idle pane) is not parsed again each tick
             if pane is not None and pane.session != self.control_session:
                 panes.append(pane)
         return panes

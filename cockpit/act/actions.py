@@ -204,7 +204,10 @@ class ActionLayer:
                                         result="skipped")
                 return ActionResult("respawn", agent.name, True, summary, skipped=True)
         # seed #3: the disk truth, recomputed while the old process (and its live-session file) still runs.
-        resume = await self.resume_truth(agent) if self.resume_truth is not None else self.resume_for(agent)
+        # A process already gone left nothing newer to read than what was observed while it ran (and its
+        # hooks bound since): a crash is respawned without a whole-fleet observe first (SPEC §5: ≤ 150 ms).
+        gone = (pane is None or pane.dead) and getattr(self.sessions, "last", None) is not None
+        resume = (self.resume_for(agent) if gone or self.resume_truth is None else await self.resume_truth(agent))
         if adopted is not None:
             old_screen = await self._replace_adopted(agent, adopted, pane)
             pane = None  # the operator's pane stays; the agent gets a window of its own

@@ -7,6 +7,7 @@ records appended to each agent's transcript (the fold judge's feed), the wrapper
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -37,15 +38,24 @@ class AgentRecord:
     @classmethod
     def of(cls, view: RegistryView, name: str) -> "AgentRecord":
         row = view.open_spawn(name)
-        hooks = row.get("hooks") if row is not None else None
-        elapsed = row.get("elapsed_s") if row is not None else None
-        at = timefmt.parse(row.get("ts")) if row is not None else None
-        if at is not None and isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
-            at -= float(elapsed)  # from the spawn's start: its SessionStart comes before the verdict
+        at, hooks = _spawn_facts(*(_scalar(row.get(k)) for k in ("spawn_id", "ts", "elapsed_s", "hooks"))) \
+            if row is not None else (None, None)
         return cls(lifecycle=view.lifecycle(name), open_spawn=row is not None,
                    last_failed=view.last_failed.get(name), last_exit=view.last_exit.get(name),
-                   bound_session=view.bound_session(name), spawn_at=at,
-                   spawn_hooks=hooks if isinstance(hooks, str) else None)
+                   bound_session=view.bound_session(name), spawn_at=at, spawn_hooks=hooks)
+
+
+def _scalar(value: Any) -> Any:
+    return value if isinstance(value, (str, int, float)) else None  # a hostile row's list is no cache key
+
+
+@functools.lru_cache(maxsize=4096)
+def _spawn_facts(spawn_id: Any, ts: Any, elapsed: Any, hooks: Any) -> tuple[float | None, str | None]:
+    """(when the spawn started, its hooks verdict) of a spawned row; parsed once per row, not per tick."""
+    at = timefmt.parse(ts)
+    if at is not None and isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool):
+        at -= float(elapsed)  # from the spawn's start: its SessionStart comes before the verdict
+    return at, hooks if isinstance(hooks, str) else None
 
 
 def records_of(view: RegistryView, names: Any) -> dict[str, AgentRecord]:
