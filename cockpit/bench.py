@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cockpit.bench_events import evaluate_events, render_events, run_events_bench
 from cockpit.config import AgentConfig, ClaudeConfig, CodexConfig, Config, StateConfig, SupervisorConfig, TmuxConfig
 from cockpit.observe.loopwatch import LoopWatch
 from cockpit.observe.ports import listening_sockets, listening_sockets_netlink, naive_port_lookup
@@ -113,6 +114,7 @@ class BenchResult:
     sizes: list[SizeResult] = field(default_factory=list)
     transcript: dict[str, Any] = field(default_factory=dict)
     sentinel: dict[str, Any] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)  # idle cost, time to truth, cold start, peers (bench_events)
     targets: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     socket: str = ""
@@ -489,7 +491,8 @@ async def measure_sentinel(seconds: float = 2.0, loop_block_ms: int = 250) -> di
 
 async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naive_full_max: int = 100,
                     naive_sample: int = 50, transcript_mb: float = 100.0, sentinel_s: float = 2.0,
-                    log: Callable[[str], Any] | None = None, seed: int | None = None) -> BenchResult:
+                    log: Callable[[str], Any] | None = None, seed: int | None = None,
+                    events_agents: int = 100, events_idle_s: float = 20.0) -> BenchResult:
     """The whole benchmark; the private tmux server is torn down whatever happens."""
     sizes = sorted(set(int(s) for s in sizes))
     say = log or (lambda _msg: None)
@@ -557,7 +560,9 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
     if not result.transcript.get("reader", "").startswith("cockpit.observe.transcripts"):
         result.notes.append("transcript measured with cockpit.registry.Tail: cockpit.observe.transcripts "
                             "has no incremental reader here")
-    result.targets = evaluate(result)
+    if events_agents > 0:  # SPEC §5: idle cost, time to truth, cold start, and the peers on the same children
+        result.events = await run_events_bench(events_agents, idle_s=events_idle_s, log=say)
+    result.targets = evaluate(result) + evaluate_events(result.events)
     result.elapsed_s = time.monotonic() - started
     return result
 
@@ -645,6 +650,7 @@ def render(result: BenchResult) -> str:
         lines.append(f"loop sentinel idle cost: {s['cpu_ms_per_s']:.2f} ms CPU per second "
                      f"({s['cpu_ms_per_s'] / 10:.2f}% of a core; {s['beats_per_s']:.0f} beats/s at "
                      f"{s['interval_ms']:.0f} ms, loop_block_ms {s['loop_block_ms']})")
+    lines += render_events(result.events)
     lines += ["", "targets:"]
     for target in result.targets:
         where = f"{target['size']} agents: " if target["size"] else ""
@@ -666,14 +672,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"fleet sizes (default {','.join(map(str, SIZES))})")
     parser.add_argument("--iterations", type=int, default=100, help="measured ticks per size (default 100)")
     parser.add_argument("--transcript-mb", type=float, default=100.0, help="big transcript size (default 100)")
+    parser.add_argument("--events-agents", type=int, default=100,
+                        help="agents for idle cost, time to truth, cold start and the peers (default 100; 0 skips)")
+    parser.add_argument("--idle-s", type=float, default=20.0, help="the idle window, seconds (default 20)")
     return parser
 
 
 def run(json_out: bool = False, sizes: Sequence[int] = SIZES, iterations: int = 100,
-        transcript_mb: float = 100.0) -> int:
+        transcript_mb: float = 100.0, events_agents: int = 100, idle_s: float = 20.0) -> int:
     """``cockpit bench [--json]``: prints the table (or JSON); 0 when every target is met."""
     log = (lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
-    result = asyncio.run(run_bench(sizes, iterations=iterations, transcript_mb=transcript_mb, log=log))
+    result = asyncio.run(run_bench(sizes, iterations=iterations, transcript_mb=transcript_mb, log=log,
+                                   events_agents=events_agents, events_idle_s=idle_s))
     print(json.dumps(result.to_json(), indent=2) if json_out else render(result))
     return 0 if result.all_met else 1
 
@@ -688,7 +698,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not sizes or min(sizes) < 1 or args.iterations < 1:
         print("cockpit bench: --sizes and --iterations must be positive", file=sys.stderr)
         return 2
-    return run(args.json, sizes, args.iterations, args.transcript_mb)
+    return run(args.json, sizes, args.iterations, args.transcript_mb, max(0, args.events_agents), args.idle_s)
 
 
 if __name__ == "__main__":  # pragma: no cover
