@@ -52,7 +52,7 @@ class Channel:
         if not self._apprise.add(url):
             raise ConfigError(config_path, where, "expected an Apprise URL Apprise recognises "
                                                   "(see https://github.com/caronc/apprise/wiki)")
-        self.url = self._apprise[0].url(privacy=True)
+        self.url = self._apprise[0].url(privacy=True).split("?")[0]  # secrets masked; options left out
 
     def send(self, title: str, body: str, level: str, timeout_s: float) -> ChannelResult:
         try:
