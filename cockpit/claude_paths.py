@@ -1,6 +1,6 @@
 """Where Claude Code keeps its files: pure helpers shared by the simulator and the cockpit.
 
-Nothing here touches the disk except :func:`proc_start_ticks`, which reads ``/proc``.
+Nothing here touches the disk (a process's start time is ``cockpit.observe.procs.proc_start_ticks``).
 
 The slug rule is the one Claude Code 2.1.197 itself uses (read from its bundled source)::
 
@@ -30,7 +30,6 @@ __all__ = [
     "config_dir_from_env",
     "java_string_hash",
     "live_session_path",
-    "proc_start_ticks",
     "project_dir",
     "project_slug",
     "transcript_path",
@@ -101,26 +100,3 @@ def live_session_path(config_dir: str | os.PathLike[str], pid: int) -> Path:
     return Path(config_dir) / "sessions" / f"{int(pid)}.json"
 
 
-def proc_start_ticks(pid: int) -> int | None:
-    """Start time of ``pid`` in clock ticks since boot (field 22 of ``/proc/PID/stat``), or None.
-
-    The comm field (2) is parenthesised and may itself contain spaces and parentheses, so the
-    remaining fields are split after the LAST ``)``: field 3 (state) is then index 0 and field 22
-    (starttime) index 19, exactly as Claude Code does. None when the process is gone, /proc is
-    missing (not Linux) or the line is malformed.
-    """
-    try:
-        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
-            raw = fh.read()
-    except (OSError, ValueError):
-        return None
-    end = raw.rfind(b")")
-    if end < 0:
-        return None
-    fields = raw[end + 1 :].split()
-    if len(fields) < 20:
-        return None
-    try:
-        return int(fields[19])
-    except ValueError:
-        return None

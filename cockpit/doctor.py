@@ -59,11 +59,10 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from cockpit import timefmt
 from cockpit.act.stop import stop_verified_sync
-from cockpit.claude_paths import proc_start_ticks
 from cockpit.config import AgentConfig, Config, DoctorConfig
 from cockpit.fsutil import atomic_symlink, atomic_write, ensure_private_dir
 from cockpit.locks import LockTimeout, hold
-from cockpit.observe.procs import Proc, ProcessReader
+from cockpit.observe.procs import Proc, ProcessReader, proc_start_ticks
 from cockpit.observe.drift import PromotionLog, link_chain, link_key, resolve_command, version_hint
 from cockpit.registry import Journal
 from cockpit.tmux import TmuxClient, TmuxError, kill_server_sync

@@ -152,7 +152,8 @@ class Supervisor:
         self.observer = Observer(config, self.tmux, reader=self.reader, probe=self.probe, clock=clock,
                                  adopted=lambda: self.registry_watch.view.open_adoptions())
         # seed #3: the session truth comes from the disk each tick; the routing record is only compared with it.
-        self.sessions = SessionObserver(config, resolve=resolve_sessions, activity=ActivityTracker(), clock=clock)
+        self.sessions = SessionObserver(config, resolve=resolve_sessions, activity=ActivityTracker(), clock=clock,
+                                        reader=self.reader)
         self.auto_repoint = AutoRepoint(clock=clock)
         self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
                                    reader=self.reader, probe=self.probe, read_only=read_only,

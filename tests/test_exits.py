@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cockpit.claude_paths import proc_start_ticks
+from cockpit.observe.procs import proc_start_ticks
 from cockpit.observe.exits import ExitEvent, ExitWatch
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="pidfd_open needs Linux 5.3+")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from cockpit.claude_paths import live_session_path, proc_start_ticks, transcript_path
+from cockpit.claude_paths import live_session_path, transcript_path
+from cockpit.observe.procs import proc_start_ticks
 
 try:
     from tests.messages_stub import MessagesStub

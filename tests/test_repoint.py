@@ -187,7 +187,7 @@ def test_kill_9_during_repoint_leaves_the_old_or_the_new_record(tmp_path):
 @pytest.fixture
 def stand():
     child = subprocess.Popen(["sleep", "60"])
-    from cockpit.claude_paths import proc_start_ticks
+    from cockpit.observe.procs import proc_start_ticks
     yield child.pid, proc_start_ticks(child.pid)
     child.kill()
     child.wait()

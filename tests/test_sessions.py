@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from cockpit.claude_paths import live_session_path, proc_start_ticks, project_dir
+from cockpit.claude_paths import live_session_path, project_dir
 from cockpit.config import parse_config
 from cockpit.judge.sessions import judge_routes_file, judge_sessions, session_findings
-from cockpit.observe.procs import Proc, ProcessTable
+from cockpit.observe.procs import Proc, ProcessTable, proc_start_ticks
 from cockpit.judge.activity import ActivityTracker, screen_needs_input
 from cockpit.judge.resolution import resolve_sessions
 from cockpit.observe.sessions import (

@@ -23,10 +23,10 @@ import pytest
 from cockpit.claude_paths import (
     java_string_hash,
     live_session_path,
-    proc_start_ticks,
     project_slug,
     transcript_path,
 )
+from cockpit.observe.procs import proc_start_ticks
 
 try:
     from tests.realclaude import PrivateTmux, read_json, read_jsonl, wait_for

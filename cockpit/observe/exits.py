@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cockpit.claude_paths import proc_start_ticks
+from cockpit.observe.procs import proc_start_ticks
 
 __all__ = ["ExitEvent", "ExitWatch"]
 

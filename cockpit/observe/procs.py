@@ -134,6 +134,20 @@ def _read(path: str, limit: int = 1 << 20) -> bytes | None:
         os.close(fd)
 
 
+def proc_start_ticks(pid: int, proc_root: str = "/proc") -> int | None:
+    """Start time of ``pid`` in clock ticks since boot (field 22 of its stat), or None when it is gone.
+
+    Claude Code's ``procStart`` is this number, read the same way (fields split after the LAST ``)``:
+    a process may put spaces and parentheses in its own name).
+    """
+    try:
+        raw = _read(f"{proc_root}/{int(pid)}/stat", 8192)
+    except ValueError:
+        return None
+    st = parse_stat(raw) if raw else None
+    return st.start if st is not None else None
+
+
 def _split_cmdline(raw: bytes) -> tuple[str, ...]:
     if not raw:
         return ()

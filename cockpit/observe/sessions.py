@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
-from cockpit.claude_paths import proc_start_ticks
 from cockpit.config import AgentConfig, Config
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.transcripts import CodexIndex, TranscriptIndex, TranscriptSummary
@@ -321,11 +320,12 @@ class SessionObserver:
 
     def __init__(self, config: Config, *, resolve: Resolve, activity: Activity,
                  clock: Callable[[], float] = time.time,
-                 proc_start: Callable[[int], int | None] = proc_start_ticks) -> None:
+                 proc_start: Callable[[int], int | None] | None = None,
+                 reader: ProcessReader | None = None) -> None:
         self.config = config
         self.clock = clock
         self.proc_start = proc_start
-        self._reader = ProcessReader()
+        self._reader = reader or ProcessReader()  # the supervisor's: one /proc reader, one command-line cache
         self.resolve = resolve
         self.activity = activity
         self.last: SessionsReport | None = None
@@ -429,7 +429,7 @@ class SessionObserver:
         proc = procs.get(pid) if procs is not None else None
         if proc is not None:
             return (start is None or proc.start == start) and not proc.zombie
-        if self.proc_start is not proc_start_ticks:  # an injected probe (tests)
+        if self.proc_start is not None:  # an injected probe (tests)
             current = self.proc_start(pid)
             return current is not None and (start is None or current == start)
         found = self._reader.read(pid)

@@ -40,10 +40,10 @@ from cockpit.sim.hooks import SimHooks, load_hook_commands
 from cockpit.claude_paths import (
     config_dir_from_env,
     live_session_path,
-    proc_start_ticks,
     project_dir,
     transcript_path,
 )
+from cockpit.observe.procs import proc_start_ticks
 
 VERSION = "2.1.197-sim"
 MODEL = "claude-sim"
