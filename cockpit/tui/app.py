@@ -706,7 +706,8 @@ class CockpitApp(App[int]):
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
         bar.add_class("-active")
-        bar.focus()
+        # now, not after the queue: under load the letters typed right after / are already queued
+        self.screen.set_focus(bar)
 
     @on(FilterBar.Changed, "#filter")
     def _filter_changed(self, event: FilterBar.Changed) -> None:
