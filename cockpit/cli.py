@@ -592,8 +592,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         return 2
     print(f"wrote {path} ({len(plan.scan.found)} agents)" + (f"; the old file is {backup}" if backup else ""))
     if not args.adopt:
-        print("next: `cockpit init --adopt --force` or `cockpit adopt NAME PANE` supervises them as they run; "
-              "a cockpit started before that starts each agent anew")
+        print("next: `cockpit adopt NAME PANE` for each (or init again with --adopt --force) supervises them as "
+              "they run; a cockpit started before that starts each agent anew")
         return 0
     results = _act(args, lambda sup: _adopt_all(sup, [(f.name, f.pane.pane_id) for f in plan.scan.found]))
     for r in results:

@@ -293,3 +293,13 @@ def test_a_hostile_live_session_file_is_no_session_never_an_error(tmp_path_facto
     (root / "sessions" / "4242.json").write_text(json.dumps({"pid": 4242, "procStart": "7", "sessionId": SID}))
     assert live_session_of([Proc(4242, 1, 7, "S", 4242, ("claude",))], root) == SID
     assert live_session_of([Proc(4242, 1, 8, "S", 4242, ("claude",))], root) is None  # a reused pid
+
+
+def test_the_server_is_the_one_asked_for_else_the_enclosing_one_else_tmuxs_default():
+    from cockpit.init import server_args, server_from
+
+    assert server_from("fleet", None, {"TMUX": "/tmp/tmux-0/work,1,0"}) == ("socket", "fleet")
+    assert server_from(None, "/run/t.sock", {}) == ("socket_path", "/run/t.sock")
+    assert server_from(None, None, {"TMUX": "/tmp/tmux-0/work,123,0"}) == ("socket_path", "/tmp/tmux-0/work")
+    assert server_from(None, None, {}) == ("socket", "default")
+    assert server_args(("socket", "default")) == ("-L", "default")
