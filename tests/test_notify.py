@@ -278,3 +278,12 @@ def test_any_journal_evidence_reads_back_without_raising(evidence) -> None:
     done = list(_transitions_of(evidence))
     told = apply({}, done)
     assert all(isinstance(k, str) for k in told)
+
+
+def test_urls_take_secrets_from_the_environment_and_an_unset_one_is_one_line(tmp_path: Path) -> None:
+    data = {"notify": {"urls": ["tgram://$TG_TOKEN/$TG_CHAT"]}}
+    cfg = parse_config(data, env={"HOME": str(tmp_path), "TG_TOKEN": "123:abc", "TG_CHAT": "42"})
+    assert cfg.notify.urls == ("tgram://123:abc/42",)
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, env={"HOME": str(tmp_path)})
+    assert "notify.urls[0]" in str(info.value) and "$TG_TOKEN" in str(info.value)

@@ -148,3 +148,15 @@ def test_the_table_shows_a_compact_total_and_the_detail_each_kind() -> None:
     tokens = Tokens(input=1200, output=5400, cache_read=88_000, cache_write=4100)
     assert tokens_text(tokens).plain == "98.7k" and tokens_text(None).plain == "-"
     assert tokens_detail(tokens).plain.startswith("input 1.2k · output 5.4k · cache read 88.0k · cache write 4.1k")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(_value, st.fixed_dictionaries({"info": st.one_of(_value, st.fixed_dictionaries(
+    {"total_token_usage": st.one_of(_value, st.dictionaries(st.sampled_from(
+        ["input_tokens", "cached_input_tokens", "output_tokens"]), _value))}))})), max_size=10))
+def test_any_codex_token_count_payload_never_raises_and_never_goes_negative(payloads) -> None:
+    tally = TokenTally()
+    for payload in payloads:
+        if isinstance(payload, dict):
+            tally.codex_event(payload)
+    assert all(v >= 0 for v in tally.totals.to_json().values())
