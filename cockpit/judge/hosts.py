@@ -63,10 +63,19 @@ def split_name(name: str) -> tuple[str | None, str]:
     return (host, rest) if sep else (None, name)
 
 
-def remote_rows(host: str, agents: Iterable[Mapping[str, Any]]) -> tuple[AgentStatus, ...]:
-    """A remote report's agent rows (already type-checked by the protocol reader) as this cockpit's rows."""
+def remote_rows(host: str, agents: Iterable[Mapping[str, Any]],
+                previous: Mapping[str, tuple[Mapping[str, Any], AgentStatus]] | None = None) -> tuple[AgentStatus, ...]:
+    """A remote report's agent rows (already type-checked by the protocol reader) as this cockpit's rows.
+
+    ``previous``: the last report's rows by name with the raw row each came from; a row that did not
+    change is reused, not rebuilt (most rows of most reports).
+    """
     rows = []
     for a in agents:
+        before = previous.get(a["name"]) if previous else None
+        if before is not None and before[0] == a:
+            rows.append(before[1])
+            continue
         status = a["status"]
         rows.append(AgentStatus(
             name=qualified(host, a["name"]), kind=a.get("kind") or "generic", status=status,

@@ -99,11 +99,13 @@ class Observer:
     async def observe(self) -> Snapshot:
         started = time.perf_counter()
         procs_before, cmds_before = self.tmux.processes_started, self.tmux.commands_sent
-        tmux_ok, error = True, None
-        try:
-            panes = tuple(await self.tmux.list_panes())
-        except TmuxUnreachable as exc:
-            tmux_ok, error, panes = False, str(exc), ()
+        tmux_ok, error, panes = True, None, ()
+        # SPEC §9: a cockpit of remote hosts only has nothing in a local tmux to look at: no probe per tick
+        if self.config.agents or self.config.wrappers:
+            try:
+                panes = tuple(await self.tmux.list_panes())
+            except TmuxUnreachable as exc:
+                tmux_ok, error, panes = False, str(exc), ()
         by_agent = agent_panes(panes, self.config.tmux.session)
         adopted = dict(self.adopted())
         procs, agents = await asyncio.to_thread(self._read_system, by_agent, panes, adopted)

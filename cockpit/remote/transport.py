@@ -75,7 +75,9 @@ class HostClient:
         self.reports = 0
         self.bad_lines = 0
         self.latency_s: float | None = None
+        self.latencies: deque[float] = deque(maxlen=4096)  # sent there → parsed here, per report (the bench)
         self._rows: tuple[Any, ...] = ()
+        self._row_cache: dict[str, tuple[Any, Any]] = {}  # name -> (raw row, AgentStatus): unchanged rows reused
         self._findings: tuple[Any, ...] = ()
         self._bad_rows = 0
         self._ids = itertools.count(1)
@@ -287,11 +289,14 @@ class HostClient:
             self.bad_lines += 1
             return
         now = self.clock()
-        self._rows = remote_rows(self.name, report.agents)
+        self._rows = remote_rows(self.name, report.agents, self._row_cache)
+        self._row_cache = {raw["name"]: (raw, row) for raw, row in zip(report.agents, self._rows)}
         self._findings, unknown = remote_findings(self.name, report.findings)
         self._bad_rows = report.bad + unknown
         self.last_report_at = now
         self.latency_s = (now - report.sent_at) if report.sent_at is not None else None
+        if self.latency_s is not None:
+            self.latencies.append(self.latency_s)
         self.reports += 1
         self.state = "up"
         self.error = None
