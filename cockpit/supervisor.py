@@ -46,7 +46,7 @@ from cockpit.judge.plan import (ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, O
                                 RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions
-from cockpit.judge.tick import Judgement, judge_tick
+from cockpit.judge.tick import Judgement, again_hosts, judge_tick
 from cockpit.judge.zombies import judge_zombies
 from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
@@ -73,6 +73,7 @@ from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
 SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
 HOST_CHECK_TIMEOUT_S = 30.0  # `cockpit check` waits this long for each host's first report
+HOST_REPORT_BATCH_S = 0.1    # hosts' reports arriving this close together are shown in one refresh
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,8 @@ class Supervisor:
         # SPEC §9: one SSH session per configured host (all, none, or the named ones); their reports are observed input
         wanted = [h for h in config.hosts if hosts is True or (not isinstance(hosts, bool) and h.name in hosts)]
         self.hosts = HostFleet(wanted, read_only=read_only, clock=clock,
-                               backoff_max_s=config.supervisor.backoff_max_s)
+                               backoff_max_s=config.supervisor.backoff_max_s, on_report=self._on_host_report)
+        self._host_refresh_due = False
         self.remote = RemoteActs(self.hosts, self.journal, read_only=read_only, actor=actor)
         # SPEC §8: exits (pidfds) and hook lines (the events socket) wake one-agent passes between ticks
         self.events = EventSources(config, on_exit=self._on_exit, on_hook=self._on_hook, read_only=read_only)
@@ -651,6 +653,34 @@ class Supervisor:
         task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _on_host_report(self, host: str) -> None:
+        """SPEC §9: a host's report is an event: shown within HOST_REPORT_BATCH_S, not at the next tick;
+        a burst of hosts' reports is one refresh."""
+        if self._host_refresh_due or self.last_report is None:
+            return
+        self._host_refresh_due = True
+        asyncio.get_running_loop().call_later(HOST_REPORT_BATCH_S, lambda: self._soon(self._hosts_pass(), "hosts"))
+
+    async def _hosts_pass(self) -> None:
+        """The last report with the hosts' part judged again from their newest reports; journaled and handed on."""
+        self._host_refresh_due = False
+        snap, judgement, last = self.last_snap, self.last_judgement, self.last_report
+        if snap is None or judgement is None or last is None:
+            return
+        snap = replace(snap, hosts=self.hosts.views())
+        with tracked("judge"):
+            judgement = again_hosts(judgement, snap)
+        findings = judgement.findings(tuple(f for f in last.findings if f.kind == "cleanup_throttled"))
+        new, resolved = self._diff(findings)
+        await self._journal_changes(new, resolved)
+        report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings, new_findings=new,
+                         resolved=resolved, actions=(), hosts=snap.hosts)
+        self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
+        if self._on_report is not None:
+            result = self._on_report(report)
+            if asyncio.iscoroutine(result):
+                await result
 
     def _on_exit(self, event: ExitEvent) -> None:
         """A watched process ended (its pidfd fired): the exit row and the finding now, not at the next tick."""

@@ -42,6 +42,7 @@ class Judgement:
     wrappers: tuple[WrapperView, ...] = ()    # zombies marked
     reminders: tuple[Finding, ...] = ()       # seed #6: missed wakes, overdue reminders
     remote: tuple[AgentStatus, ...] = ()      # SPEC §9: other hosts' rows, HOST/NAME, after the local ones
+    remote_findings: tuple[Finding, ...] = ()  # their findings, and host_unreachable
     remote_only: bool = False                 # no local agent: this cockpit needs no tmux server of its own
     folds: Mapping[str, tuple[Fold, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
 
@@ -56,7 +57,7 @@ class Judgement:
     def findings(self, extra: Iterable[Finding] = ()) -> tuple[Finding, ...]:
         """Every finding, the worst first (then by agent, then kind)."""
         found = [f for v in self.verdicts.values() for f in v.findings + v.session_findings]
-        found += [*self.fleet, *self.reminders, *extra]
+        found += [*self.fleet, *self.reminders, *self.remote_findings, *extra]
         found.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
         return tuple(found)
 
@@ -170,9 +171,14 @@ def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphan
     (the registry's unmatched exits, each transcript's fold detector), fed from this snapshot."""
     verdicts = {agent.name: judge_one(agent, snap, config) for agent in config.agents}
     wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, folds=folds, server=server, outputs=outputs)
-    remote, host_findings = judge_hosts(snap.hosts, snap.at)  # each report was converted once, on arrival
-    return Judgement(verdicts, tuple(fleet) + tuple(host_findings), wrappers, tuple(judge_reminders(snap, config)),
-                     remote=remote, remote_only=remote_only(snap, config), folds=dict(folds or {}))
+    return again_hosts(Judgement(verdicts, tuple(fleet), wrappers, tuple(judge_reminders(snap, config)),
+                                 remote_only=remote_only(snap, config), folds=dict(folds or {})), snap)
+
+
+def again_hosts(judgement: Judgement, snap: TickSnapshot) -> Judgement:
+    """The other hosts' part judged (again) from ``snap.hosts``: each report was converted once, on arrival."""
+    remote, findings = judge_hosts(snap.hosts, snap.at)
+    return replace(judgement, remote=remote, remote_findings=tuple(findings))
 
 
 def remote_only(snap: TickSnapshot, config: Config) -> bool:

@@ -6,7 +6,8 @@ process per host as one ssh would be), each reporting ``--agents`` agents, to a 
 supervisor. Three runs show what the cost follows: the base (reports every 2 s, local tick 2 s),
 the local tick 8× faster (same reports: the cost must stay), and reports 4× as often (the cost
 must follow). Printed: the cockpit process's CPU (all threads) as % of a core, reports received
-per second, CPU per report, and the report latency (sent there → parsed here) median and p99.
+per second, CPU per report, the report latency (sent there → parsed here) and the time until
+this cockpit's own report shows it (what the TUI draws), median and p99.
 """
 
 from __future__ import annotations
@@ -51,8 +52,19 @@ async def _run(hosts: int, agents: int, every_s: float, tick_s: float, seconds: 
         for c in sup.hosts.clients.values():
             c.latencies.clear()
         ticks0 = sup.tick_no
+        shown: list[float] = []   # a host's report sent there → in a report of this cockpit (what the TUI draws)
+        seen: dict[str, float | None] = {}
+        refreshes = [0]
+
+        def on_report(report: Any) -> None:
+            refreshes[0] += 1
+            for view in report.hosts:
+                if view.last_report_at is not None and seen.get(view.name) != view.last_report_at:
+                    seen[view.name] = view.last_report_at
+                    shown.append(report.at - view.last_report_at + (view.latency_s or 0.0))
+
         cpu0, wall0 = time.process_time(), time.monotonic()
-        runner = asyncio.create_task(sup.run(stop))
+        runner = asyncio.create_task(sup.run(stop, on_report=on_report))
         await asyncio.sleep(seconds)
         stop.set()
         await runner
@@ -68,7 +80,9 @@ async def _run(hosts: int, agents: int, every_s: float, tick_s: float, seconds: 
             "cpu_pct": round(100.0 * cpu / wall, 2), "reports_per_s": round(reports / wall, 2),
             "cpu_ms_per_report": round(1000.0 * cpu / reports, 3) if reports else None,
             "latency_ms_p50": round(1000 * _percentile(latencies, 0.5), 2),
-            "latency_ms_p99": round(1000 * _percentile(latencies, 0.99), 2)}
+            "latency_ms_p99": round(1000 * _percentile(latencies, 0.99), 2),
+            "shown_ms_p50": round(1000 * _percentile(shown[hosts:], 0.5), 1),
+            "shown_ms_p99": round(1000 * _percentile(shown[hosts:], 0.99), 1), "reports_out": refreshes[0]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"{every:g}s, tick {tick:g}s: CPU {result['cpu_pct']:.2f}% of a core, "
                       f"{result['reports_per_s']:.1f} reports/s ({result['cpu_ms_per_report']} ms CPU each), "
                       f"{result['ticks']} ticks, latency p50 {result['latency_ms_p50']} ms p99 "
-                      f"{result['latency_ms_p99']} ms, {result['rows']} rows, {result['ssh_sessions']} sessions",
+                      f"{result['latency_ms_p99']} ms, shown p50 {result['shown_ms_p50']} ms p99 "
+                      f"{result['shown_ms_p99']} ms, {result['rows']} rows, {result['ssh_sessions']} sessions",
                       flush=True)
     if args.json:
         print(json.dumps(results, indent=2))
