@@ -97,3 +97,16 @@ def test_send_is_refused_read_only_and_never_typed_into_a_down_agent(world, caps
     assert "not typed: agent down" in capsys.readouterr().out
     assert user_prompts(world) == []
     assert typed_text("a\nb") == "a b"
+
+
+def test_send_to_an_agent_with_nothing_to_verify_by_is_typed_once_and_says_so(world, capsys):
+    world.tmux("-f", "/dev/null", "new-session", "-d", "-s", "work", "-n", "log", "-c", str(world.work),
+               "exec cat > typed.txt")
+    pane = world.tmux("display-message", "-p", "-t", "work:log", "#{pane_id}").stdout.strip()
+    config = world.write_config([{"name": "log", "command": ["cat"]}],
+                                supervisor={"wake_verify_s": 0.5, "wake_retries": 3})
+    assert main(["adopt", "log", pane, "--config", str(config.path)]) == 0
+    capsys.readouterr()
+    assert main(["send", "log", "hello there", "--config", str(config.path)]) == 1
+    assert "cannot be verified" in capsys.readouterr().out
+    wait_for(lambda: (world.work / "typed.txt").read_text() == "hello there\n", what="the line, once")

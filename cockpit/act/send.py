@@ -7,6 +7,8 @@ transcript, or its live-session status going busy, within ``wake_verify_s``), re
 ``wake_retries`` times with the reminders' backoff. The result says what was seen either way:
 the prompts and statuses the agent showed and, when it did not pick the text up, its screen.
 
+An agent with nothing to show a turn in (no live-session file, no known transcript: a generic
+program) gets the text once and the result says it cannot be verified; it is never typed again.
 Refused in read-only mode here, below any UI; typed under the agent's lock (a respawn or reap
 from any cockpit never interleaves with it); every attempt is journaled. Nothing is typed into
 an agent that is down, and nothing while it needs input (the Enter would answer its prompt) or
@@ -107,8 +109,8 @@ class Sender:
         result: SendResult | None = None
         for attempt in range(1, attempts + 1):
             result = await self._attempt(agent, typed, attempt, attempts, by=by)
-            if result.ok or result.attempts == 0 or attempt == attempts:
-                break  # delivered, or never typed (down, busy, locked): retrying would not help
+            if result.ok or result.attempts == 0 or attempt == attempts or result.evidence.get("unverifiable"):
+                break  # delivered, never typed (down, busy, locked), or nothing could ever show it: no retyping
             await asyncio.sleep(retry_delay_s(attempt, sup.backoff_max_s))
         assert result is not None
         return result
@@ -149,6 +151,12 @@ class Sender:
         if verdict.delivered:
             summary = (f"sent to {agent.name}: verified by its {verdict.via} {verdict.latency_s or 0:.1f}s after "
                        f"typing into {target.pane_id}")
+        elif target.live_file is None and not target.transcripts:
+            # no live-session file and no transcript: typing again could never be verified either
+            evidence["unverifiable"] = True
+            evidence["screen"] = await self._screen(target.pane_id)
+            summary = (f"typed into {agent.name} ({target.pane_id}) but it cannot be verified: it has no live-session "
+                       f"file and no known transcript (not retyped)")
         else:
             evidence["screen"] = await self._screen(target.pane_id)
             left = "no retry left" if attempt >= attempts else f"retrying ({attempt + 1} of {attempts})"
