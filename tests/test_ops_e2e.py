@@ -137,3 +137,15 @@ def test_check_json_carries_the_tokens_of_the_current_session(world) -> None:
         assert tabs["tokens"]["output"] > 0
     finally:
         os.kill(pane_pid, signal.SIGCONT)
+
+
+def test_a_burst_of_findings_in_one_tick_reaches_the_receiver_as_one_digest(world, receiver) -> None:
+    world.tmux("new-session", "-d", "-s", "elsewhere")  # a tmux server, without any of the agents
+    config = world.write_config([{"name": f"idle{i}", "command": ["sleep", "60"]} for i in range(5)],
+                                supervisor={"auto_respawn": False},
+                                extra=notify_toml(receiver.url, max_per_minute=2))
+    asyncio.run(run_until(Supervisor(config), lambda r: len(r.findings) >= 5, extra_ticks=3))
+    assert len(receiver.messages) == 1, [m["title"] for m in receiver.messages]
+    digest = receiver.messages[0]
+    assert "digest: 5 changes (5 critical)" in digest["title"]
+    assert all(f"agent_down idle{i}" in digest["message"] for i in range(5))
