@@ -93,6 +93,10 @@ class ConversationScreen(ModalScreen[None]):
         if tail is None:
             status.update(f"no transcript of {self.agent} yet: it has taken no turn, or its session is unknown")
             return
+        if tail.error and not self.shown:
+            status.update(f"no transcript at {tail.path} yet: Claude Code writes it at the session's first turn "
+                          f"({tail.error.removeprefix(tail.path + ': ')})")
+            return
         parts = [tail.path, f"{self.shown} entries" + ("" if tail.complete else " (the newest; older ones not read)")]
         if tail.bad_lines:
             parts.append(f"{tail.bad_lines} unreadable line{'s' if tail.bad_lines != 1 else ''} skipped")
