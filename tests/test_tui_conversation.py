@@ -35,27 +35,31 @@ def shown_text(screen: ConversationScreen) -> list[str]:
 def test_the_conversation_view_follows_new_records_as_the_agent_writes(tmp_path: Path):
     sess = SimSession(tmp_path / "claude", str(tmp_path), str(uuid.uuid4()), entrypoint="cli", name=None,
                       write_status=False, model="claude-sim")
-    sess.user("why does test_checkout fail?")
-    sess.assistant([{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "pytest -q"}}])
-    sess.assistant([{"type": "text", "text": "It rounds **each line**."}])
     app, supervisor = fixture_app()
     supervisor.conversation = lambda name: ConversationTail(sess.transcript)  # type: ignore[method-assign]
+
+    def status() -> str:
+        return str(app.screen.query_one("#conversation-status", Static).render())
 
     async def go() -> tuple[list[str], list[str], str]:
         async with app.run_test(size=(120, 40)) as pilot:
             await until(pilot, lambda: app.report is not None and app.selected_agent == "tabs", "the first report")
             await pilot.press("c")
-            await until(pilot, lambda: isinstance(app.screen, ConversationScreen) and len(shown_text(app.screen)) == 3,
-                        "the conversation")
+            await until(pilot, lambda: isinstance(app.screen, ConversationScreen) and "no transcript at" in status(),
+                        "no transcript yet")  # the session's file is written at its first turn
+            sess.user("why does test_checkout fail?")
+            sess.assistant([{"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "pytest -q"}}])
+            sess.assistant([{"type": "text", "text": "It rounds **each line**."}])
+            await until(pilot, lambda: len(shown_text(app.screen)) == 3, "the first turn")
             before = shown_text(app.screen)
             sess.user("and the invoice?")
             sess.assistant([{"type": "text", "text": "Same bug in `invoice.py`."}])
             await until(pilot, lambda: len(shown_text(app.screen)) == 5, "the new records", timeout=5)
             after = shown_text(app.screen)
-            status = str(app.screen.query_one("#conversation-status", Static).render())
+            shown_status = status()
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, ConversationScreen), "closed")
-            return before, after, status
+            return before, after, shown_status
 
     before, after, status = asyncio.run(go())
     assert before[0] == "› why does test_checkout fail?" and "Bash" in before[1] and "pytest -q" in before[1]
