@@ -139,7 +139,7 @@ def test_an_unreachable_host_keeps_its_agents_as_unknown_with_the_age_of_their_l
     assert rows[0].to_json()["last_seen_at"] == "1970-01-01T00:16:40Z"
     (finding,) = findings  # the stale remote findings are not repeated as if current
     assert finding.kind == "host_unreachable" and finding.severity is Severity.CRITICAL and finding.host == "gpu"
-    assert "Connection refused" in finding.summary and "last report 100s ago" in finding.summary
+    assert "Connection refused" in finding.summary and "last report 1m ago" in finding.summary
     assert finding.evidence["stderr"] == ["ssh: connect to host gpu port 22: Connection refused"]
 
 

@@ -78,3 +78,14 @@ def test_what_iso_writes_parse_reads_back(epoch):
 def test_parse_never_raises(value):
     result = timefmt.parse(value)
     assert result is None or isinstance(result, float)
+
+
+def test_a_remote_agents_row_says_how_old_its_last_report_is():
+    """SPEC §9: an unreachable host's agents keep their last state, with its age (timefmt.age)."""
+    from dataclasses import replace
+
+    from cockpit.tui.fixture import AGENTS, AT
+    from cockpit.tui.tabs.agents import agent_cells
+
+    cells = agent_cells(replace(AGENTS[0], host="h1", last_seen_at=AT - 125), None, AT)
+    assert any(cell.plain.endswith(" 2m") for cell in cells)

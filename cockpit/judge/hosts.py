@@ -126,7 +126,7 @@ def judge_host(view: HostView, now: float) -> tuple[tuple[AgentStatus, ...], lis
 
 
 def host_unreachable(view: HostView, now: float) -> Finding:
-    age = f"last report {_age(now - view.last_report_at)} ago" if view.last_report_at is not None else "never reported"
+    age = f"last report {timefmt.age(now - view.last_report_at)} ago" if view.last_report_at is not None else "never reported"
     if view.state == "incompatible":
         why = view.error or "speaks another protocol"
     else:
@@ -151,10 +151,3 @@ def judge_hosts(views: Iterable[HostView], now: float) -> tuple[tuple[AgentStatu
     return tuple(rows), findings
 
 
-def _age(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"

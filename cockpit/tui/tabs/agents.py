@@ -100,7 +100,7 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
             finding.append(f" +{count - 1}", style="dim")
     state = Text(status, style=STATUS_STYLES.get(status, ""))
     if agent.last_seen_at is not None:  # SPEC §9: its host is unreachable; how old is what we know
-        state.append(f" {short_age(now - agent.last_seen_at)}", style="dim")
+        state.append(f" {timefmt.age(now - agent.last_seen_at)}", style="dim")
     cells = {
         "name": Text(agent.name, style="bold"),
         "host": Text(agent.host or "local", style="" if agent.host else "dim"),
