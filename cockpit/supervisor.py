@@ -105,6 +105,7 @@ class Report:
     notices: tuple[Reminder, ...] = ()    # notices delivered this tick: the TUI toasts each once
     hosts: tuple[HostView, ...] = ()      # SPEC §9: each configured host's session and last report
     bad_lines: dict[str, dict[str, Any]] = field(default_factory=dict)  # SPEC §6: per source, counted and shown
+    tmux_server: bool = True              # False: no tmux server (agents judged down from the disk, SPEC §6)
 
     @property
     def exit_code(self) -> int:
@@ -370,7 +371,7 @@ class Supervisor:
             blocks=self.blocks.snapshot(), load=load, shed=self.shed, loop_lag_ms=self.loopwatch.max_lag_ms(reset=True),
             sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=judgement.folds,
             reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts,
-            bad_lines=self.bad_lines())
+            bad_lines=self.bad_lines(), tmux_server=snap.base.tmux_server)
         self.last_report = report
         self.last_snap, self.last_judgement = snap, judgement
         async with tracked("outputs"):

@@ -52,6 +52,15 @@ class TmuxUnreachable(TmuxError):
     """The tmux server is not running or the connection to it was lost."""
 
 
+class TmuxNoServer(TmuxUnreachable):
+    """There is no tmux server on the socket at all: no agent can be running in it (SPEC §6)."""
+
+
+SERVER_STATE_TIMEOUT_S = 3.0
+# tmux's words for "nothing listens on this socket": no socket file, or a stale one a killed server left
+_NO_SERVER_MARKS = ("no server running", "no such file or directory", "connection refused")
+
+
 def quote(arg: str) -> str:
     """Quote one argument for tmux's command parser (not a shell).
 
@@ -227,17 +236,41 @@ class TmuxClient:
         return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
 
     async def server_running(self) -> bool:
-        code, _, _ = await self._oneshot("list-sessions", "-F", "#{session_name}")
-        return code == 0
+        return await self.server_state() == "running"
+
+    async def server_state(self) -> str:
+        """``running``; ``none`` (no server on the socket: no agent can be running); ``unreachable``
+        (a server may exist but cannot be read: permission, a hung server); the reason in ``last_error``."""
+        self.processes_started += 1
+        proc = await asyncio.create_subprocess_exec(
+            self.tmux_bin, *self.server_args, "list-sessions", "-F", "#{session_name}",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            env=self.env, start_new_session=True)
+        try:
+            _, raw = await asyncio.wait_for(proc.communicate(), SERVER_STATE_TIMEOUT_S)
+        except asyncio.TimeoutError:  # something holds the socket and never answers (a hung server)
+            proc.kill()
+            await proc.wait()
+            self.last_error = f"tmux {' '.join(self.server_args)}: the server did not answer in {SERVER_STATE_TIMEOUT_S:g}s"
+            return "unreachable"
+        code, err = proc.returncode or 0, raw.decode("utf-8", "replace")
+        if code == 0:
+            return "running"
+        self.last_error = " ".join(err.split()) or f"tmux exited {code}"
+        return "none" if any(mark in err.lower() for mark in _NO_SERVER_MARKS) else "unreachable"
 
     async def connect(self, *, start_server: bool = False) -> None:
         async with self._connect_lock:
             if self.connected:
                 return
             await self._teardown()
-            if not start_server and not await self.server_running():
-                self.last_error = "no tmux server running on " + " ".join(self.server_args)
-                raise TmuxUnreachable(self.last_error)
+            if not start_server:
+                state = await self.server_state()
+                if state == "none":
+                    self.last_error = "no tmux server running on " + " ".join(self.server_args)
+                    raise TmuxNoServer(self.last_error)
+                if state != "running":
+                    raise TmuxUnreachable(self.last_error or "tmux server unreachable")
             name = f"cockpit-ctl-{os.getpid()}-{secrets.token_hex(3)}"
             self.processes_started += 1
             proc = await asyncio.create_subprocess_exec(

@@ -62,8 +62,10 @@ def test_check_exit_codes_follow_monitoring_plugins(world):
     assert re.search(r"calm +(running|working|idle|needs_input) ", ok.stdout) and "OK: nothing wrong" in ok.stdout
     world.tmux("kill-server")
     gone = cockpit("check", "--json", "--config", str(world.config_path))
-    assert gone.returncode == 3
-    assert json.loads(gone.stdout)["findings"][0]["kind"] == "tmux_unreachable"
+    # SPEC §6: no tmux server, no agent running: the agent is down (critical), judged from the disk
+    assert gone.returncode == 2
+    assert [(f["kind"], f["agent"]) for f in json.loads(gone.stdout)["findings"]] == [("agent_down", "calm")]
+    assert json.loads(gone.stdout)["agents"][0]["status"] == "down"
 
 
 def test_check_takes_no_action(world):

@@ -231,3 +231,66 @@ def test_a_routes_file_that_is_a_fifo_is_read_as_an_error_not_a_hang(tmp_path: P
 
     os.mkfifo(tmp_path / "routes.json")
     assert "not a regular file" in (read_routes(tmp_path / "routes.json").error or "")
+
+
+# --- item 4: with no tmux server, the disk's truth is still judged ---------------------------------------
+
+
+def _claude_transcript(claude_dir: Path, cwd: str, sid: str, ts: float) -> None:
+    from cockpit.claude_paths import project_slug
+
+    folder = claude_dir / "projects" / project_slug(cwd)
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = timefmt.iso(ts)
+    rows = [{"type": "user", "timestamp": stamp, "cwd": cwd, "sessionId": sid,
+             "message": {"role": "user", "content": "hello"}},
+            {"type": "assistant", "timestamp": stamp, "cwd": cwd, "sessionId": sid,
+             "message": {"role": "assistant", "content": [{"type": "text", "text": "hi"}]}}]
+    (folder / f"{sid}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_with_no_tmux_server_a_spent_budget_and_a_stale_route_are_still_judged(world, capsys) -> None:
+    """Seed #3 exactly: a crash loop spent the budget, the last window closed, the server is gone."""
+    import time
+
+    now = time.time()
+    cwd = str(world.work)
+    old_sid, new_sid = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    _claude_transcript(world.claude_dir, cwd, old_sid, now - 3600)
+    _claude_transcript(world.claude_dir, cwd, new_sid, now - 60)
+    routes = world.root / "routes.json"
+    routes.write_text(json.dumps({"tabs": old_sid}))
+    world.write_config([{"name": "tabs", "kind": "claude-code", "command": ["claude"]}],
+                       supervisor={"max_restarts": 1, "restart_window_s": 3600.0},
+                       extra=f'\n[routes]\nfile = "{routes}"\n')
+    rows = []
+    for n in range(3):  # each spawn fails verification: the budget of one restart is spent
+        at = timefmt.iso(now - 300 + n)
+        rows += [{"ts": at, "event": "spawn_requested", "agent": "tabs", "spawn_id": f"s{n}", "by": "auto"},
+                 {"ts": at, "event": "spawn_failed", "agent": "tabs", "spawn_id": f"s{n}", "check": "process_alive"}]
+    _write_rows(world.state_dir / "registry.jsonl", rows)
+    code = cli.main(["check", "--json", "--config", str(world.config_path)])
+    report = json.loads(capsys.readouterr().out)
+    kinds = {f["kind"] for f in report["findings"]}
+    assert report["agents"][0]["status"] == "fatal"
+    assert {"respawn_exhausted", "stale_route"} <= kinds and "tmux_unreachable" not in kinds
+    assert code == 2
+
+
+def test_a_tmux_server_that_exists_but_cannot_be_read_is_tmux_unreachable(world, capsys) -> None:
+    import socket
+
+    world.write_config([{"name": "a1", "command": ["sleep", "30"]}])
+    path = Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / world.socket
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    hung = socket.socket(socket.AF_UNIX)
+    hung.bind(str(path))
+    hung.listen(8)  # something holds the socket and never answers: a hung server
+    try:
+        code = cli.main(["check", "--json", "--config", str(world.config_path)])
+    finally:
+        hung.close()
+        path.unlink()
+    report = json.loads(capsys.readouterr().out)
+    assert code == 3 and report["findings"][0]["kind"] == "tmux_unreachable"
+    assert report["agents"][0]["status"] == "unknown"

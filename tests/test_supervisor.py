@@ -210,7 +210,8 @@ def test_an_operator_respawn_after_fatal_resets_the_budget(world):
     assert rows[-1]["by"] == "operator"
 
 
-def test_killed_tmux_server_gives_tmux_unreachable_then_recovery(world):
+def test_a_killed_tmux_server_leaves_the_agents_down_from_the_disk_then_the_leader_brings_them_back(world):
+    # SPEC §6: no tmux server means no agent runs; the disk's truth is judged, not "unknown"
     config = world.write_config([{"name": "one", "command": [*SIM]}])
 
     async def go():
@@ -218,22 +219,17 @@ def test_killed_tmux_server_gives_tmux_unreachable_then_recovery(world):
         try:
             await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES)
             world.tmux("kill-server")
-            down = await tick_until(sup, lambda r: not r.tmux_ok, timeout=5)
-            assert down.exit_code == 3
-            assert [f.kind for f in down.findings] == ["tmux_unreachable"]
-            assert down.agents[0].status == "unknown"
-            for _ in range(50):  # the operator brings tmux back
-                if world.tmux("new-session", "-d", "-s", "ops", "sleep 60").returncode == 0:
-                    break
-                await asyncio.sleep(0.05)
-            return await tick_until(sup, lambda r: r.tmux_ok and r.agents[0].status in LIVE_STATUSES, timeout=15)
+            # the leader's tick sees no server: the agent is down (and respawned into a new server)
+            down = await tick_until(sup, lambda r: not r.tmux_server, timeout=5)
+            assert down.tmux_ok and "tmux_unreachable" not in {f.kind for f in down.findings}
+            assert down.agents[0].status in ("down", "starting")
+            return await tick_until(sup, lambda r: r.tmux_server and r.agents[0].status in LIVE_STATUSES, timeout=15)
         finally:
             await sup.close()
 
     report = asyncio.run(go())
     assert "tmux_unreachable" not in {f.kind for f in report.findings}
-    journal = [r["kind"] for r in Journal(world.state_dir / "journal.jsonl").read_all().rows]
-    assert "resolved" in journal
+    assert report.agents[0].restarts >= 1
 
 
 def test_two_cockpits_and_one_dead_agent_give_exactly_one_respawn(world):

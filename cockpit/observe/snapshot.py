@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 from cockpit.config import AgentConfig, Config
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
-from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
+from cockpit.tmux import Pane, TmuxClient, TmuxNoServer, TmuxUnreachable
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,13 @@ class TickCost:
 @dataclass(frozen=True)
 class Snapshot:
     at: float
-    tmux_ok: bool
+    tmux_ok: bool                 # the panes are known: read from the server, or none because there is no server
     tmux_error: str | None
     panes: tuple[Pane, ...]
     procs: ProcessTable
     agents: Mapping[str, AgentObservation]
     cost: TickCost = field(default_factory=lambda: TickCost(0.0, 0, 0))
+    tmux_server: bool = True      # False: no tmux server at all, so no agent runs in one (SPEC §6: judged from disk)
 
 
 def agent_panes(panes: list[Pane] | tuple[Pane, ...], session: str) -> dict[str, Pane]:
@@ -99,13 +100,17 @@ class Observer:
     async def observe(self) -> Snapshot:
         started = time.perf_counter()
         procs_before, cmds_before = self.tmux.processes_started, self.tmux.commands_sent
-        tmux_ok, error, panes = True, None, ()
+        tmux_ok, error, panes, server = True, None, (), True
         # SPEC §9: a cockpit of remote hosts only has nothing in a local tmux to look at: no probe per tick
         if self.config.agents or self.config.wrappers:
             try:
                 panes = tuple(await self.tmux.list_panes())
             except TmuxUnreachable as exc:
-                tmux_ok, error, panes = False, str(exc), ()
+                error, panes = str(exc), ()
+                # SPEC §6: no server means no agent runs (the disk's truth is judged); only a server that
+                # exists and cannot be read is "unreachable" (the agents unknown)
+                server = not isinstance(exc, TmuxNoServer) and await self.tmux.server_state() != "none"
+                tmux_ok = not server
         by_agent = agent_panes(panes, self.config.tmux.session)
         adopted = dict(self.adopted())
         procs, agents = await asyncio.to_thread(self._read_system, by_agent, panes, adopted)
@@ -115,7 +120,7 @@ class Observer:
             tmux_commands=self.tmux.commands_sent - cmds_before,
         )
         return Snapshot(at=self.clock(), tmux_ok=tmux_ok, tmux_error=error, panes=panes, procs=procs,
-                        agents=agents, cost=cost)
+                        agents=agents, cost=cost, tmux_server=server)
 
     def _read_system(self, by_agent: dict[str, Pane], panes: tuple[Pane, ...] = (),
                      adopted: Mapping[str, Mapping[str, Any]] | None = None,

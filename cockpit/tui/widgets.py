@@ -82,6 +82,13 @@ def header_content(state: HeaderState, *, compact: bool = False, spark_width: in
         if not report.tmux_ok:
             parts.append(("tmux down" if compact else "tmux unreachable", "bold $text-error"))
             parts.append(sep)
+        elif not report.tmux_server:
+            parts.append(("no tmux" if compact else "no tmux server", "bold $text-warning"))
+            parts.append(sep)
+        bad = sum(entry.get("total", 0) for entry in report.bad_lines.values())
+        if bad:  # SPEC §6: bad lines are counted and shown (check --json says which, by reason)
+            parts.append((f"{bad} bad" if compact else f"{bad} bad lines", "$text-warning"))
+            parts.append(sep)
         cost = report.cost
         if compact:
             parts.append(f"{cost.wall_ms:.1f}ms {cost.tmux_processes}p")
