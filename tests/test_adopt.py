@@ -138,6 +138,7 @@ def test_adopted_agents_keep_their_pids_and_a_crash_is_respawned_into_a_window_o
             assert status["tabs"][1:] == (tabs_pid, tabs_pane)
             assert status["docs"][1:] == (fleet.sims["docs"], docs_pane)
             assert sup.sessions.truth("tabs").disk_session == SID  # its live session, from the adoption
+            assert [a.to_json().get("adopted") for a in report.agents] == [True, True]
             os.kill(fleet.sims["docs"], signal.SIGKILL)  # the adopted agent crashes; its shell lives on
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
@@ -160,6 +161,7 @@ def test_adopted_agents_keep_their_pids_and_a_crash_is_respawned_into_a_window_o
     assert f"{docs.pane} work docs docs" in windows.stdout  # a window of its own, in the cockpit's session
     assert fleet.panes()["docs!"] == (docs_pane, shell_pid)  # the operator's pane and its shell stay
     assert next(a for a in report.agents if a.name == "tabs").pid == tabs_pid  # never restarted
+    assert not docs.adopted and "adopted" not in docs.to_json()  # its own window now: a spawned agent
 
 
 def test_adopt_refuses_what_it_cannot_verify(fleet, capsys):
@@ -303,3 +305,14 @@ def test_the_server_is_the_one_asked_for_else_the_enclosing_one_else_tmuxs_defau
     assert server_from(None, None, {"TMUX": "/tmp/tmux-0/work,123,0"}) == ("socket_path", "/tmp/tmux-0/work")
     assert server_from(None, None, {}) == ("socket", "default")
     assert server_args(("socket", "default")) == ("-L", "default")
+
+
+def test_an_adoption_opens_a_lifecycle_and_its_first_respawn_counts_as_a_restart():
+    from cockpit.lifecycle import AgentState, RestartPolicy, fold
+
+    rows = [{"ts": f"2026-12-03T08:00:0{i}Z", "event": e, "agent": "tabs", "spawn_id": s, **extra}
+            for i, (e, s, extra) in enumerate([("adopted", "a", {}), ("exit", "a", {"status": 1}),
+                                                ("spawn_requested", "b", {}), ("spawned", "b", {})])]
+    assert fold(rows[:1], RestartPolicy()).state is AgentState.RUNNING
+    lc = fold(rows, RestartPolicy())
+    assert lc.state is AgentState.RUNNING and lc.restarts == 1 and len(lc.failures) == 1

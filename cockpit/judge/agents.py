@@ -43,6 +43,7 @@ class AgentStatus:
     tokens: Tokens | None = None  # the current session's tokens (None: no transcript read whole yet)
     host: str | None = None          # SPEC §9: None for a local agent; remote rows are named HOST/NAME
     last_seen_at: float | None = None  # a remote row whose host is unreachable: when its last report came
+    adopted: bool = False            # SPEC §11: its process was started outside cockpit (cockpit adopt)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -54,6 +55,8 @@ class AgentStatus:
         }
         if self.last_seen_at is not None:
             out["last_seen_at"] = timefmt.iso(self.last_seen_at, ms=False)
+        if self.adopted:
+            out["adopted"] = True
         return out
 
 
@@ -81,6 +84,7 @@ def agent_status(agent: AgentConfig, obs: AgentObservation | None, lc: Lifecycle
                                           (False if agent.port is not None else None)),
         route_session=route_session, disk_session=disk_session, last_turn_at=last_turn_at,
         restarts=lc.restarts, since=lc.since, command=proc.command if proc else "", tokens=tokens,
+        adopted=bool(obs is not None and obs.adopted),
     )
 
 

@@ -207,7 +207,8 @@ def agent_detail(agent: AgentStatus | None, findings: Sequence[Finding], now: fl
         ("state", Text(f"{agent.state.value}" + (f" since {timefmt.age(now - agent.since)} ago"
                                                   if agent.since is not None else ""))),
         ("process", Text(f"pid {agent.pid} (start {agent.start})" if agent.pid else "-",
-                         style="" if agent.pid else "dim")),
+                         style="" if agent.pid else "dim")
+         + (Text(" · adopted: started outside cockpit", style="italic") if agent.adopted else Text(""))),
         ("pane", Text(agent.pane or "-", style="" if agent.pane else "dim")),
         ("port", port),
         ("session", session),
