@@ -269,10 +269,10 @@ _json = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.text(
                      lambda inner: st.one_of(st.lists(inner, max_size=3),
                                              st.dictionaries(st.sampled_from(
                                                  ["key", "event", "kind", "severity", "agent", "summary", "send",
-                                                  "transitions"]), inner, max_size=6)), max_leaves=12)
+                                                  "transitions"]), inner, max_size=6)), max_leaves=8)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.one_of(_json, st.fixed_dictionaries({"transitions": st.lists(_json, max_size=4)})))
 def test_any_journal_evidence_reads_back_without_raising(evidence) -> None:
     done = list(_transitions_of(evidence))

@@ -115,7 +115,7 @@ _value = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**13), st.text(m
                    st.lists(st.integers(), max_size=2))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["a", "b", "c", None]),
                           st.one_of(_value, st.dictionaries(st.sampled_from(
                               ["input_tokens", "output_tokens", "cache_read_input_tokens",
@@ -150,7 +150,7 @@ def test_the_table_shows_a_compact_total_and_the_detail_each_kind() -> None:
     assert tokens_detail(tokens).plain.startswith("input 1.2k · output 5.4k · cache read 88.0k · cache write 4.1k")
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.one_of(_value, st.fixed_dictionaries({"info": st.one_of(_value, st.fixed_dictionaries(
     {"total_token_usage": st.one_of(_value, st.dictionaries(st.sampled_from(
         ["input_tokens", "cached_input_tokens", "output_tokens"]), _value))}))})), max_size=10))
