@@ -333,6 +333,8 @@ def cmd_supervise(args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         systemd = SdNotify()  # READY/WATCHDOG/STATUS when $NOTIFY_SOCKET is set (Type=notify)
+        if (warning := systemd.check_period(config.supervisor.tick_s)) is not None:
+            _err(warning)
 
         def log(report: Any) -> None:
             for f in report.new_findings:

@@ -28,6 +28,8 @@ class SdNotify:
         # Without WatchdogSec systemd ignores WATCHDOG=1, so it is sent whenever the pid is ours.
         pid = env.get("WATCHDOG_PID", "")
         self.watchdog = not pid.isdigit() or int(pid) == os.getpid()
+        usec = env.get("WATCHDOG_USEC", "")
+        self.watchdog_s = int(usec) / 1e6 if usec.isdigit() and int(usec) > 0 else None
         self.sent = 0
         self.errors = 0
         self.ready_sent = False
@@ -64,6 +66,13 @@ class SdNotify:
             fields.append("WATCHDOG=1")
         if self.send(*fields):
             self.ready_sent = True
+
+    def check_period(self, tick_s: float) -> str | None:
+        """One line when systemd's watchdog would fire between two healthy ticks (WatchdogSec too short)."""
+        if self.address is None or self.watchdog_s is None or self.watchdog_s >= 3 * tick_s:
+            return None
+        return (f"WatchdogSec={self.watchdog_s:g}s is shorter than three ticks (supervisor.tick_s = {tick_s:g}): "
+                f"systemd would restart a healthy cockpit; raise WatchdogSec or lower tick_s")
 
     def stopping(self) -> None:
         self.send("STOPPING=1", "STATUS=stopping")

@@ -163,3 +163,11 @@ def test_the_shipped_unit_is_type_notify_with_a_watchdog_and_restart_on_failure(
     # several ticks fit in the watchdog: a slow tick is not a wedged loop
     assert float(keys["WatchdogSec"]) >= 5 * SupervisorConfig().tick_s
     assert keys["KillMode"] == "process"  # the agents' tmux server outlives a restart of the cockpit
+
+
+def test_a_watchdog_shorter_than_three_ticks_is_one_warning(tmp_path: Path) -> None:
+    env = {"NOTIFY_SOCKET": str(tmp_path / "s"), "WATCHDOG_USEC": "20000000"}
+    assert SdNotify(env=env).check_period(2.0) is None
+    warning = SdNotify(env=env).check_period(10.0)
+    assert warning is not None and "WatchdogSec=20s" in warning and "\n" not in warning
+    assert SdNotify(env={"WATCHDOG_USEC": "1000"}).check_period(10.0) is None  # not under systemd: silent
