@@ -76,6 +76,14 @@ def _world_commands(add: Add, sub: Any) -> None:
 
 def _scan_commands(add: Add, sub: Any) -> None:
     """check, serve, supervise: the supervisor, once or for good."""
+    p = sub.add_parser("bench-hosts", help="this cockpit's cost and report latency with many simulated hosts",
+                       description="Simulated hosts (through a local transport) report to a headless supervisor: "
+                                   "its CPU, reports per second and latency, with the tick 8x faster and the "
+                                   "reports 4x as often.")
+    p.add_argument("--hosts", type=int, default=10, help="simulated hosts (default 10)")
+    p.add_argument("--agents", type=int, default=100, help="agents per host (default 100)")
+    p.add_argument("--seconds", type=float, default=15.0, help="seconds per run (default 15)")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
     p = add("check", "one scan, no actions; exit 0 ok, 1 warnings, 2 critical, 3 could not check")
     p.add_argument("--json", action="store_true", help="print the JSON report")
     p.add_argument("--host", metavar="NAME", help="only this [[hosts]] entry (its agents, findings and session)")
@@ -180,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lag-probe": cmd_lag_probe,
         "check": cmd_check,
         "serve": cmd_serve,
+        "bench-hosts": cmd_bench_hosts,
         "supervise": cmd_supervise,
         "respawn": cmd_respawn,
         "bench": cmd_bench,
@@ -356,6 +365,15 @@ def cmd_supervise(args: argparse.Namespace) -> int:
 
     asyncio.run(run())
     return 0
+
+
+def cmd_bench_hosts(args: argparse.Namespace) -> int:
+    from cockpit.remote import bench
+
+    if not (1 <= args.hosts <= 100 and 1 <= args.agents <= 2000 and 1 <= args.seconds <= 3600):
+        raise UsageError("cockpit bench-hosts: --hosts 1-100, --agents 1-2000, --seconds 1-3600")
+    return bench.main(["--hosts", str(args.hosts), "--agents", str(args.agents), "--seconds", str(args.seconds)]
+                      + (["--json"] if args.json else []))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -202,12 +202,8 @@ class Supervisor:
         # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
         self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
         self.metrics = MetricsExporter(config, config.state.journal)
-        # SPEC §9: one SSH session per configured host (all, none, or the named ones); their reports are observed input
-        wanted = [h for h in config.hosts if hosts is True or (not isinstance(hosts, bool) and h.name in hosts)]
-        self.hosts = HostFleet(wanted, read_only=read_only, clock=clock,
-                               backoff_max_s=config.supervisor.backoff_max_s, on_report=self._on_host_report)
+        self.hosts, self.remote = self._host_fleet(hosts, actor)  # SPEC §9
         self._host_refresh_due = False
-        self.remote = RemoteActs(self.hosts, self.journal, read_only=read_only, actor=actor)
         # SPEC §8: exits (pidfds) and hook lines (the events socket) wake one-agent passes between ticks
         self.events = EventSources(config, on_exit=self._on_exit, on_hook=self._on_hook, read_only=read_only)
         self._on_report: Callable[[Report], Any] | None = None
@@ -388,7 +384,10 @@ class Supervisor:
         """SPEC §10: tell the humans of this report's transitions, export its metrics (the leader's; off the loop)."""
         if self.notifier.enabled:
             self._count("notify")
-            await self.notifier.after_report(report.findings, {a.name: a.status for a in report.agents},
+            # SPEC §9: another host's findings are told by the cockpit there (its own [notify]); this one
+            # tells what only it can see: that a host cannot be reached
+            mine = [f for f in report.findings if f.host is None or f.kind == "host_unreachable"]
+            await self.notifier.after_report(mine, {a.name: a.status for a in report.agents if a.host is None},
                                              leader=self.leader, read_only=self.read_only)
         if self.metrics.enabled:
             self._count("metrics")
@@ -654,6 +653,14 @@ class Supervisor:
         task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    def _host_fleet(self, hosts: bool | tuple[str, ...], actor: str) -> tuple[HostFleet, RemoteActs]:
+        """One SSH session per configured host (all, none, or the named ones); their reports are observed
+        input, and acts on their agents go through ``RemoteActs``."""
+        wanted = [h for h in self.config.hosts if hosts is True or (not isinstance(hosts, bool) and h.name in hosts)]
+        fleet = HostFleet(wanted, read_only=self.read_only, clock=self.clock,
+                          backoff_max_s=self.config.supervisor.backoff_max_s, on_report=self._on_host_report)
+        return fleet, RemoteActs(fleet, self.journal, read_only=self.read_only, actor=actor)
 
     def _on_host_report(self, host: str) -> None:
         """SPEC §9: a host's report is an event: shown within HOST_REPORT_BATCH_S, not at the next tick;
