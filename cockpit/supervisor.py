@@ -68,7 +68,7 @@ from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
 from cockpit.remote.transport import HostFleet
 from cockpit.reminders import Reminder, ReminderQueue, ReminderStore
-from cockpit.tmux import Pane, TmuxClient, TmuxUnreachable
+from cockpit.tmux import Pane, TmuxClient, TmuxError, TmuxUnreachable
 
 SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
@@ -530,7 +530,7 @@ class Supervisor:
                 return await self._send(name, intent.text)
         if intent.act == RECORD_EXIT:
             async with tracked(f"record_exit:{name}"):
-                await self.actions.record_exit(name, intent.pane)
+                await self.actions.record_exit(name, intent.pane, expected=self._session_ended(name))
             return None
         if intent.act == SPAWN and intent.by != "operator":
             self._count("spawn")
@@ -718,6 +718,7 @@ class Supervisor:
 
     async def _agent_pass(self, name: str, cause: str, base: Snapshot) -> None:
         plan = Plan()
+        await asyncio.to_thread(self.events.read_hooks, {name})  # a SessionEnd just before the exit counts
         for _ in range(2):  # an exit row moves the lifecycle; the second step acts on the new state
             await self.registry_watch.sync()
             agent = self._agent_now(name, base, AgentRecord.of(self.view, name), self._starting())
@@ -729,6 +730,17 @@ class Supervisor:
                 break
         self._arm_backoff(name)
         await self._refresh({name}, base, throttled=plan.throttled)
+
+    def _session_ended(self, name: str) -> str | None:
+        """SPEC §8: the reason of the SessionEnd its hooks sent since its spawn: the exit was expected."""
+        hooks = self.events.states.get(name)
+        ended = hooks.ended if hooks is not None else None
+        spawn_at = AgentRecord.of(self.view, name).spawn_at
+        at = timefmt.parse(ended.get("ts")) if ended is not None else None
+        if ended is None or at is None or (spawn_at is not None and at < spawn_at):
+            return None
+        reason = ended.get("reason")
+        return reason if isinstance(reason, str) and reason else "other"
 
     def _arm_backoff(self, name: str) -> None:
         """An agent in BACKOFF is woken when its backoff ends (a timer is an event too), not at the next tick."""
@@ -752,14 +764,22 @@ class Supervisor:
         self._arm_backoff(name)  # a spawn that failed verification is retried when its backoff ends
 
     async def _dead_pane_seen(self, name: str) -> Snapshot:
-        """A snapshot in which tmux has reaped the agent's child (its dead status known), ≤ 100 ms."""
-        deadline = time.monotonic() + 0.1
-        while True:
-            base = await self.observer.observe()
-            obs = base.agents.get(name)
-            if obs is None or obs.pane is None or obs.pane.dead or time.monotonic() >= deadline:
-                return base
-            await asyncio.sleep(0.005)
+        """A snapshot in which tmux has reaped the agent's child: its pane dead with the exit status or the
+        signal known (tmux closes the pty before it reaps the child), at most 200 ms after the pidfd fired."""
+        row = self.view.open_spawn(name)
+        pane_id = row.get("pane") if row is not None else None
+        deadline = time.monotonic() + 0.2
+        while isinstance(pane_id, str) and time.monotonic() < deadline:
+            try:
+                (line,) = await self.tmux.run("display-message", "-p", "-t", pane_id,
+                                              "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}") or ("",)
+            except (TmuxError, ValueError):
+                break  # the pane is gone (or tmux is): the observe says so
+            dead, status, sig = (line.split(":") + ["", "", ""])[:3]
+            if dead == "1" and (status or sig):
+                break
+            await asyncio.sleep(0.003)
+        return await self.observer.observe()
 
     async def _refresh(self, names: set[str], base: Snapshot | None = None,
                        throttled: tuple[Finding, ...] = ()) -> None:

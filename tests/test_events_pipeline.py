@@ -128,3 +128,44 @@ def test_a_hook_makes_the_agent_working_then_idle_in_its_report_at_once(world):
             assert hooks.prompts[-1][1] == "fix the tests" and hooks.session_id == spawned[0]["session_id"]
 
     asyncio.run(go())
+
+
+def test_a_send_to_a_hooked_agent_is_verified_by_its_user_prompt_submit_hook(world):
+    """SPEC §8: a wake (and `cockpit send`) is verified by the UserPromptSubmit carrying its text."""
+    from cockpit.act.deliver import HOOK_SOURCE, WakeTarget, WakeWatch
+    from cockpit.hook import relay
+
+    config = world.write_config([{"name": "tabs", "kind": "claude-code", "command": [*SIM]}])
+    config.state.dir.mkdir(mode=0o700, parents=True)
+    target = WakeTarget("tabs", "claude-code", "%1", 1, False, None, None, None, None, ())
+    watch = WakeWatch(target, "check the build", events=config.state.events_dir / "tabs.jsonl")
+    assert relay({"hook_event_name": "UserPromptSubmit", "prompt": "an older prompt"}, agent="tabs",
+                 sock_path=str(config.state.events_socket)) == "appended"
+    watch.baseline()
+    fired = time.time()
+    assert watch.check(fired).match is None
+    relay({"hook_event_name": "UserPromptSubmit", "prompt": "please: check  the build"}, agent="tabs",
+          sock_path=str(config.state.events_socket))
+    match = watch.check(fired).match
+    assert match is not None and match[0].startswith(HOOK_SOURCE) and "check  the build" in match[2]
+
+
+def test_an_exit_announced_by_session_end_is_recorded_as_expected(world):
+    """SPEC §8: SessionEnd → the exit that follows is expected, its reason kept (the sim's /exit)."""
+    config = world.write_config([{"name": "tabs", "kind": "claude-code", "command": [*SIM], "restart": "on-failure"}],
+                                supervisor={"tick_s": 60.0, "min_uptime_s": 0.3, "spawn_verify_s": 8.0})
+
+    async def go():
+        async with Running(config) as run:
+            (spawned,) = await _until(lambda: _rows(world, "spawned", "tabs"), 20, "the spawn verified")
+            await asyncio.sleep(0.3)
+            world.tmux("send-keys", "-t", spawned["pane"], "-l", "/exit")
+            world.tmux("send-keys", "-t", spawned["pane"], "Enter")
+            (row,) = await _until(lambda: _rows(world, "exit", "tabs"), 10, "the exit row")
+            await _until(lambda: run.status("tabs") == "down", 5, "down in the report")
+            down = [f for f in run.reports[-1].findings if f.kind == "agent_down"]
+            return row, down
+
+    row, down = asyncio.run(go())
+    assert row["expected"] == "prompt_input_exit" and "SessionEnd" in row["reason"]
+    assert down and down[0].severity.value == "warning" and down[0].evidence["expected"] == "prompt_input_exit"

@@ -288,18 +288,22 @@ class ActionLayer:
         for view in wrappers:
             self.reaper.start(view, by=by)
 
-    async def record_exit(self, name: str, pane: Pane | None) -> bool:
-        """Close the agent's open lifecycle with an ``exit`` row if its process is gone (leader bookkeeping)."""
+    async def record_exit(self, name: str, pane: Pane | None, *, expected: str | None = None) -> bool:
+        """Close the agent's open lifecycle with an ``exit`` row if its process is gone (leader bookkeeping).
+
+        ``expected``: the reason of the SessionEnd hook that announced it (SPEC §8), kept in the row."""
         agent = self.config.agent(name)
         self._count("record_exit")
+        reason = f"exited after SessionEnd ({expected})" if expected else "exited"
         try:
             async with ahold(agent_lock_path(self.config.state.dir, name), timeout=0.5):
-                return await self._close_lifecycle(agent, pane, reason="exited", replacing=False) is not None
+                return await self._close_lifecycle(agent, pane, reason=reason, replacing=False,
+                                                   expected=expected) is not None
         except LockTimeout:
             return False  # an action on this agent is under way; the next tick sees its outcome
 
     async def _close_lifecycle(self, agent: AgentConfig, pane: Pane | None, *, reason: str,
-                               replacing: bool) -> str | None:
+                               replacing: bool, expected: str | None = None) -> str | None:
         """Under the agent lock: write the exit row of the open spawn whose process is gone or is replaced.
 
         Returns the last screen captured (the evidence), or None if nothing was open.
@@ -323,7 +327,8 @@ class ActionLayer:
                 screen = ""
         await asyncio.to_thread(self.registry.event, "exit", agent=agent.name, spawn_id=row.get("spawn_id"),
                                 pid=pid, start=start, pane=row.get("pane"), status=status,
-                                reason=reason if not alive else "replaced while alive", screen=screen[-8000:])
+                                reason=reason if not alive else "replaced while alive", screen=screen[-8000:],
+                                **({"expected": expected} if expected and not alive else {}))
         await self.sync()
         return screen
 

@@ -59,6 +59,7 @@ from cockpit.config import AgentConfig, Config
 from cockpit.judge.reminders import missed_wake
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.observe.transcripts import ClaudeTranscriptReader, CodexTranscriptReader, TranscriptReader
+from cockpit.registry import Tail
 from cockpit.reminders import Reminder, ReminderQueue, retry_delay_s
 from cockpit.tmux import TmuxClient, TmuxError
 
@@ -78,6 +79,7 @@ __all__ = [
 
 ENTER_DELAY_S = 0.4        # text, then Enter as its own burst (see the module docstring)
 NOTICE_TIMEOUT_S = 30.0
+HOOK_SOURCE = "hook:"      # a wake matched by its UserPromptSubmit hook (SPEC §8), not a transcript record
 CONFIRM_S = 2.0            # after a busy status, how long to wait for the transcript's record too
 TS_SLACK_S = 1.0           # agents stamp records in ms; a record this much before the firing still counts
 ORPHAN_SLACK_S = 2.0       # a "fired" older than wake_verify_s + this, not ours: its cockpit stopped
@@ -262,10 +264,13 @@ class WakeWatch:
     call from a worker thread.
     """
 
-    def __init__(self, target: WakeTarget, typed: str, *, config_dir: Path | None = None) -> None:
+    def __init__(self, target: WakeTarget, typed: str, *, config_dir: Path | None = None,
+                 events: Path | None = None) -> None:
         self.target = target
         self.typed = typed
         self.config_dir = config_dir
+        # SPEC §8: with hooks on, the UserPromptSubmit carrying the text verifies the wake (the agent's events file)
+        self.events = Tail(events) if events is not None else None
         self.readers: dict[str, TranscriptReader] = {}
         self.status_before = target.status
         self.prompts: list[tuple[str, float | None, str]] = []  # every new prompt seen (bounded)
@@ -279,6 +284,8 @@ class WakeWatch:
         return reader
 
     def baseline(self) -> None:
+        if self.events is not None:
+            self.events.read_new()  # only prompts submitted from now on
         for path in self.target.transcripts:
             reader = self._reader(path)
             reader.update()
@@ -300,6 +307,7 @@ class WakeWatch:
         live = _read_json(self.target.live_file) if self.target.live_file else None
         if live is not None and str(live.get("pid")) != str(self.target.pid):
             live = None
+        hooked = self._hook_match(since)  # SPEC §8: its UserPromptSubmit; a transcript record seen too is kept first
         match = None
         for path in self._paths(live):
             reader = self._reader(path)
@@ -316,6 +324,7 @@ class WakeWatch:
                     self.prompts.append((path, ts, text[:300]))
             prompts.clear()
         del self.prompts[:-EVIDENCE_PROMPTS]
+        match = match or hooked
         status = live.get("status") if live is not None and isinstance(live.get("status"), str) else None
         changed = None
         if live is not None:
@@ -326,6 +335,19 @@ class WakeWatch:
                                           or (changed is not None and changed >= since - TS_SLACK_S))
         return Seen(match=match, status=status, status_changed_at=changed, went_busy=went_busy,
                     live_file=self.target.live_file if live is not None else None, prompts=tuple(self.prompts))
+
+    def _hook_match(self, since: float) -> tuple[str, float | None, str] | None:
+        """The UserPromptSubmit hook whose prompt holds the typed text, submitted after ``since``."""
+        if self.events is None:
+            return None
+        match = None
+        for row in self.events.read_new().rows:
+            prompt, ts = row.get("prompt"), timefmt.parse(row.get("ts"))
+            if row.get("event") != "UserPromptSubmit" or not isinstance(prompt, str):
+                continue
+            if ts is not None and ts >= since - TS_SLACK_S and match is None and text_matches(prompt, self.typed):
+                match = (HOOK_SOURCE + str(self.events.path), ts, prompt)
+        return match
 
     def evidence(self, last: Seen | None) -> dict[str, Any]:
         summaries = {}
@@ -347,7 +369,7 @@ class WakeWatch:
 @dataclass(frozen=True)
 class Verdict:
     delivered: bool
-    via: str | None               # transcript | live-status
+    via: str | None               # hook | transcript | live-status
     latency_s: float | None
     evidence: dict[str, Any] = field(default_factory=dict)
 
@@ -372,7 +394,7 @@ async def verify_wake(watch: WakeWatch, *, fired_at: float, verify_s: float,
             latency = max(0.0, (ts if ts is not None else now) - fired_at)
             evidence = {**watch.evidence(seen), "record": {"transcript": path, "timestamp": ts, "text": text[:600]},
                         "went_busy": seen.went_busy or busy_at is not None}
-            return Verdict(True, "transcript", latency, evidence)
+            return Verdict(True, "hook" if path.startswith(HOOK_SOURCE) else "transcript", latency, evidence)
         if seen.went_busy and busy_at is None:
             busy_at = seen.status_changed_at if seen.status_changed_at and seen.status_changed_at >= fired_at else now
         if busy_at is not None and now >= min(deadline, busy_at + confirm_s):
@@ -607,7 +629,8 @@ class ReminderPass:
                 if why is not None:
                     await self._wait(r, why)
                     return
-                watch = WakeWatch(target, typed, config_dir=self._config_dir(agent))
+                watch = WakeWatch(target, typed, config_dir=self._config_dir(agent),
+                              events=self.config.state.events_dir / f"{agent.name}.jsonl")
                 await asyncio.to_thread(watch.baseline)
                 fired_at = self.clock()
                 fired = await asyncio.to_thread(
@@ -721,7 +744,8 @@ class ReminderPass:
             await self._missed(r, r.attempts, {"typed": typed, "pane": r.pane, "settled": "agent no longer configured"})
             return
         target = await self._target(agent)
-        watch = WakeWatch(target, typed, config_dir=self._config_dir(agent))
+        watch = WakeWatch(target, typed, config_dir=self._config_dir(agent),
+                              events=self.config.state.events_dir / f"{agent.name}.jsonl")
         seen = await asyncio.to_thread(watch.check, r.fired_at or 0.0)
         base = {"typed": typed, "pane": r.pane, "attempt": r.attempts,
                 "settled": "the cockpit that fired it stopped before its verdict; transcript read afterwards"}

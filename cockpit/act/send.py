@@ -135,7 +135,8 @@ class Sender:
                 why = _held_back(target)
                 if why is not None:
                     return await self._not_typed(agent, typed, target, why)
-                watch = WakeWatch(target, typed, config_dir=self._config_dir(agent))
+                watch = WakeWatch(target, typed, config_dir=self._config_dir(agent),
+                              events=self.config.state.events_dir / f"{agent.name}.jsonl")
                 await asyncio.to_thread(watch.baseline)
                 fired_at = self.clock()
                 assert target.pane_id is not None

@@ -119,13 +119,18 @@ def judge_agent(agent: AgentConfig, obs: AgentObservation | None, lc: Lifecycle,
                 how = "is not running (never started by cockpit)"
             else:
                 how = "has no tmux window"
-            calm = lc.state is AgentState.DOWN and lc.last_exit_status == 0
+            # SPEC §8: an exit its SessionEnd hook announced is expected (the reason is kept), not a crash
+            expected = last_exit.get("expected") if last_exit is not None else None
+            calm = lc.state is AgentState.DOWN and (lc.last_exit_status == 0 or isinstance(expected, str))
+            if isinstance(expected, str):
+                how += f" after its session ended ({expected})"
             findings.append(Finding(
                 kind="agent_down", severity=Severity.WARNING if calm else Severity.CRITICAL, agent=agent.name,
                 action="respawn",
                 summary=f"{agent.name} {how}" + (f"; next attempt in backoff" if lc.state is AgentState.BACKOFF else ""),
                 evidence={"state": lc.state.value, "pane": pane.pane_id if pane else None,
-                          "exit_status": pane.dead_status if pane else lc.last_exit_status},
+                          "exit_status": pane.dead_status if pane else lc.last_exit_status,
+                          **({"expected": expected} if isinstance(expected, str) else {})},
             ))
         return findings
     port = obs.port
