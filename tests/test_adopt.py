@@ -70,6 +70,11 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_init_writes_exactly_the_running_agents_and_says_what_it_skipped(fleet, capsys):
     out_path = fleet.root / "written.toml"
+    # a one-shot sub-agent run (claude -p) is not an interactive agent to supervise
+    fleet.tmux("new-window", "-d", "-t", "work:", "-n", "oneshot", "-c", str(fleet.work),
+               f"exec {fleet.bin} -p summarise --output-format stream-json --linger-s 1000")
+    oneshot_pid = fleet.panes()["oneshot"][1]
+    wait_for(lambda: "summarise" in open(f"/proc/{oneshot_pid}/cmdline").read(), what="the one-shot run")
     code, out, err = run(capsys, "init", "--socket", fleet.socket, "--config", str(out_path))
     assert code == 0, err
     config = load_config(out_path)
@@ -83,6 +88,7 @@ def test_init_writes_exactly_the_running_agents_and_says_what_it_skipped(fleet, 
     assert f"removed --session-id {SID}" in out and f"session {SID}" in out
     skipped = [line for line in out.splitlines() if "skipped" in line and "(idle)" in line]
     assert skipped and "no Claude Code or Codex" in skipped[0] and "sleep 1000" in skipped[0]
+    assert [line for line in out.splitlines() if "(oneshot)" in line and "a one-shot run" in line]
 
     # never overwritten without --force; with it, the old file is kept as .bak
     before = out_path.read_bytes()

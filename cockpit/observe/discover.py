@@ -227,17 +227,33 @@ def live_session_of(tree: Sequence[Proc], config_dir: Path) -> str | None:
     return None
 
 
-def find_agent(tree: Sequence[Proc], match: re.Pattern[str] | None) -> Proc | None:
-    """The shallowest process of the tree that is an agent (or matches ``match``)."""
+def one_shot(cmdline: Sequence[str], kind: str | None) -> bool:
+    """A one-shot run (``claude -p``, ``codex exec``: a sub-agent or a script's call), not an interactive agent."""
+    args = list(cmdline[1:])
+    if kind == "claude-code":
+        return "-p" in args or "--print" in args
+    if kind == "codex":
+        return bool(args) and next((a for a in args if not a.startswith("-")), "") in ("exec", "e")
+    return False
+
+
+def find_agent(tree: Sequence[Proc], match: re.Pattern[str] | None) -> tuple[Proc | None, Proc | None]:
+    """The shallowest process of the tree that is an agent (or matches ``match``); and, when there is
+    none, a one-shot run that was passed over (``claude -p``: the reason a pane is skipped)."""
+    passed: Proc | None = None
     for proc in tree:
         if proc.zombie:
             continue
         if match is not None:
             if proc.cmdline and match.search(" ".join(proc.cmdline)):
-                return proc
-        elif guess_kind(proc.cmdline, proc.comm) is not None:
-            return proc
-    return None
+                return proc, None
+            continue
+        kind = guess_kind(proc.cmdline, proc.comm)
+        if kind is not None and one_shot(proc.cmdline, kind):
+            passed = passed or proc
+        elif kind is not None:
+            return proc, None
+    return None, passed
 
 
 def describe(proc: Proc | None, tree: Sequence[Proc]) -> str:
@@ -258,7 +274,9 @@ def examine(pane: Pane, table: ProcessTable, match: re.Pattern[str] | None, *, s
     tree = tree_bfs(table, pane.pid)
     if any(p.pid == self_pid for p in tree):
         return Skipped(pane, "it runs this cockpit init")
-    agent = find_agent(tree, match)
+    agent, passed = find_agent(tree, match)
+    if agent is None and passed is not None:
+        return Skipped(pane, f"a one-shot run, not an interactive agent ({describe(passed, [passed])})")
     if agent is None:
         what = f"nothing matches --match {match.pattern!r}" if match is not None else "no Claude Code or Codex"
         return Skipped(pane, f"{what} in its processes ({describe(None, tree)})")
