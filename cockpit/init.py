@@ -138,6 +138,9 @@ def write_config(path: Path, text: str, *, force: bool) -> Path | None:
     """Write ``text`` to ``path`` atomically; with ``force`` the old file is kept as ``.bak`` (returned)."""
     if path.is_dir():
         raise InitError(f"{path} is a directory; pass --config FILE")
+    if path.is_symlink():  # replacing it would turn a managed link (dotfiles) into a plain file, silently
+        raise InitError(f"{path} is a symlink (to {os.readlink(path)}); nothing written: pass --config with the "
+                        "file it points to")
     backup: Path | None = None
     if path.exists() or path.is_symlink():
         if not force:

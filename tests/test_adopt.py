@@ -112,6 +112,10 @@ def test_init_without_a_server_or_agents_is_one_line_and_writes_nothing(world, c
     assert code == 1 and "nothing written" in out and not out_path.exists()
     code, _, err = run(capsys, "init", "--socket", world.socket, "--config", str(out_path), "--match", "(")
     assert code == 2 and "--match" in err
+    link = world.root / "linked.toml"
+    link.symlink_to(world.root / "elsewhere.toml")
+    code, _, err = run(capsys, "init", "--socket", world.socket, "--config", str(link), "--match", "sleep", "--force")
+    assert code == 2 and "is a symlink" in err and link.is_symlink() and not (world.root / "elsewhere.toml").exists()
 
 
 def test_the_tui_without_any_config_says_how_to_get_one(world, capsys):
