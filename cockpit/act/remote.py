@@ -30,6 +30,7 @@ class RemoteResult:
     spawn: Any = None               # the local ActionResult's field, for callers that print a failed spawn
     pane: str | None = None         # the remote pane a send typed into
     skipped: bool = False           # as the local results: an act another cockpit was already doing
+    attempts: int = 0               # a send's: how many times it was typed there
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "agent": self.agent, "host": self.host, "ok": self.ok,
@@ -70,7 +71,9 @@ class RemoteActs:
             details = body if isinstance(body, dict) else {}
             evidence = details.get("evidence")
             pane = details.get("pane")
+            attempts = details.get("attempts")
             result = RemoteResult(action=op, agent=name, host=host, ok=ok, skipped=details.get("skipped") is True,
+                                  attempts=attempts if isinstance(attempts, int) and not isinstance(attempts, bool) else 0,
                                   summary=f"{host}: {summary or error or ('done' if ok else 'failed')}",
                                   result=body, error=error, evidence=evidence if isinstance(evidence, dict) else {},
                                   pane=pane if isinstance(pane, str) else None)

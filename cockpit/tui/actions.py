@@ -149,6 +149,16 @@ def repoint_blocker(app: App, target: Target) -> str | None:
     return None
 
 
+def local_only(what: str) -> WhyNot:
+    """An action that reads this machine's files for the agent (its transcript, its CLI): not for a remote one."""
+    def why_not(app: App, target: Target) -> str | None:
+        if target.agent is None:
+            return "select an agent first"
+        host = remote_host(app, target.agent)
+        return f"{target.agent} runs on {host}: {what} is read on that machine" if host is not None else None
+    return why_not
+
+
 def send_blocker(app: App, target: Target) -> str | None:
     """An agent that is not running has no prompt to type into (the action layer checks again, fresh)."""
     if target.agent is None:
@@ -334,6 +344,11 @@ async def run_reap_now(app: App, target: Target) -> ActionDone:
 
 async def run_schedule(app: App, target: Target) -> ActionDone:
     request = target.payload
+    if remote_host(app, request.agent) is not None:  # SPEC §9: scheduled there, by its own queue
+        result = await app.supervisor.remote.act("remind", request.agent, {
+            "verb": request.verb, "text": request.text, "due_at": request.due_at,
+            "respawn_if_down": request.respawn_if_down})
+        return ActionDone("remind", request.agent, value=result)
     reminder = await app.supervisor.reminders.schedule(
         request.agent, request.verb, request.text, request.due_at,
         respawn_if_down=request.respawn_if_down, by="tui")
@@ -387,6 +402,10 @@ def toast_send(app: App, done: ActionDone) -> None:
 
 def toast_scheduled(app: App, done: ActionDone) -> None:
     reminder = done.value
+    if getattr(reminder, "host", None) is not None:  # a remote agent's: its host's answer
+        app.notify(reminder.summary, title=f"remind {done.agent}: {'scheduled' if reminder.ok else 'failed'}",
+                   severity="information" if reminder.ok else "error", markup=False)
+        return
     app.notify(f"{reminder.id}: {reminder.verb} {reminder.agent} at {reminder.to_json()['due_at']}",
                title="reminder scheduled", markup=False)
 
@@ -471,7 +490,7 @@ ACTION_LIST: tuple[Action, ...] = (
                                  "reminders and sub-agents (d)"),)),
     Action("conversation", "c", "Conversation",
            "The selected agent's conversation, live: prompts, replies, one line per tool call",
-           explained=True, why_not=need_agent, run=lambda app, t: app.open_conversation(t.agent),
+           explained=True, why_not=local_only("its conversation"), run=lambda app, t: app.open_conversation(t.agent),
            palette=(PaletteEntry("Conversation of {name}", "The last turns of its transcript, live (c)"),)),
     Action("send", "s", "Send",
            "Type a line into the selected agent, verified like a wake (the toast says if it took it)",
@@ -487,7 +506,7 @@ ACTION_LIST: tuple[Action, ...] = (
            run=lambda app, t: app.select_agent(t.agent),
            palette=(PaletteEntry("Select {name}", "Move the agents table to this agent and preview its pane"),)),
     Action("doctor", None, "Doctor", "Check a candidate CLI for the agent",
-           run=lambda app, t: app.open_doctor(t.agent),
+           why_not=local_only("its CLI"), run=lambda app, t: app.open_doctor(t.agent),
            palette=(PaletteEntry("Doctor: check a candidate CLI for {name}",
                                  "Boot a candidate of this agent's CLI in a throwaway pane, judge it, promote after "
                                  "a pass"),)),
