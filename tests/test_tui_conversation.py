@@ -17,6 +17,7 @@ from textual.widgets import Input, Static
 
 from cockpit.observe.conversation import ConversationTail
 from cockpit.sim.agent import SimSession
+from cockpit.tui.actions import ACTIONS, Target
 from cockpit.tui.conversation import ConversationScreen, SendForm
 from cockpit.tui.screenshots import until
 from tests.test_tui_pilot import fixture_app, record_notifications
@@ -88,15 +89,9 @@ def test_s_sends_a_line_and_toasts_the_verified_result_or_the_refusal():
     [toast] = [n for n in notes if n["title"].startswith("send tabs")]
     assert toast["title"] == "send tabs: verified" and "verified by its transcript" in toast["message"]
 
+    # read-only: refused before the line is asked for (the footer dims s; the action layer refuses too,
+    # tests/test_send.py), with the reason
     app, supervisor = fixture_app(read_only=True)
-    notes = record_notifications(app)
-
-    async def read_only() -> None:
-        async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: app.report is not None and app.selected_agent == "tabs", "the first report")
-            await pilot.press("s")
-            await until(pilot, lambda: any(n["title"] == "read-only" for n in notes), "the refusal")
-            assert not isinstance(app.screen, SendForm)
-
-    asyncio.run(read_only())
-    assert supervisor.sent == []
+    reason = app.why_not(ACTIONS["send"], Target(agent="tabs"))
+    assert reason is not None and "read-only" in reason
+    assert app.why_not(ACTIONS["send"], Target(agent=None)) is not None
