@@ -659,7 +659,8 @@ class Supervisor:
         input, and acts on their agents go through ``RemoteActs``."""
         wanted = [h for h in self.config.hosts if hosts is True or (not isinstance(hosts, bool) and h.name in hosts)]
         fleet = HostFleet(wanted, read_only=self.read_only, clock=self.clock,
-                          backoff_max_s=self.config.supervisor.backoff_max_s, on_report=self._on_host_report)
+                          backoff_max_s=self.config.supervisor.backoff_max_s, on_report=self._on_host_report,
+                          state_dir=self.config.state.dir)
         return fleet, RemoteActs(fleet, self.journal, read_only=self.read_only, actor=actor)
 
     def _on_host_report(self, host: str) -> None:

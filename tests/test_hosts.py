@@ -319,3 +319,44 @@ def test_the_hosts_bench_counts_reports_and_shows_them_as_they_come_not_per_tick
     assert result["rows"] == 10 and result["ssh_sessions"] == 2  # one session per host, all along
     assert result["ticks"] <= 2 < result["reports_out"]  # the reports were shown as they came, not per tick
     assert result["reports_per_s"] > 4 and result["shown_ms_p99"] < 1000  # ~100 ms batching; slack for a loaded CI
+
+
+def test_a_host_unreachable_after_a_restart_still_shows_its_agents_from_its_last_report(tmp_path):
+    sim = [sys.executable, "-m", "cockpit.remote.simhost", "--agents", "3", "--every", "0.2"]
+    up = parse_config({"state": {"dir": str(tmp_path / "s")}, "hosts": [{"name": "gpu", "ssh": ["sh", "-c"],
+                                                                        "cockpit": sim}]})
+    gone = parse_config({"state": {"dir": str(tmp_path / "s")}, "supervisor": {"backoff_max_s": 0.2},
+                         "hosts": [{"name": "gpu", "ssh": [*LOCALSSH, "--down-between", "0", "1e12"],
+                                    "cockpit": sim}]})
+
+    async def run(config, read_only=False):
+        sup = Supervisor(config, read_only=read_only)
+        try:
+            await sup.start()
+            await sup.hosts.settled(20)
+            return await sup.tick()
+        finally:
+            await sup.close()
+
+    first = asyncio.run(run(up))
+    assert [a.name for a in first.agents] == ["gpu/sim-0000", "gpu/sim-0001", "gpu/sim-0002"]
+    memory = tmp_path / "s" / "hosts" / "gpu.json"
+    assert memory.stat().st_mode & 0o777 == 0o600
+    later = asyncio.run(run(gone, read_only=True))  # a cockpit started while the host is down
+    assert [(a.name, a.status) for a in later.agents] == [(f"gpu/sim-000{i}", "unknown") for i in range(3)]
+    assert all(a.last_seen_at == first.hosts[0].last_report_at for a in later.agents)
+    [finding] = [f for f in later.findings if f.kind == "host_unreachable"]
+    assert "3 agents kept as unknown" in finding.summary and "Connection refused" in finding.summary
+    memory.write_text("[1, 2")  # a memory that cannot be used is only ignored
+    assert asyncio.run(run(gone, read_only=True)).agents == ()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
+def test_the_memory_reader_takes_any_file(tmp_path_factory, raw):
+    from cockpit.remote.memory import recall
+
+    path = tmp_path_factory.mktemp("memory") / "h.json"
+    path.write_bytes(raw)
+    found = recall(path)
+    assert isinstance(found, str) or (isinstance(found[0], dict) and isinstance(found[1], float))

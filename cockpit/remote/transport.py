@@ -18,10 +18,12 @@ import shlex
 import signal
 import time
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from cockpit.config import HostConfig
 from cockpit.judge.hosts import HostView, remote_findings, remote_rows
+from cockpit.remote.memory import REWRITE_EVERY_S, memory_path, recall, remember
 from cockpit.remote.protocol import (MAX_LINE_BYTES, PROTOCOL, Hello, ProtocolError, decode, encode, parse_hello,
                                      parse_report)
 
@@ -53,7 +55,7 @@ class HostClient:
 
     def __init__(self, host: HostConfig, *, read_only: bool = False, clock: Callable[[], float] = time.time,
                  backoff_max_s: float = 30.0, hello_timeout_s: float = HELLO_TIMEOUT_S,
-                 on_report: Callable[[str], Any] | None = None) -> None:
+                 on_report: Callable[[str], Any] | None = None, state_dir: Path | None = None) -> None:
         self.host = host
         self.name = host.name
         self.read_only = read_only
@@ -87,6 +89,12 @@ class HostClient:
         self._settled = asyncio.Event()          # a first report arrived, or a first attempt failed
         self._closing = False
         self._task: asyncio.Task[None] | None = None
+        # the last report, on disk: a host unreachable after a restart still shows its agents (never dropped)
+        self.memory = memory_path(state_dir, host.name) if state_dir is not None else None
+        self.memory_error: str | None = None
+        self._remembered: tuple[frozenset[str], float] | None = None  # (agents, when) of the copy on disk
+        self._writing = False
+        self._background: set[asyncio.Task[None]] = set()
 
     # --- life -----------------------------------------------------------------------------
 
@@ -105,6 +113,8 @@ class HostClient:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
         self._fail_pending("the cockpit is closing")
+        if self._background:  # the last copy of a report being written is finished, never torn
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     def reconnect_now(self) -> None:
         """Skip the rest of the backoff (an operator asked)."""
@@ -125,7 +135,49 @@ class HostClient:
             self.error = why + (f"; ssh said: {self.stderr[-1]}" if self.stderr else "")
             self.down_since = self.down_since or self.clock()
 
+    async def _recall(self) -> None:
+        if self.memory is None:
+            return
+        found = await asyncio.to_thread(recall, self.memory)
+        if isinstance(found, str):
+            self.memory_error = None if found == "nothing remembered" else found
+            return
+        msg, received_at = found
+        try:
+            report = parse_report(msg)
+        except ProtocolError as exc:
+            self.memory_error = f"{self.memory}: {exc}"
+            return
+        if self.reports == 0:  # a live report may have come first
+            self._rows = remote_rows(self.name, report.agents)
+            self.last_report_at = received_at
+            self._remembered = (frozenset(a["name"] for a in report.agents), received_at)
+
+    def _remember(self, msg: dict[str, Any], names: frozenset[str], now: float) -> None:
+        """Write the report down when its agents changed, or a minute after the last copy (read-only: never)."""
+        if self.memory is None or self.read_only or self._writing:
+            return
+        if self._remembered is not None and self._remembered[0] == names and now - self._remembered[1] < REWRITE_EVERY_S:
+            return
+        self._writing = True
+        self._remembered = (names, now)
+        path = self.memory
+
+        async def write() -> None:
+            try:
+                await asyncio.to_thread(remember, path, self.name, msg, now)
+                self.memory_error = None
+            except OSError as exc:
+                self.memory_error = str(exc)
+            finally:
+                self._writing = False
+
+        task = asyncio.create_task(write(), name=f"host-{self.name}-remember")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def _run(self) -> None:
+        await self._recall()
         delay = min(BACKOFF_START_S, self.backoff_max_s)
         while not self._closing:
             self.attempts += 1
@@ -298,6 +350,7 @@ class HostClient:
         if self.latency_s is not None:
             self.latencies.append(self.latency_s)
         self.reports += 1
+        self._remember(msg, frozenset(a["name"] for a in report.agents), now)
         self.state = "up"
         self.error = None
         self.down_since = None
