@@ -382,6 +382,13 @@ class Supervisor:
 
     async def _outputs(self, report: Report) -> None:
         """SPEC §10: tell the humans of this report's transitions, export its metrics (the leader's; off the loop)."""
+        await self._notify(report)
+        if self.metrics.enabled:
+            self._count("metrics")
+            await self.metrics.after_tick(report, leader=self.leader and not self.read_only)
+
+    async def _notify(self, report: Report) -> None:
+        """A tick's or an event's report: the notifier sends what changed since it last told (never twice)."""
         if self.notifier.enabled:
             self._count("notify")
             # SPEC §9: another host's findings are told by the cockpit there (its own [notify]); this one
@@ -389,9 +396,6 @@ class Supervisor:
             mine = [f for f in report.findings if f.host is None or f.kind == "host_unreachable"]
             await self.notifier.after_report(mine, {a.name: a.status for a in report.agents if a.host is None},
                                              leader=self.leader, read_only=self.read_only)
-        if self.metrics.enabled:
-            self._count("metrics")
-            await self.metrics.after_tick(report, leader=self.leader and not self.read_only)
 
     # --- observe: one snapshot of everything the tick knows ---------------------------------
 
@@ -686,6 +690,7 @@ class Supervisor:
         report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings, new_findings=new,
                          resolved=resolved, actions=(), hosts=snap.hosts)
         self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
+        await self._notify(report)  # seen as an event: told now, not at the next tick
         if self._on_report is not None:
             result = self._on_report(report)
             if asyncio.iscoroutine(result):
@@ -803,6 +808,7 @@ class Supervisor:
                          resolved=resolved, actions=(), notices=(),  # a notice is toasted once, by its tick
                          panes=snap.base.panes if base is not None else last.panes)
         self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
+        await self._notify(report)  # seen as an event: told now, not at the next tick
         if self._on_report is not None:
             result = self._on_report(report)
             if asyncio.iscoroutine(result):
