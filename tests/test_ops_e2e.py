@@ -118,7 +118,8 @@ def test_check_json_carries_the_tokens_of_the_current_session(world) -> None:
     asyncio.run(run_until(sup, lambda r: r.agents[0].tokens is not None and r.agents[0].tokens.output > 0,
                           extra_ticks=1))
     pane_pid = int(world.tmux("display-message", "-p", "-t", "agents:tabs", "#{pane_pid}").stdout)
-    os.kill(pane_pid, signal.SIGSTOP)  # freeze the agent: its transcript stops growing
+    group = os.getpgid(pane_pid)
+    os.killpg(group, signal.SIGSTOP)  # freeze the agent and its children: its transcript stops growing
     try:
         report = asyncio.run(check_once(config)).to_json()
         [tabs] = report["agents"]
@@ -136,7 +137,7 @@ def test_check_json_carries_the_tokens_of_the_current_session(world) -> None:
         }
         assert tabs["tokens"]["output"] > 0
     finally:
-        os.kill(pane_pid, signal.SIGCONT)
+        os.killpg(group, signal.SIGCONT)
 
 
 def test_a_burst_of_findings_in_one_tick_reaches_the_receiver_as_one_digest(world, receiver) -> None:
