@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Journal
 from cockpit.supervisor import Supervisor, check_once
 from tests.conftest import SIM, wait_for
@@ -88,18 +87,15 @@ def test_the_supervisor_serves_metrics_and_tokens_of_a_chatting_agent(world, tmp
                                 extra=f'\n[metrics]\nlisten = "127.0.0.1:0"\ntextfile = "{textfile}"\n')
     scraped: dict[str, str] = {}
 
-    ticks: list[int] = []
-
-    def chatted(report) -> bool:
-        if ticks and report.tick == ticks[-1]:
-            return False  # an event's report between ticks: the metrics are the last tick's
-        ticks.append(report.tick)
-        tabs = report.agents[0]
-        if tabs.status not in LIVE_STATUSES or not tabs.tokens or not tabs.tokens.output or sup.metrics.port is None:
+    def chatted(report) -> bool:  # until a scrape shows the agent up with tokens (metrics are per tick)
+        if sup.metrics.port is None:
             return False
-        url = f"http://127.0.0.1:{sup.metrics.port}/metrics"
-        scraped["body"] = urllib.request.urlopen(url, timeout=5).read().decode()
-        return True
+        body = urllib.request.urlopen(f"http://127.0.0.1:{sup.metrics.port}/metrics", timeout=5).read().decode()
+        families = {f.name: f for f in text_string_to_metric_families(body)}
+        up = [s.value for s in families["cockpit_agent_up"].samples if s.labels.get("agent") == "tabs"]
+        out = [s.value for s in families["cockpit_agent_tokens"].samples if s.labels.get("type") == "output"]
+        scraped["body"] = body
+        return up == [1.0] and bool(out) and out[0] > 0
 
     sup = Supervisor(config)
     asyncio.run(run_until(sup, chatted, extra_ticks=1))
