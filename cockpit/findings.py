@@ -30,6 +30,9 @@ FINDING_KINDS = (
 ) + (
     # SPEC §8: a turn that failed (StopFailure hook); hooks that never spoke after a spawn with them.
     "agent_error", "hooks_silent",
+) + (
+    # SPEC §6: a state file the cockpit could not write (a full disk): loud, never a crash.
+    "state_unwritable",
 )
 ACTIONS = ("respawn", "repoint", "reap", "none")
 

@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,36 @@ FILE_MODE = 0o600
 
 class StateDirError(OSError):
     """The state directory cannot be created or written: one line for the operator."""
+
+
+_write_failures: dict[str, tuple[float, str]] = {}  # path -> (when, why): the last write there failed
+
+
+def note_write(path: Path, error: str | None) -> None:
+    """Remember whether the last write to ``path`` failed (a full disk, a read-only mount); a success clears it."""
+    key = os.fspath(path)
+    if error is None:
+        _write_failures.pop(key, None)
+    else:
+        _write_failures[key] = (time.time(), error)
+
+
+def write_failures(under: Path | None = None) -> dict[str, tuple[float, str]]:
+    """The files (under ``under``) whose last write failed: path -> (when, the one line)."""
+    prefix = os.fspath(under) + os.sep if under is not None else ""
+    return {path: failure for path, failure in list(_write_failures.items()) if path.startswith(prefix)}
+
+
+MIN_FREE_BYTES = 64 << 10  # less than this free in the state dir: the next rows may not fit
+
+
+def free_bytes(directory: Path) -> int | None:
+    """Bytes an unprivileged writer may still use in ``directory``'s filesystem (None: cannot tell)."""
+    try:
+        st = os.statvfs(directory)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 class StateFileError(OSError):
@@ -82,19 +113,26 @@ def atomic_write(path: Path, data: bytes | str, mode: int = FILE_MODE) -> None:
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        note_write(path, f"{path}: {exc.strerror or exc}")
+        raise
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            note_write(path, f"{path}: {exc.strerror or exc}")
         raise
+    note_write(path, None)
     _fsync_dir(path.parent)
 
 
@@ -164,6 +202,9 @@ def append_line(path: Path, line: str, mode: int = FILE_MODE) -> None:
                 os.ftruncate(fd, size)
             except OSError:
                 pass
-            raise state_file_error(Path(path), exc) from None
+            error = state_file_error(Path(path), exc)
+            note_write(Path(path), str(error))
+            raise error from None
     finally:
         os.close(fd)
+    note_write(Path(path), None)

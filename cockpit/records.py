@@ -8,7 +8,7 @@ are each a counted bad line or a finding, never an exception). ``BadLines`` coun
 refused, by reason, and keeps the last example so an operator can see it (the report and the TUI).
 
 A row whose required field has the wrong type is refused whole; an optional field of the wrong
-type is dropped from the row (the rest is still true) and counted. Numbers must be finite and
+type is dropped from the row (the rest is still true) and counted; an optional null is "not known". Numbers must be finite and
 integers bounded; a bool is never a number.
 """
 
@@ -187,7 +187,7 @@ class Schema:
         row = value
         why = None
         for key, kind in self.optional.items():
-            if key in value and not kind.check(value[key]):
+            if value.get(key) is not None and not kind.check(value[key]):  # null is "not known": as absent
                 if row is value:
                     row = dict(value)
                 del row[key]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -36,7 +37,7 @@ from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
 from cockpit.events import EventSources
 from cockpit.findings import Finding, Severity, exit_code
-from cockpit.fsutil import ensure_private_dir
+from cockpit.fsutil import MIN_FREE_BYTES, ensure_private_dir, free_bytes, write_failures
 from cockpit.judge.activity import ActivityTracker
 from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
@@ -47,6 +48,7 @@ from cockpit.judge.plan import (ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, O
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions
 from cockpit.judge.tick import Judgement, again_hosts, judge_tick
+from cockpit.judge.state import state_findings
 from cockpit.judge.zombies import judge_zombies
 from cockpit.lifecycle import AgentState
 from cockpit.locks import LeaderLock
@@ -313,7 +315,12 @@ class Supervisor:
         origin = time.monotonic()
         slot = 0
         while not stop.is_set():
-            report = await self.tick()
+            try:
+                report = await self.tick()
+            except OSError as exc:  # a full state disk, a file turned into a directory: the loop goes on
+                print(f"cockpit: tick {self.tick_no} could not finish: {exc}", file=sys.stderr, flush=True)
+                await asyncio.sleep(period)
+                continue
             if on_report is not None:
                 result = on_report(report)
                 if asyncio.iscoroutine(result):
@@ -373,6 +380,12 @@ class Supervisor:
         async with tracked("outputs"):
             await self._outputs(report)
         return report
+
+    def _state_findings(self) -> list[Finding]:
+        """SPEC §6: a full state disk (or a write that failed there) is reported, not a crash."""
+        state = self.config.state.dir
+        return state_findings(write_failures(state), state_dir=str(state), free=free_bytes(state),
+                              min_free=MIN_FREE_BYTES)
 
     def bad_lines(self) -> dict[str, dict[str, Any]]:
         """SPEC §6: every reader's bad lines, by source (counted and shown, never fatal)."""
@@ -459,7 +472,8 @@ class Supervisor:
         with self._sync_step("judge"):
             folds = self.folds.feed(snap.transcripts, snap.at)
             return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
-                              server=self._server, outputs=self.notifier.findings() + self.metrics.findings())
+                              server=self._server, outputs=self.notifier.findings() + self.metrics.findings()
+                              + self._state_findings())
 
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor
