@@ -614,6 +614,7 @@ class Supervisor:
         self.tasks.add(task)
         self.spawning.add(name)  # judged "starting" from now, not once the task first runs
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_state_error_line)
         task.add_done_callback(lambda _task, name=name: self.spawning.discard(name))
         task.add_done_callback(lambda _task, name=name: self._soon(self._spawned_pass(name), f"spawned-{name}"))
 
@@ -637,7 +638,10 @@ class Supervisor:
                 self.journal.record("resolved", agent=f.agent, summary=f"resolved: {f.summary}",
                                     evidence={"kind": f.kind})
 
-        await asyncio.to_thread(write)
+        try:
+            await asyncio.to_thread(write)
+        except OSError:
+            pass  # a full state disk: remembered by fsutil and reported as state_unwritable, never a crash
 
     def _alert_drift(self, new: tuple[Finding, ...]) -> None:
         """seed #1: a CLI changed behind our back is alerted once, when first seen, in the background."""
@@ -671,6 +675,7 @@ class Supervisor:
         task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(_state_error_line)
 
     def _host_fleet(self, hosts: bool | tuple[str, ...], actor: str) -> tuple[HostFleet, RemoteActs]:
         """One SSH session per configured host (all, none, or the named ones); their reports are observed
@@ -919,6 +924,18 @@ class Supervisor:
         results = await self.actions.reap(targets, by="operator")
         await self.actions.sync()
         return results
+
+
+def _state_error_line(task: asyncio.Task[Any]) -> None:
+    """A background act that failed on a state file (a full disk) is one line, not "exception never
+    retrieved" with a traceback; it is reported as ``state_unwritable`` by the next tick."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if isinstance(exc, OSError):
+        print(f"cockpit: {task.get_name()} could not finish: {exc}", file=sys.stderr, flush=True)
+    elif exc is not None:
+        task.get_loop().call_exception_handler({"message": f"{task.get_name()} failed", "exception": exc, "task": task})
 
 
 async def check_once(config: Config, *, host: str | None = None, host_timeout_s: float = HOST_CHECK_TIMEOUT_S) -> Report:
