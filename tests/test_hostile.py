@@ -294,3 +294,41 @@ def test_a_tmux_server_that_exists_but_cannot_be_read_is_tmux_unreachable(world,
     report = json.loads(capsys.readouterr().out)
     assert code == 3 and report["findings"][0]["kind"] == "tmux_unreachable"
     assert report["agents"][0]["status"] == "unknown"
+
+
+# --- a full state disk: refused whole, reported, never torn ------------------------------------------------
+
+
+def test_a_write_cut_by_a_full_disk_leaves_no_torn_line_and_is_reported(tmp_path: Path, monkeypatch) -> None:
+    import errno
+
+    from cockpit import fsutil
+    from cockpit.judge.state import state_findings
+
+    registry = Registry(tmp_path / "registry.jsonl")
+    registry.event("spawned", agent="a1", spawn_id="s1")
+    real_write = os.write
+
+    def half_then_full(fd: int, data) -> int:
+        if len(data) > 10:
+            return real_write(fd, bytes(data[:10]))  # half a line lands...
+        raise OSError(errno.ENOSPC, "No space left on device")  # ...then the disk is full
+
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(StateFileError, match="No space left"):
+        registry.event("exit", agent="a1", spawn_id="s1")
+    monkeypatch.setattr(os, "write", real_write)
+    result = registry.read_all()
+    assert result.bad_lines == 0 and [r["event"] for r in result.rows] == ["spawned"]
+    [finding] = state_findings(fsutil.write_failures(tmp_path))
+    assert finding.kind == "state_unwritable" and "No space left" in finding.summary
+    registry.event("exit", agent="a1", spawn_id="s1")  # the disk has room again: the failure is forgotten
+    assert fsutil.write_failures(tmp_path) == {}
+
+
+def test_a_nearly_full_state_disk_is_reported_before_a_write_fails() -> None:
+    from cockpit.judge.state import state_findings
+
+    [finding] = state_findings({}, state_dir="/state", free=100, min_free=65536)
+    assert finding.kind == "state_unwritable" and finding.severity.value == "critical"
+    assert state_findings({}, state_dir="/state", free=1 << 30, min_free=65536) == []
