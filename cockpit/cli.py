@@ -308,15 +308,19 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def render_report(report: Any) -> str:
+    from cockpit.observe.tokens import short_count
+
     lines = []
     for h in getattr(report, "hosts", ()):
         if not h.ok:
             lines.append(f"HOST {h.name}: {h.state}: {h.error or 'no report yet'}")
     width = max([len(a.name) for a in report.agents] + [5])
-    lines.append(f"{'AGENT':<{width}}  {'STATUS':<11} {'PID':>7}  {'PANE':<5} {'PORT':>5}  RESTARTS")
+    lines.append(f"{'AGENT':<{width}}  {'STATUS':<11} {'PID':>7}  {'PANE':<5} {'PORT':>5}  {'TOKENS':>6}  RESTARTS")
     for a in report.agents:
         port = "" if a.port is None else (f"{a.port}" + ("" if a.port_listening else "!"))
-        lines.append(f"{a.name:<{width}}  {a.status:<11} {a.pid or '-':>7}  {a.pane or '-':<5} {port:>5}  {a.restarts}")
+        tokens = short_count(a.tokens.total) if a.tokens is not None else "-"
+        lines.append(f"{a.name:<{width}}  {a.status:<11} {a.pid or '-':>7}  {a.pane or '-':<5} {port:>5}  {tokens:>6}  "
+                     f"{a.restarts}")
     if report.findings:
         lines.append("")
         for f in report.findings:

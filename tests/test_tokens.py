@@ -141,7 +141,8 @@ def test_any_usage_never_raises_and_each_message_counts_once_at_its_largest(reco
 
 
 def test_the_table_shows_a_compact_total_and_the_detail_each_kind() -> None:
-    from cockpit.tui.tabs.agents import short_count, tokens_detail, tokens_text
+    from cockpit.observe.tokens import short_count
+    from cockpit.tui.tabs.agents import tokens_detail, tokens_text
 
     assert [short_count(n) for n in (0, 950, 9_499, 123_456, 4_200_000, 1_100_000_000)] == \
         ["0", "950", "9.5k", "123k", "4.2M", "1.1G"]
@@ -160,3 +161,15 @@ def test_any_codex_token_count_payload_never_raises_and_never_goes_negative(payl
         if isinstance(payload, dict):
             tally.codex_event(payload)
     assert all(v >= 0 for v in tally.totals.to_json().values())
+
+
+def test_check_prints_a_tokens_column() -> None:
+    from cockpit.cli import render_report
+    from cockpit.tui.fixture import fixture_report
+
+    lines = render_report(fixture_report()).splitlines()
+    header = next(line for line in lines if line.startswith("AGENT"))
+    assert "TOKENS" in header
+    tabs = next(line for line in lines if line.startswith("tabs "))
+    ghost = next(line for line in lines if line.startswith("ghost "))
+    assert "5.1M" in tabs.split() and "-" in ghost.split()

@@ -96,3 +96,12 @@ class TokenTally:
         last = self._codex_last
         self.totals = self.totals + (total - last if last is not None and total.covers(last) else total)
         self._codex_last = total
+
+
+def short_count(n: int) -> str:
+    """``950``, ``9.5k``, ``98.7k``, ``123k``, ``4.2M``, ``1.1G``: at most five characters (tables)."""
+    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if n >= size:
+            value = n / size
+            return f"{value:.1f}{unit}" if value < 100 else f"{min(int(value), 999)}{unit}"
+    return str(max(0, n))

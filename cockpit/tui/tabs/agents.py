@@ -11,6 +11,7 @@ from rich.text import Text
 from cockpit import timefmt
 from cockpit.findings import Finding
 from cockpit.judge.agents import AgentStatus
+from cockpit.observe.tokens import short_count
 from cockpit.observe.wrappers import WrapperView
 from cockpit.tui.render import (SEVERITY_MARKS, SEVERITY_STYLES, STATUS_STYLES, Cells, finding_block, kv_grid, quote,
                                 section, shown_status)
@@ -29,15 +30,6 @@ AGENT_COLUMN_WIDTHS: dict[str, int] = {
     "name": 8, "host": 5, "state": 11, "finding": 24, "pid": 7, "pane": 5, "port": 7, "session": 9, "turn": 5,
     "tokens": 6, "restarts": 8, "kind": 11,
 }
-
-
-def short_count(n: int) -> str:
-    """``950``, ``9.5k``, ``98.7k``, ``123k``, ``4.2M``, ``1.1G``: at most five characters."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
-        if n >= size:
-            value = n / size
-            return f"{value:.1f}{unit}" if value < 100 else f"{min(int(value), 999)}{unit}"
-    return str(max(0, n))
 
 
 def tokens_text(tokens: Any) -> Text:
