@@ -111,6 +111,9 @@ def run_args(args: argparse.Namespace, config: Config) -> int:
         return _fail(exc.line())
     except (ConfigError, StateDirError, LockTimeout) as exc:
         return _fail(str(exc) if not isinstance(exc, StateDirError) else (exc.strerror or str(exc)))
+    except OSError as exc:  # a state file that is a directory, a FIFO, a planted symlink, a full disk
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        return _fail(f"{where}{exc.strerror or exc}")
 
 
 def wrap(command: Sequence[str], config: Config, *, ack_timeout_s: float = DEFAULT_ACK_TIMEOUT_S,

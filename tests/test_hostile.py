@@ -332,3 +332,24 @@ def test_a_nearly_full_state_disk_is_reported_before_a_write_fails() -> None:
     [finding] = state_findings({}, state_dir="/state", free=100, min_free=65536)
     assert finding.kind == "state_unwritable" and finding.severity.value == "critical"
     assert state_findings({}, state_dir="/state", free=1 << 30, min_free=65536) == []
+
+
+def test_the_sessions_tab_shows_a_routes_entry_it_cannot_read() -> None:
+    from cockpit.judge.sessions import bad_route_entry
+    from cockpit.tui.tabs.sessions import SESSION_COLUMNS, session_cells
+
+    finding = bad_route_entry("a1", "expected a string or an object with session_id, got int", "/r.json")
+    cells = dict(zip([key for key, _ in SESSION_COLUMNS], session_cells("a1", None, None, [finding], NOW)))
+    assert cells["record"].plain == "bad entry" and "unknown_route" in cells["check"].plain
+
+
+def test_the_header_counts_bad_lines_and_says_when_there_is_no_tmux_server() -> None:
+    from dataclasses import replace as dc_replace
+
+    from cockpit.tui.fixture import fixture_report
+    from cockpit.tui.widgets import HeaderState, header_content
+
+    report = dc_replace(fixture_report(), bad_lines={"registry": {"total": 3, "reasons": {}, "last": None}},
+                        tmux_server=False)
+    text = header_content(HeaderState(report=report)).plain
+    assert "3 bad lines" in text and "no tmux server" in text

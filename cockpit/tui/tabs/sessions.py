@@ -58,6 +58,8 @@ def session_cells(name: str, truth: SessionTruth | None, route: RouteState | Non
     record_cell = _sid(record, record_style)
     if route is not None and route.known is False and record:
         record_cell.append("?", style="yellow")  # no transcript of it in the agent's config dir
+    if not record and any("entry_error" in f.evidence for f in findings):
+        record_cell = Text("bad entry", style="bold yellow")  # SPEC §6: an entry of an unknown shape is shown
     if truth is not None and truth.ambiguous:
         disk_cell = Text("ambiguous", style="yellow")
     else:
