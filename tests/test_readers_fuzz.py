@@ -9,6 +9,7 @@ a dropped field or a finding.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -103,14 +104,22 @@ def test_the_reminder_queue_takes_any_values_in_any_field(rows: list[Any]) -> No
 @SETTINGS
 @given(rows=st.lists(hostile({"kind": "promotion", "link": "/x", "resolved": "/y", "chain": ["/y"],
                               "fingerprint": {"size": 1}, "agents": ["a1"]}) | json_values, max_size=6),
-       journal=st.lists(hostile({"kind": "info", "summary": "s", "agent": "a1", "evidence": {}}) | json_values,
+       journal=st.lists(hostile({"kind": "info", "summary": "s", "agent": "a1", "evidence": {}, "ts": "2025-01-01T00:00:00Z",
+                                   "before": {}, "after": {}, "action": "respawn", "result": "ok"}) | json_values,
                         max_size=6))
 def test_promotions_and_journal_take_any_values(rows: list[Any], journal: list[Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         log = PromotionLog(_file(tmp, "promotions.jsonl", rows))
         log.latest()
         log.last_for("/x")
-        Journal(_file(tmp, "journal.jsonl", journal)).read_all()
+        from rich.console import Console
+
+        from cockpit.tui.tabs.journal import journal_cells, journal_detail
+
+        console = Console(file=open(os.devnull, "w"), width=100)
+        for seq, row in enumerate(Journal(_file(tmp, "journal.jsonl", journal)).read_all().rows):
+            journal_cells(seq, row)  # the Journal tab renders whatever a row holds
+            console.print(journal_detail(row))
 
 
 CLAUDE_GOOD = {"type": "assistant", "timestamp": "2025-01-01T00:00:00Z", "cwd": "/w", "sessionId": "s",
