@@ -90,7 +90,10 @@ def send(sock_path: str, line: bytes) -> bool:
             sock.connect(address)
             sock.sendall(line)
             sock.shutdown(socket.SHUT_WR)
-            sock.recv(1)  # the listener closes after it has the line: it is on its way to disk
+            try:
+                sock.recv(1)  # the listener closes once the line is on disk; a busy one is not waited for
+            except OSError:
+                pass  # the line was handed over: appending it here too would record it twice
         return True
     except OSError:
         return False

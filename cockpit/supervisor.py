@@ -723,6 +723,7 @@ class Supervisor:
     def _on_hook(self, row: Mapping[str, Any]) -> None:
         """A hook line arrived (already on disk): the agent's row reflects it now (≤ 250 ms)."""
         name = row.get("agent")
+        self.events.take(row)  # folded now: the pass reads no file (SPEC §8: the row within 250 ms)
         if isinstance(name, str) and name not in self._hook_due:
             self._hook_due.add(name)  # a burst of lines is one pass
             self._soon(self._hook_pass(name), f"hook-{name}")
@@ -731,7 +732,7 @@ class Supervisor:
         self._count(HOOK_EVENT)
         async with tracked(f"hook:{name}"):
             self._hook_due.discard(name)
-            await self._refresh({name})
+            await self._refresh({name}, read=False)
 
     async def _exit_pass(self, event: ExitEvent) -> None:
         """observe (the pane's dead status) -> plan_for -> act (record_exit, then the respawn the new
@@ -807,14 +808,16 @@ class Supervisor:
         return await self.observer.observe()
 
     async def _refresh(self, names: set[str], base: Snapshot | None = None,
-                       throttled: tuple[Finding, ...] = ()) -> None:
+                       throttled: tuple[Finding, ...] = (), *, read: bool = True) -> None:
         """The last report with ``names`` judged again from what is known now; journaled, and handed to
         whoever runs the supervisor (the TUI redraws those rows and the header)."""
         snap, judgement, last = self.last_snap, self.last_judgement, self.last_report
         if snap is None or judgement is None or last is None:
             return
-        hooks = await asyncio.to_thread(self.events.read_hooks, names)
-        await self.registry_watch.sync()
+        if read:  # a hook's pass has its row folded already and changed no registry row
+            await asyncio.to_thread(self.events.read_hooks, names)
+            await self.registry_watch.sync()
+        hooks = dict(self.events.states)
         snap = replace(snap, base=base or snap.base, records={**snap.records, **records_of(self.view, names)},
                        starting=self._starting(), hooks=hooks)
         with tracked("judge"):
