@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 __all__ = ["Block", "BlockLog", "LoopWatch", "UNTRACKED", "UNSAMPLED", "active_scopes", "tracked"]
 
 UNTRACKED = "untracked"  # the loop was blocked and no tracked scope was active
+PARK_S = 1.0             # selector mode: the longest the sentinel sleeps while the loop waits in select
 UNSAMPLED = "unsampled"  # the sentinel could not run during the stall (the GIL was held throughout)
 MAX_FRAMES = 48
 
@@ -233,6 +234,7 @@ class LoopWatch:
         self._ended: deque[tuple[int, float, float]] = deque()  # (beat_no, lag_s, monotonic end)
         self._paused_beat = -1  # a beat during which the loop was not running: its lateness is no block
         self._busy_since: float | None = None  # selector mode: when the loop left select (None: in select)
+        self._parked = False                   # selector mode: the sentinel sleeps until the loop leaves select
         self._selector: Any = None             # selector mode: the selector whose select we wrapped
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -315,6 +317,8 @@ class LoopWatch:
                     return _original(timeout)
                 finally:
                     self._busy_since = time.monotonic()
+                    if self._parked:
+                        self._wake.set()
             selector.select = select
             self._selector = selector
             self._busy_since = time.monotonic()  # this callback is running: the loop is busy now
@@ -398,9 +402,15 @@ class LoopWatch:
                         stall = _Stall(beat_no=beats)
                     self._sample(stall)
                     timeout = self.sample_s
+                elif self._selector is not None and self._busy_since is None:
+                    # The loop waits in select: nothing can stall until it leaves it, and leaving it wakes
+                    # us (the select wrapper). An idle cockpit costs no wake-up at all between ticks.
+                    self._parked = True
+                    timeout = PARK_S if self._busy_since is None else 0.0
                 else:  # one wake-up per onset, not per beat: the sentinel's idle cost
                     timeout = max(due + self.onset_s - now, self.onset_s)
                 self._wake.wait(timeout)
+                self._parked = False
                 self._wake.clear()
                 self._cpu_s = time.thread_time() - started
         finally:
