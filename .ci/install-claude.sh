@@ -9,7 +9,7 @@
 # runs with a throwaway HOME and CLAUDE_CONFIG_DIR.
 set -euo pipefail
 
-VERSION="${CLAUDE_CODE_VERSION:-2.1.197}"
+VERSION="${CLAUDE_CODE_VERSION:-2.1.332}"
 PKG="@anthropic-ai/claude-code"
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="${1:-$REPO/.ci/claude}"

@@ -492,7 +492,7 @@ async def measure_sentinel(seconds: float = 2.0, loop_block_ms: int = 250) -> di
 async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naive_full_max: int = 100,
                     naive_sample: int = 50, transcript_mb: float = 100.0, sentinel_s: float = 2.0,
                     log: Callable[[str], Any] | None = None, seed: int | None = None,
-                    events_agents: int = 100, events_idle_s: float = 20.0) -> BenchResult:
+                    events_agents: int = 100, events_idle_s: float = 20.0, events_peers: bool = True) -> BenchResult:
     """The whole benchmark; the private tmux server is torn down whatever happens."""
     sizes = sorted(set(int(s) for s in sizes))
     say = log or (lambda _msg: None)
@@ -561,7 +561,7 @@ async def run_bench(sizes: Sequence[int] = SIZES, *, iterations: int = 100, naiv
         result.notes.append("transcript measured with cockpit.registry.Tail: cockpit.observe.transcripts "
                             "has no incremental reader here")
     if events_agents > 0:  # SPEC §5: idle cost, time to truth, cold start, and the peers on the same children
-        result.events = await run_events_bench(events_agents, idle_s=events_idle_s, log=say)
+        result.events = await run_events_bench(events_agents, idle_s=events_idle_s, peers=events_peers, log=say)
     result.targets = evaluate(result) + evaluate_events(result.events)
     result.elapsed_s = time.monotonic() - started
     return result

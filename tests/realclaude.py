@@ -1,4 +1,12 @@
-"""Helpers to run the REAL Claude Code CLI (npm ``@anthropic-ai/claude-code`` 2.1.197) offline.
+"""Helpers to run the REAL Claude Code CLI (npm ``@anthropic-ai/claude-code``, pinned 2.1.332) offline.
+
+The previous pin, 2.1.197, is installed by CI too (``.ci/claude-prev``) and the hook tests run it:
+what differs in 2.1.332 is asserted version-agnostically (the prompt's footer is ``⏵⏵ auto mode on
+(shift+tab to cycle)`` as auto mode is the default permission mode; ``--session-id`` with
+``--resume`` says ``--session-id with --continue or --resume also needs --fork-session``). Both
+fire the hooks of a ``--settings`` file (SessionStart, UserPromptSubmit, Stop, SessionEnd, and
+SessionStart ``source: clear`` with a new id after ``/clear``); ``disableAllHooks`` in the user's
+settings turns them off. The notes below were taken on 2.1.197.
 
 Install it with ``bash .ci/install-claude.sh`` (into ``.ci/claude``, git-ignored) or point
 ``COCKPIT_CLAUDE_BIN`` at a binary. Always run it with a temp ``HOME`` and ``CLAUDE_CONFIG_DIR``
@@ -96,13 +104,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 REPO = Path(__file__).resolve().parent.parent
-CLAUDE_VERSION = "2.1.197"
+PINNED_VERSION = "2.1.332"    # .ci/install-claude.sh installs it into .ci/claude
+PREVIOUS_VERSION = "2.1.197"  # the pin before it; .ci/run installs it into .ci/claude-prev (tests that it still works)
 DEFAULT_BIN = REPO / ".ci" / "claude" / "node_modules" / ".bin" / "claude"
+PREVIOUS_BIN = REPO / ".ci" / "claude-prev" / "node_modules" / ".bin" / "claude"
 TEST_API_KEY = "sk-ant-api03-cockpit-test-key-0123456789abcdefghijklmnopqrstuvwxyz-AAAAAA"
 
-# What the interactive CLI's footer shows once it is ready for input (tmux capture-pane -p text).
+# What the interactive CLI's footer shows once it is ready for input (tmux capture-pane -p text):
+# 2.1.197 "? for shortcuts"; 2.1.332 (auto mode by default) "⏵⏵ auto mode on (shift+tab to cycle)".
 # The input line itself is "❯ " between two horizontal rules.
-PROMPT_MARKERS = ("? for shortcuts",)
+PROMPT_MARKERS = ("? for shortcuts", "shift+tab to cycle")
+PROMPT_READY = r"\? for shortcuts|shift\+tab to cycle"  # the same, as one regex (doctor's ready_pattern)
 BOOT_TIMEOUT_S = 60.0  # seen: ~0.7-1 s; generous for loaded CI machines
 
 
@@ -117,6 +129,33 @@ def claude_bin() -> Path | None:
     if cand.is_file() and os.access(cand, os.X_OK):
         return cand
     return None
+
+
+def previous_bin() -> Path | None:
+    """The previous pin (``$COCKPIT_CLAUDE_PREV_BIN``, else ``.ci/claude-prev``), when installed."""
+    env = os.environ.get("COCKPIT_CLAUDE_PREV_BIN")
+    cand = Path(env).expanduser() if env else PREVIOUS_BIN
+    return cand if cand.is_file() and os.access(cand, os.X_OK) else None
+
+
+def cli_version(binary: Path | None) -> str:
+    """What ``binary --version`` says (``2.1.332 (Claude Code)`` -> ``2.1.332``), with a throwaway home."""
+    if binary is None:
+        return PINNED_VERSION
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": scratch,
+               "CLAUDE_CONFIG_DIR": str(Path(scratch) / ".claude"), "DISABLE_AUTOUPDATER": "1",
+               "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1"}
+        try:
+            out = subprocess.run([str(binary), "--version"], env=env, capture_output=True, text=True, timeout=60).stdout
+        except (OSError, subprocess.SubprocessError):
+            return PINNED_VERSION
+    return out.split()[0] if out.split() else PINNED_VERSION
+
+
+CLAUDE_VERSION = cli_version(claude_bin())  # the version of the CLI the tests run (the pin, or COCKPIT_CLAUDE_BIN's)
 
 
 def seed_claude_config(config_dir: str | os.PathLike[str], cwd: str | os.PathLike[str], api_key: str = TEST_API_KEY,

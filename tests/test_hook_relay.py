@@ -126,7 +126,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats
                                                                                      max_size=5), max_leaves=30)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(payload=json_values)
 def test_any_hook_payload_becomes_one_bounded_row(payload: object) -> None:
     row = event_row(payload, "tabs", now=1_700_000_000.0)

@@ -73,7 +73,7 @@ rows = st.lists(st.dictionaries(st.sampled_from(["ts", "event", "session_id", "p
                 max_size=20)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(rows)
 def test_any_rows_fold_without_raising(raw) -> None:
     state = fold_events(HookState(), raw)

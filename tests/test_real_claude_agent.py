@@ -51,7 +51,11 @@ def test_real_claude_code_is_spawned_verified_and_running(world):
                 while time.monotonic() < deadline and not live_path.exists():
                     await asyncio.sleep(0.2)
                 live = json.loads(live_path.read_text())
-                screen = await sup.tmux.capture(report.agents[0].pane)
+                # verified at its SessionStart hook, which may come before the first screen is drawn
+                screen = ""
+                while time.monotonic() < deadline and not screen.strip():
+                    screen = await sup.tmux.capture(report.agents[0].pane) or ""
+                    await asyncio.sleep(0.1)
                 return report, live, screen, sup.invocations
             finally:
                 await sup.close()
@@ -64,6 +68,7 @@ def test_real_claude_code_is_spawned_verified_and_running(world):
                               if r["event"] == "spawn_requested"][0]["argv"]
     assert live["sessionId"] == spawned["session_id"] == agent.disk_session
     assert str(live["procStart"]) == str(spawned["start"])
-    assert report.findings == ()
+    # hooks_silent (info) only when its SessionStart hook was slower than spawn_verify_s on a loaded machine
+    assert [f for f in report.findings if f.kind != "hooks_silent"] == []
     assert {"observe", "judge", "act", "spawn"} <= set(invoked)
     assert screen.strip()

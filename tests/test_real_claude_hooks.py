@@ -14,7 +14,7 @@ import pytest
 
 from cockpit.registry import Registry
 from tests.messages_stub import MessagesStub
-from tests.realclaude import claude_bin, claude_env, seed_claude_config
+from tests.realclaude import claude_bin, claude_env, previous_bin, seed_claude_config
 from tests.test_events_pipeline import Running, _until
 
 pytestmark = pytest.mark.realclaude
@@ -25,6 +25,9 @@ if BIN is None:
         raise RuntimeError("CI must run the real Claude Code CLI: .ci/install-claude.sh did not install it")
     pytest.skip("the real Claude Code CLI is not installed (bash .ci/install-claude.sh)", allow_module_level=True)
 
+# The pinned CLI, and the previous pin when installed (.ci/run installs it): the formats differ between them.
+BINS = [pytest.param(BIN, id="pinned")] + ([pytest.param(previous_bin(), id="previous-pin")] if previous_bin() else [])
+
 USER_SETTINGS = {"env": {"COCKPIT_TEST_USER_SETTING": "1"}, "hooks": {"SessionStart": [{"hooks": [
     {"type": "command", "command": "touch \"$CLAUDE_CONFIG_DIR/user-hook-ran\"", "timeout": 5}]}]}}
 
@@ -33,13 +36,13 @@ def _spawned(world) -> list[dict]:
     return [r for r in Registry(world.state_dir / "registry.jsonl").read_all().rows if r.get("event") == "spawned"]
 
 
-def _world(world, stub, *, user_settings: dict) -> object:
+def _world(world, stub, *, user_settings: dict, binary=BIN) -> object:
     seed_claude_config(world.claude_dir, world.work)
     (world.claude_dir / "settings.json").write_text(json.dumps(user_settings, indent=1))
     env = claude_env(world.home, world.claude_dir, stub.url)
     env.pop("CLAUDE_CONFIG_DIR")  # cockpit exports it from [claude].config_dir
     routes = world.root / "routes.json"
-    return world.write_config([{"name": "tabs", "kind": "claude-code", "command": [str(BIN)], "env": env}],
+    return world.write_config([{"name": "tabs", "kind": "claude-code", "command": [str(binary)], "env": env}],
                               supervisor={"tick_s": 60.0, "spawn_verify_s": 10.0, "min_uptime_s": 1.0},
                               extra=f'\n[routes]\nfile = "{routes}"\n')
 
@@ -53,9 +56,10 @@ def _agent(run: Running):
     return next(a for a in run.reports[-1].agents if a.name == "tabs")
 
 
-def test_real_claude_hooks_bind_the_session_drive_the_status_and_rebind_after_clear(world):
+@pytest.mark.parametrize("binary", BINS)
+def test_real_claude_hooks_bind_the_session_drive_the_status_and_rebind_after_clear(world, binary):
     with MessagesStub(reply="Done.", delay_s=1.5) as stub:
-        config = _world(world, stub, user_settings=USER_SETTINGS)
+        config = _world(world, stub, user_settings=USER_SETTINGS, binary=binary)
 
         async def go():
             async with Running(config) as run:
