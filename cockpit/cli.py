@@ -311,7 +311,7 @@ def render_report(report: Any) -> str:
     from cockpit.observe.tokens import short_count
 
     lines = []
-    for h in getattr(report, "hosts", ()):
+    for h in report.hosts:
         if not h.ok:
             lines.append(f"HOST {h.name}: {h.state}: {h.error or 'no report yet'}")
     width = max([len(a.name) for a in report.agents] + [5])

@@ -46,16 +46,16 @@ class FleetMetrics:
 
     def observe(self, report: Any, action_rows: Iterable[Mapping[str, Any]] = ()) -> None:
         """One complete tick: fold its report (and the journal's new action rows) into the series."""
-        load = getattr(report, "load", None)
+        load = report.load
         if load is not None:
             seconds = max(0.0, load.wall_ms / 1000.0)
             self._tick_sum += seconds
             index = next((i for i, bound in enumerate(TICK_BUCKETS) if seconds <= bound), len(TICK_BUCKETS))
             self._buckets[index] += 1
-        for block in getattr(report, "blocks", ()):
+        for block in report.blocks:
             if block.start > self._block_seen.get(block.source, float("-inf")):
                 self._blocks[block.source] = self._blocks.get(block.source, 0) + 1
-        for block in getattr(report, "blocks", ()):
+        for block in report.blocks:
             self._block_seen[block.source] = max(self._block_seen.get(block.source, float("-inf")), block.start)
         for row in action_rows:
             action, result = row.get("action"), row.get("result")
@@ -71,7 +71,7 @@ class FleetMetrics:
     def _build(self, report: Any) -> Iterable[Any]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-        agents = tuple(getattr(report, "agents", ()))
+        agents = tuple(report.agents)
         states = GaugeMetricFamily("cockpit_agents", "Agents by status.", labels=["state"])
         for state in AGENT_STATES:
             states.add_metric([state], sum(1 for a in agents if a.status == state))
@@ -82,7 +82,7 @@ class FleetMetrics:
         tokens = CounterMetricFamily("cockpit_agent_tokens", "Tokens of the agent's current session, by type.",
                                      labels=["agent", "type"])
         for a in agents:
-            up.add_metric([a.name, getattr(a, "host", None) or ""], 1.0 if a.status in LIVE_STATES else 0.0)
+            up.add_metric([a.name, a.host or ""], 1.0 if a.status in LIVE_STATES else 0.0)
             restarts.add_metric([a.name], float(a.restarts))
             counts = _tokens(a)
             if counts is not None:
@@ -92,14 +92,14 @@ class FleetMetrics:
         findings = GaugeMetricFamily("cockpit_findings", "Current findings by kind and severity.",
                                      labels=["kind", "severity"])
         counted: dict[tuple[str, str], int] = {}
-        for f in getattr(report, "findings", ()):
+        for f in report.findings:
             counted[(f.kind, f.severity.value)] = counted.get((f.kind, f.severity.value), 0) + 1
         for (kind, severity), n in sorted(counted.items()):
             findings.add_metric([kind, severity], float(n))
         yield findings
         yield self._tick_histogram(HistogramMetricFamily)
         yield GaugeMetricFamily("cockpit_loop_lag_seconds", "The event loop's worst lateness since the last tick.",
-                                value=max(0.0, getattr(report, "loop_lag_ms", 0.0)) / 1000.0)
+                                value=max(0.0, report.loop_lag_ms) / 1000.0)
         blocks = CounterMetricFamily("cockpit_loop_blocks", "Event-loop blocks seen, by source (the cockpit's own "
                                      "loop, or a [[logs]] name).", labels=["source"])
         for source, n in sorted(self._blocks.items()):
@@ -111,7 +111,7 @@ class FleetMetrics:
         yield from (blocks, actions)
         reminders = GaugeMetricFamily("cockpit_reminders", "Reminders by delivery state.", labels=["state"])
         by_state: dict[str, int] = {}
-        for r in getattr(report, "reminders", ()):
+        for r in report.reminders:
             by_state[r.state] = by_state.get(r.state, 0) + 1
         for state, n in sorted(by_state.items()):
             reminders.add_metric([state], float(n))
@@ -128,7 +128,7 @@ class FleetMetrics:
 
 
 def _tokens(agent: Any) -> Mapping[str, int] | None:
-    tokens = getattr(agent, "tokens", None)
+    tokens = agent.tokens
     if tokens is None:
         return None
     if isinstance(tokens, Mapping):

@@ -33,7 +33,6 @@ from cockpit.observe.conversation import ConversationTail
 from cockpit.act.deliver import ReminderPass
 from cockpit.act.notify import Notifier
 from cockpit.act.reap import ReapResult, resolve_target
-from cockpit.act.repoint import AutoRepoint
 from cockpit.config import AgentConfig, Config
 from cockpit.events import EventSources
 from cockpit.findings import Finding, Severity, exit_code
@@ -43,7 +42,7 @@ from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
 from cockpit.judge.hosts import HostView, split_name
-from cockpit.judge.plan import (ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
+from cockpit.judge.plan import (AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions

@@ -14,6 +14,7 @@ import ast
 import dataclasses
 import enum
 import importlib
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -34,14 +35,30 @@ def _under(module: str, prefixes: tuple[str, ...]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a name inside a module, not a module
+        return False
+
+
 def imports(source: str) -> list[tuple[int, str, tuple[str, ...]]]:
-    """Every absolute import of a source: (line, module, names taken from it)."""
+    """Every absolute import of a source: (line, module, names taken from it); ``from pkg import module``
+    is the whole module (no names), as ``import pkg.module`` is."""
     found = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name, ()) for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.append((node.lineno, node.module, tuple(alias.name for alias in node.names)))
+            names = []
+            for alias in node.names:
+                whole = f"{node.module}.{alias.name}"
+                if node.module.split(".")[0] == "cockpit" and _is_module(whole):
+                    found.append((node.lineno, whole, ()))
+                else:
+                    names.append(alias.name)
+            if names or not node.names:
+                found.append((node.lineno, node.module, tuple(names)))
     return found
 
 
@@ -61,10 +78,13 @@ def judge_violations(source: str) -> list[str]:
         elif _under(module, JUDGE_NEVER):
             out.append(f"{line}: imports {module}")
         elif module.startswith("cockpit.") and not _under(module, PURE_MODULES):
+            if not names:
+                out.append(f"{line}: imports {module} whole (take its data by name)")
+                continue
             taken = importlib.import_module(module)
-            for name in names or ("*",):
+            for name in names:
                 value = getattr(taken, name, None)
-                if (module, name) not in PURE_HELPERS and (name == "*" or not is_data(value)):
+                if (module, name) not in PURE_HELPERS and not is_data(value):
                     out.append(f"{line}: takes {module}.{name}, which is not data")
     return out
 
@@ -98,9 +118,13 @@ def test_the_contract_catches_a_judge_that_imports_os_or_a_reader():
     assert judge_violations("from cockpit.observe.sessions import SessionTruth, EVIDENCE_LIST\n") == []
     assert judge_violations("from cockpit.registry import Registry\n") == [
         "1: takes cockpit.registry.Registry, which is not data"]
+    assert judge_violations("from cockpit import supervisor\nimport cockpit.observe.sessions\n") == [
+        "1: imports cockpit.supervisor", "2: imports cockpit.observe.sessions whole (take its data by name)"]
+    assert judge_violations("from cockpit import timefmt, lifecycle\n") == []
 
 
 def test_the_contract_catches_observe_importing_act_or_judge():
     assert observe_violations("from cockpit.act.reap import Reaper\nimport cockpit.judge.plan\n") == [
         "1: imports cockpit.act.reap", "2: imports cockpit.judge.plan"]
     assert observe_violations("from cockpit.registry import Tail\n") == []
+    assert observe_violations("from cockpit.judge import plan\n") == ["1: imports cockpit.judge.plan"]

@@ -12,7 +12,6 @@ The caller (ActionLayer) refuses in read-only mode and holds the agent's lock ar
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Mapping, Sequence
@@ -20,6 +19,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from cockpit import timefmt
 from cockpit.config import Config
 from cockpit.findings import Finding, Severity
+from cockpit.judge.plan import AutoRepoint  # the leader's repoint rule and its memory: the plan's
 from cockpit.observe.sessions import SessionObserver, SessionTruth
 from cockpit.registry import Journal, Registry
 from cockpit.routes import RoutesError, read_routes, repoint
@@ -158,46 +158,3 @@ async def _rewrite(name: str, truth: SessionTruth, current: str | None, routes_f
                             summary=summary, evidence={"before": before, "after": after, **evidence}))
     return RepointResult(name, verified, summary, before=before, after=after, session_id=sid,
                          source=truth.source, evidence=evidence)
-
-
-class AutoRepoint:
-    """Which route findings the leader fixes by itself, and the memory that stops a tug of war.
-
-    Only ``stale_route``/``unknown_route_session`` findings whose action is repoint and whose
-    disk truth came from a live file or a bound id: a truth from "newest transcript" is left to
-    an operator. If the record goes back to the session we repointed away from within
-    ``cooldown_s`` (a writer that does not take the lock keeps rewriting it), we do not fight:
-    the finding stays, with that as evidence (seed #8: the cure must not become the load).
-    """
-
-    SOURCES = ("live", "bound")
-
-    def __init__(self, cooldown_s: float = 600.0, clock: Callable[[], float] = time.time) -> None:
-        self.cooldown_s = cooldown_s
-        self.clock = clock
-        self._done: dict[str, tuple[float, str | None, str | None]] = {}  # agent -> (at, before, after)
-
-    def due(self, finding: Finding, truth: SessionTruth | None, now: float | None = None) -> bool:
-        now = self.clock() if now is None else now
-        if finding.kind not in ("stale_route", "unknown_route_session") or finding.action != "repoint":
-            return False
-        if finding.agent is None or truth is None or truth.source not in self.SOURCES:
-            return False
-        last = self._done.get(finding.agent)
-        if last is not None and now - last[0] < self.cooldown_s:
-            return finding.evidence.get("route_session") != last[1]  # reverted to what we replaced: do not fight
-        return True
-
-    def reverted(self, agent: str, route_session: str | None, now: float | None = None) -> bool:
-        now = self.clock() if now is None else now
-        last = self._done.get(agent)
-        return last is not None and now - last[0] < self.cooldown_s and route_session == last[1]
-
-    def record(self, result: Any, now: float | None = None) -> None:
-        """Remember a repoint that changed the record (a RepointResult, or an ActionResult carrying one)."""
-        if not getattr(result, "ok", False) or getattr(result, "skipped", False):
-            return
-        evidence = getattr(result, "evidence", None) or {}
-        before = getattr(result, "before", evidence.get("before"))
-        after = getattr(result, "after", evidence.get("after"))
-        self._done[result.agent] = (self.clock() if now is None else now, before, after)

@@ -13,7 +13,7 @@ then reaps (the oldest result first).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
 
 from cockpit.findings import Finding, Severity
 from cockpit.lifecycle import AgentState, Exited, Lifecycle, RestartPolicy, transition
@@ -204,6 +204,59 @@ def plan_reap_only(zombies: Iterable[Any], budget: Budget, *, in_flight: Iterabl
     tokens = _Tokens(budget)
     intents, throttled = plan_reaps(zombies, tokens, in_flight=in_flight)
     return Plan(tuple(intents), tuple(throttled), tokens.spent)
+
+
+# --- the leader's repoints: the rule, and the memory that stops a tug of war ----------------------
+
+
+class AutoRepoint:
+    """Which route findings the leader fixes by itself, and the memory that stops a tug of war.
+
+    Only ``stale_route``/``unknown_route_session`` findings whose action is repoint and whose
+    disk truth came from a live file or a bound id: a truth from "newest transcript" is left to
+    an operator. If the record goes back to the session we repointed away from within
+    ``cooldown_s`` (a writer that does not take the lock keeps rewriting it), we do not fight:
+    the finding stays, with that as evidence (seed #8: the cure must not become the load).
+    """
+
+    SOURCES = ("live", "bound")
+
+    def __init__(self, cooldown_s: float = 600.0, clock: Callable[[], float] | None = None) -> None:
+        self.cooldown_s = cooldown_s
+        self.clock = clock  # handed in: the plan reads no clock of its own
+        self._done: dict[str, tuple[float, str | None, str | None]] = {}  # agent -> (at, before, after)
+
+    def _now(self, now: float | None) -> float:
+        if now is not None:
+            return now
+        if self.clock is None:
+            raise TypeError("AutoRepoint needs a clock or a now")
+        return self.clock()
+
+    def due(self, finding: Finding, truth: SessionTruth | None, now: float | None = None) -> bool:
+        now = self._now(now)
+        if finding.kind not in ("stale_route", "unknown_route_session") or finding.action != "repoint":
+            return False
+        if finding.agent is None or truth is None or truth.source not in self.SOURCES:
+            return False
+        last = self._done.get(finding.agent)
+        if last is not None and now - last[0] < self.cooldown_s:
+            return finding.evidence.get("route_session") != last[1]  # reverted to what we replaced: do not fight
+        return True
+
+    def reverted(self, agent: str, route_session: str | None, now: float | None = None) -> bool:
+        now = self._now(now)
+        last = self._done.get(agent)
+        return last is not None and now - last[0] < self.cooldown_s and route_session == last[1]
+
+    def record(self, result: Any, now: float | None = None) -> None:
+        """Remember a repoint that changed the record (a RepointResult, or an ActionResult carrying one)."""
+        if not getattr(result, "ok", False) or getattr(result, "skipped", False):
+            return
+        evidence = getattr(result, "evidence", None) or {}
+        before = getattr(result, "before", evidence.get("before"))
+        after = getattr(result, "after", evidence.get("after"))
+        self._done[result.agent] = (self._now(now), before, after)
 
 
 # --- the whole tick --------------------------------------------------------------------------------

@@ -224,7 +224,6 @@ class LoopWatch:
         self.clock = clock
         self.blocks: deque[Block] = deque(maxlen=history)
         self.beats = 0
-        self.last_lag_ms = 0.0
         self.callback_errors = 0
         self._max_lag = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -341,7 +340,6 @@ class LoopWatch:
         self._busy_since = None
         if lag > self._max_lag:
             self._max_lag = lag
-        self.last_lag_ms = lag * 1000.0
         if lag * 1000.0 >= self.loop_block_ms and self._paused_beat != self.beats:
             self._ended.append((self.beats, lag, now))  # before the count moves: the sentinel relies on it
             self._wake.set()
@@ -354,7 +352,6 @@ class LoopWatch:
             lag = 0.0
         if lag > self._max_lag:
             self._max_lag = lag
-        self.last_lag_ms = lag * 1000.0
         if lag * 1000.0 >= self.loop_block_ms and self._paused_beat != self.beats:
             self._ended.append((self.beats, lag, now))  # before the count moves: the sentinel relies on it
             self._wake.set()

@@ -116,7 +116,6 @@ class StreamTail:
     def __init__(self, path: Path, *, first_read_bytes: int = FIRST_READ_BYTES,
                  max_line_bytes: int = MAX_EVENT_BYTES) -> None:
         self.path = Path(path)
-        self.first_read_bytes = first_read_bytes
         self.max_line_bytes = max_line_bytes
         # the one line reader: from the last first_read_bytes, and from the end again when replaced or truncated
         self._lines = LineTail(self.path, max_line_bytes=max_line_bytes, start="end", tail_bytes=first_read_bytes,

@@ -354,7 +354,7 @@ class CockpitApp(App[int]):
 
     def _toast_notices(self, report: Report) -> None:
         """Seed #6: a notice reminder is told to the humans: each delivered notice is toasted once."""
-        for notice in getattr(report, "notices", ()):
+        for notice in report.notices:
             self.notify(notice.text, title=f"notice for {notice.agent} ({notice.id})", timeout=10, markup=False)
 
     def _show_agents(self) -> None:
@@ -436,10 +436,9 @@ class CockpitApp(App[int]):
     def _pane_mark(self, pane: str) -> Any:
         """What changes when the pane's screen changes; captures happen only when it moved."""
         report = self.report
-        panes = getattr(report, "panes", None)
-        if panes is None:  # a report without its panes: no way to tell, so capture each tick
-            return ("tick", report.tick if report is not None else None)
-        for candidate in panes:
+        if report is None:  # no report yet: no way to tell, so capture
+            return ("tick", None)
+        for candidate in report.panes:
             if candidate.pane_id == pane:
                 return candidate.change_mark
         return None
@@ -460,7 +459,7 @@ class CockpitApp(App[int]):
         if key == self._preview_key:
             return
         selection_changed = self._preview_key is None or self._preview_key[:2] != key[:2]
-        if not selection_changed and "pane_previews" in getattr(self.report, "shed", ()):
+        if not selection_changed and self.report is not None and "pane_previews" in self.report.shed:
             return  # seed #8: the supervisor is over its tick budget; the preview waits (a new selection does not)
         self._preview_key = key
         preview.border_title = f"{name} · {pane}" if pane else name

@@ -41,12 +41,6 @@ AT = 1748779200.0  # 2025-06-01T12:00:00Z: the fixture world's "now"
 NOWHERE = Path("/nonexistent/cockpit-fixture")  # never read: the fixture has no disk
 
 
-@dataclass(frozen=True)
-class FixtureReport(Report):
-    """A report that carries its tick's panes (what the preview's change marks come from)."""
-    panes: tuple[Pane, ...] = ()
-
-
 def fixture_config(keys: Mapping[str, str] | None = None) -> Config:
     def agent(name: str, kind: str, command: tuple[str, ...], port: int | None = None,
               restart: str = "on-failure", cwd: str | None = None) -> AgentConfig:
@@ -406,8 +400,8 @@ REMINDERS: tuple[Reminder, ...] = (
 
 
 def fixture_report(*, read_only: bool = False, leader: bool = True, tick: int = 1,
-                   new: bool = True, lag_ms: float = 0.0) -> FixtureReport:
-    return FixtureReport(
+                   new: bool = True, lag_ms: float = 0.0) -> Report:
+    return Report(
         at=AT, agents=AGENTS, findings=FINDINGS,
         new_findings=tuple(f for f in FINDINGS if f.kind == "respawn_exhausted") if new else (),
         cost=TickCost(wall_ms=3.8, tmux_processes=0, tmux_commands=4), tmux_ok=True,

@@ -61,7 +61,7 @@ def header_content(state: HeaderState, *, compact: bool = False, spark_width: in
         up = sum(1 for a in report.agents if a.status in UP_STATUSES)
         total = len(report.agents)
         parts.append((f"{up}/{total} up", "bold $text-success" if up == total else "bold $text-warning"))
-        hosts = getattr(report, "hosts", ())
+        hosts = report.hosts
         if hosts:  # SPEC §9: the fleet spans machines; how many answer
             reached = sum(1 for h in hosts if h.ok)
             parts.append((f" {reached}/{len(hosts)}h" if compact else f" · hosts {reached}/{len(hosts)}",
