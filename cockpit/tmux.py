@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import subprocess
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,6 +219,7 @@ class TmuxClient:
         self._closing = False
         self._ready: asyncio.Event | None = None
         self.last_error: str | None = None
+        self.last_state: tuple[str, float] | None = None  # the last server_state() and when (monotonic)
 
     # --- connection ----------------------------------------------------------------------
 
@@ -252,8 +254,12 @@ class TmuxClient:
             proc.kill()
             await proc.wait()
             self.last_error = f"tmux {' '.join(self.server_args)}: the server did not answer in {SERVER_STATE_TIMEOUT_S:g}s"
+            self.last_state = ("unreachable", time.monotonic())
             return "unreachable"
         code, err = proc.returncode or 0, raw.decode("utf-8", "replace")
+        self.last_state = ("running" if code == 0 else
+                           "none" if any(mark in err.lower() for mark in _NO_SERVER_MARKS) else "unreachable",
+                           time.monotonic())
         if code == 0:
             return "running"
         self.last_error = " ".join(err.split()) or f"tmux exited {code}"

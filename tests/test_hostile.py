@@ -188,7 +188,7 @@ def test_a_duration_of_thousands_of_digits_is_one_line(world, capsys) -> None:
     "[supervisor]\ntick_s = " + "9" * 5000 + "\n",
     "[supervisor]\ntick_s = 1e300\n",
     "[supervisor]\nwake_retries = 10000000000000\n",
-])
+], ids=["lists-5000-deep", "tables-3000-deep", "5000-digits", "1e300-seconds", "retries-1e13"])
 def test_deep_nesting_and_huge_numbers_in_the_config_are_one_line(tmp_path: Path, capsys, text: str) -> None:
     path = tmp_path / "c.toml"
     path.write_text(text + "[[agents]]\nname = 'a'\ncommand = ['x']\n")

@@ -109,7 +109,7 @@ class Observer:
                 error, panes = str(exc), ()
                 # SPEC §6: no server means no agent runs (the disk's truth is judged); only a server that
                 # exists and cannot be read is "unreachable" (the agents unknown)
-                server = not isinstance(exc, TmuxNoServer) and await self.tmux.server_state() != "none"
+                server = not isinstance(exc, TmuxNoServer) and await self._server_state() != "none"
                 tmux_ok = not server
         by_agent = agent_panes(panes, self.config.tmux.session)
         adopted = dict(self.adopted())
@@ -121,6 +121,13 @@ class Observer:
         )
         return Snapshot(at=self.clock(), tmux_ok=tmux_ok, tmux_error=error, panes=panes, procs=procs,
                         agents=agents, cost=cost, tmux_server=server)
+
+    async def _server_state(self) -> str:
+        """The server's state, from the probe the failed connect just made when it is fresh."""
+        last = self.tmux.last_state
+        if last is not None and time.monotonic() - last[1] < 1.0:
+            return last[0]
+        return await self.tmux.server_state()
 
     def _read_system(self, by_agent: dict[str, Pane], panes: tuple[Pane, ...] = (),
                      adopted: Mapping[str, Mapping[str, Any]] | None = None,
