@@ -360,3 +360,24 @@ def test_the_memory_reader_takes_any_file(tmp_path_factory, raw):
     path.write_bytes(raw)
     found = recall(path)
     assert isinstance(found, str) or (isinstance(found[0], dict) and isinstance(found[1], float))
+
+
+def test_a_remote_cockpit_that_cannot_start_is_host_unreachable_with_its_own_words(tmp_path):
+    config = parse_config({"state": {"dir": str(tmp_path / "s")}, "supervisor": {"backoff_max_s": 0.2},
+                           "hosts": [{"name": "box", "ssh": ["sh", "-c"], "cockpit": [COCKPIT],
+                                      "config": str(tmp_path / "missing.toml")}]})
+
+    async def go():
+        sup = Supervisor(config, read_only=True)
+        try:
+            await sup.start()
+            await sup.hosts.settled(20)
+            return await sup.tick()
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    [finding] = report.findings
+    assert finding.kind == "host_unreachable" and "missing.toml" in finding.summary
+    assert "no such file" in finding.evidence["error"] and report.exit_code == 2
+    assert report.to_json()["hosts"][0]["ok"] is False
