@@ -3,8 +3,9 @@
 ``cockpit bench-hosts [--hosts 10] [--agents 100] [--seconds 15]``: ``--hosts`` simulated hosts
 (:mod:`cockpit.remote.simhost`, through the local transport :mod:`cockpit.remote.localssh`, one
 process per host as one ssh would be), each reporting ``--agents`` agents, to a headless
-supervisor. Three runs show what the cost follows: the base (reports every 2 s, local tick 2 s),
-the local tick 8× faster (same reports: the cost must stay), and reports 4× as often (the cost
+supervisor. Four runs show what the cost follows: the base (reports every 2 s, local tick 2 s),
+the local tick 8× faster (same reports: only the tick's own fixed cost may add), the same with one
+agent a host (that added cost must not depend on the rows), and reports 4× as often (the cost
 must follow). Printed: the cockpit process's CPU (all threads) as % of a core, reports received
 per second, CPU per report, the report latency (sent there → parsed here) and the time until
 this cockpit's own report shows it (what the TUI draws), median and p99.
@@ -92,15 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    runs = (("base", 2.0, 2.0), ("ticks x8", 2.0, 0.25), ("reports x4", 0.5, 2.0))
+    # the base; 8x the ticks (the cost must not follow); 8x the ticks with 1 agent a host (the ticks' part
+    # must not depend on the rows); 4x the reports (the cost must follow)
+    runs = (("base", 2.0, 2.0, args.agents), ("ticks x8", 2.0, 0.25, args.agents), ("ticks x8 1/h", 2.0, 0.25, 1),
+            ("reports x4", 0.5, 2.0, args.agents))
     results = []
     with tempfile.TemporaryDirectory(prefix="cockpit-bench-hosts-") as state:
-        for label, every, tick in runs:
-            result = asyncio.run(_run(args.hosts, args.agents, every, tick, args.seconds, f"{state}/{label}"))
+        for label, every, tick, agents in runs:
+            result = asyncio.run(_run(args.hosts, agents, every, tick, args.seconds, f"{state}/{label}"))
             result["run"] = label
             results.append(result)
             if not args.json:
-                print(f"{label:<11} {result['hosts']} hosts x {result['agents_per_host']} agents, reports every "
+                print(f"{label:<12} {result['hosts']} hosts x {result['agents_per_host']} agents, reports every "
                       f"{every:g}s, tick {tick:g}s: CPU {result['cpu_pct']:.2f}% of a core, "
                       f"{result['reports_per_s']:.1f} reports/s ({result['cpu_ms_per_report']} ms CPU each), "
                       f"{result['ticks']} ticks, latency p50 {result['latency_ms_p50']} ms p99 "
