@@ -51,7 +51,7 @@ from cockpit.tui.render import shown_status
 from cockpit.tui.screens import AgentDetailScreen, DoctorScreen, HelpScreen
 from cockpit.tui.tabs import TABS, JournalTab, SessionsTab, TabView
 from cockpit.tui.tabs.journal import JOURNAL_MAX_ROWS
-from cockpit.tui.tabs.agents import AgentTable, agent_cells, agent_detail, agent_matches, worst_by_agent
+from cockpit.tui.tabs.agents import AgentTable, RowCells, agent_detail, agent_matches, worst_by_agent
 from cockpit.tui.widgets import FilterBar, FleetHeader, HeaderState, KeyHelp, PanePreview
 
 STYLESHEET = files("cockpit") / "styles" / "cockpit.tcss"
@@ -132,6 +132,7 @@ class CockpitApp(App[int]):
         self.lag_ms: float | None = None
         self._clock = clock
         self._worst: dict[str, Any] = {}
+        self._row_cells = RowCells()  # unchanged rows are not rebuilt (another host's, between its reports)
         self._filter = ""
         self._preview_key: tuple[Any, ...] | None = None
         self._stop = asyncio.Event()
@@ -361,8 +362,8 @@ class CockpitApp(App[int]):
         if self.report is None:
             return
         table = self.query_one(AgentTable)
-        rows = [(a.name, agent_cells(a, self._worst.get(a.name), self.report.at, table.COLUMNS))
-                for a in self.report.agents if agent_matches(a, self._worst.get(a.name), self._filter)]
+        shown = [a for a in self.report.agents if agent_matches(a, self._worst.get(a.name), self._filter)]
+        rows = self._row_cells.rows(shown, self._worst, self.report.at, table.COLUMNS)
         with self.batch_update():
             table.show_rows(rows)
         table.border_subtitle = f"filter: {self._filter}" if self._filter else ""

@@ -173,6 +173,7 @@ class KeyedTable(DataTable[Text]):
         super().__init__(**kwargs)
         self._shown: dict[str, tuple[Any, ...]] = {}  # key -> what each cell shows, to diff against
         self._first: dict[str, Text] = {}  # key -> its first cell as stored (what a re-order sorts by)
+        self._given: dict[str, Cells] = {}  # key -> the cells object last given: the same object is unchanged
 
     def column_width(self, key: str) -> int | None:
         return self.WIDTHS.get(key)
@@ -212,7 +213,11 @@ class KeyedTable(DataTable[Text]):
             self.remove_row(key)
             del self._shown[key]
             del self._first[key]
+            self._given.pop(key, None)
         for key, cells in rows:
+            if self._given.get(key) is cells:
+                continue  # the very cells shown already (a remembered row): nothing to compare
+            self._given[key] = cells
             signature = _signature(cells)
             old = self._shown.get(key)
             if old is None:

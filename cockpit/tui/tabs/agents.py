@@ -3,7 +3,7 @@ its table, and the agent's detail that ``d`` opens."""
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -108,6 +108,49 @@ def agent_cells(agent: AgentStatus, worst: tuple[Finding, int] | None, now: floa
         "kind": Text(agent.kind),
     }
     return tuple(cells[key] for key, _ in columns)
+
+
+class RowCells:
+    """``agent_cells`` remembered per row: a row whose status object and worst finding are the same as
+    last time, and whose shown ages did not change, is not rebuilt. Another host's rows keep their
+    objects between its reports (judge.hosts reuses unchanged rows), so a refresh after one host's
+    report builds that host's changed rows only, not the whole fleet's (SPEC §9)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, _Row] = {}
+
+    def rows(self, agents: Iterable[AgentStatus], worst: Mapping[str, tuple[Finding, int]], now: float,
+             columns: Sequence[tuple[str, str]]) -> list[tuple[str, Cells]]:
+        memo: dict[str, _Row] = {}
+        out = []
+        for agent in agents:
+            top = worst.get(agent.name)
+            entry = self._memo.get(agent.name)
+            known = entry is not None and entry.agent is agent
+            turn_ts = entry.turn_ts if known and entry is not None else _turn_ts(agent)
+            ages = (timefmt.age(now - turn_ts) if turn_ts is not None else None,
+                    timefmt.age(now - agent.last_seen_at) if agent.last_seen_at is not None else None)
+            if known and entry is not None and entry.worst == top and entry.ages == ages and entry.columns is columns:
+                cells = entry.cells
+            else:
+                cells = agent_cells(agent, top, now, columns)
+            memo[agent.name] = _Row(agent, top, turn_ts, ages, columns, cells)
+            out.append((agent.name, cells))
+        self._memo = memo
+        return out
+
+
+class _Row(NamedTuple):
+    agent: AgentStatus
+    worst: Any
+    turn_ts: float | None
+    ages: tuple[str | None, str | None]
+    columns: Any
+    cells: Cells
+
+
+def _turn_ts(agent: AgentStatus) -> float | None:
+    return timefmt.parse(agent.last_turn_at) if agent.last_turn_at else None
 
 
 def with_host_column(columns: Sequence[tuple[str, str]] = AGENT_COLUMNS) -> tuple[tuple[str, str], ...]:
