@@ -69,7 +69,7 @@ report_like = st.fixed_dictionaries({"type": st.just("report"), "schema": st.int
     "wrappers": json_values, "reminders": json_values, "blocks": json_values})
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.binary(max_size=200))
 def test_decode_takes_any_bytes(raw):
     try:
@@ -78,7 +78,7 @@ def test_decode_takes_any_bytes(raw):
         assert "\n" not in str(exc)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(report_like)
 def test_parse_report_keeps_only_well_typed_rows_and_never_raises_otherwise(msg):
     try:
@@ -94,7 +94,7 @@ def test_parse_report_keeps_only_well_typed_rows_and_never_raises_otherwise(msg)
     assert all(f.host == "h" and (f.agent is None or f.agent.startswith("h/")) for f in findings)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.dictionaries(st.sampled_from(["type", "protocol", "schema", "version", "tick_s", "ops", "id", "op",
                                         "agent"]), json_values, max_size=8))
 def test_hello_and_request_readers_never_raise_but_protocol_error(msg):
@@ -351,7 +351,7 @@ def test_a_host_unreachable_after_a_restart_still_shows_its_agents_from_its_last
     assert asyncio.run(run(gone, read_only=True)).agents == ()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode()))
 def test_the_memory_reader_takes_any_file(tmp_path_factory, raw):
     from cockpit.remote.memory import recall
