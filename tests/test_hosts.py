@@ -381,3 +381,18 @@ def test_a_remote_cockpit_that_cannot_start_is_host_unreachable_with_its_own_wor
     assert finding.kind == "host_unreachable" and "missing.toml" in finding.summary
     assert "no such file" in finding.evidence["error"] and report.exit_code == 2
     assert report.to_json()["hosts"][0]["ok"] is False
+
+
+def test_attach_to_a_remote_pane_is_ssh_with_a_terminal_running_tmux_there():
+    from cockpit.remote.protocol import parse_hello
+
+    client = HostClient(HostConfig(name="gpu-1"))
+    assert client.attach_argv("%3") is None  # before its hello, the remote tmux server is not known
+    client.hello = parse_hello({"protocol": PROTOCOL, "schema": 1, "version": "x", "tmux": ["-L", "agents"],
+                                "session": "agents"})
+    argv = client.attach_argv("%3")
+    assert argv == ["ssh", "-t", "-o", "BatchMode=yes", "gpu-1",
+                    "tmux -L agents select-window -t %3 ';' select-pane -t %3 ';' attach-session -t =agents"]
+    assert client.attach_argv("%3; rm -rf ~") is None  # a pane id is %N, nothing else reaches a command line
+    client.hello = parse_hello({"protocol": PROTOCOL, "schema": 1, "tmux": ["-X", "evil"]})
+    assert client.attach_argv("%3") is None
