@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Iterable, Mapping, Union
+
+if TYPE_CHECKING:
+    from cockpit.config import Config
 
 from cockpit import timefmt
 
@@ -217,3 +220,11 @@ class LifecycleBook:
             event = event_from_row(row)
             if event is not None:
                 self.apply(name, event)
+
+
+def policies_for(config: "Config") -> dict[str, RestartPolicy]:
+    """Each configured agent's restart policy (its restart mode, the supervisor's budget and backoff)."""
+    sup = config.supervisor
+    return {a.name: RestartPolicy(restart=a.restart, max_restarts=sup.max_restarts,
+                                  restart_window_s=sup.restart_window_s, backoff_max_s=sup.backoff_max_s,
+                                  auto_respawn=sup.auto_respawn) for a in config.agents}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 
 from cockpit import timefmt
-from cockpit.act.actions import ActionLayer, ActionResult, policies_for
+from cockpit.act.actions import ActionLayer, ActionResult
 from cockpit.act.adopt import AdoptResult
 from cockpit.act.remote import RemoteActs, RemoteResult
 from cockpit.act.send import Sender, SendResult
@@ -49,7 +49,7 @@ from cockpit.judge.resolution import resolve_sessions
 from cockpit.judge.tick import Judgement, again_hosts, judge_tick
 from cockpit.judge.state import state_findings
 from cockpit.judge.zombies import judge_zombies
-from cockpit.lifecycle import AgentState
+from cockpit.lifecycle import AgentState, policies_for
 from cockpit.locks import LeaderLock
 from cockpit.metrics import MetricsExporter
 from cockpit.observe.canaries import CanaryRunner, CanaryState
@@ -142,40 +142,15 @@ class Supervisor:
         self.clock = clock
         ensure_private_dir(config.state.dir)
         self.tmux = tmux or TmuxClient(config.tmux.server_args())
-        self.registry = Registry(config.state.registry)
-        self.journal = Journal(config.state.journal)
-        # SPEC §6: a state file that is a directory, a FIFO or a planted symlink is one line, before anything runs
-        for store in (self.registry, self.journal, ReminderStore(config.state.reminders)):
-            store.check_usable()
-        self.reader = ProcessReader()
-        self.probe = PortProbe()
-        # seed #4: the registry's view (lifecycles, bound sessions) is observed once a tick; acts sync it
-        self.orphans = OrphanWatch()
-        self.registry_watch = RegistryWatch(self.registry, policies_for(config), on_rows=[self.orphans.feed])
-        self.observer = Observer(config, self.tmux, reader=self.reader, probe=self.probe, clock=clock,
-                                 adopted=lambda: self.registry_watch.view.open_adoptions())
-        # seed #3: the session truth comes from the disk each tick; the routing record is only compared with it.
-        self.sessions = SessionObserver(config, resolve=resolve_sessions, activity=ActivityTracker(), clock=clock,
-                                        reader=self.reader)
-        self.auto_repoint = AutoRepoint(clock=clock)
-        self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
-                                   reader=self.reader, probe=self.probe, read_only=read_only,
-                                   resume_for=self.resume_for, resume_truth=self.fresh_resume,
-                                   sessions=self.sessions, observe=self.observer.observe, actor=actor,
-                                   watch=self.registry_watch)
-        self.view = self.registry_watch.view
         self._names = tuple(a.name for a in config.agents)
         self._server = " ".join(config.tmux.server_args())
-        self.wrappers = WrapperTracker(config.wrappers, registry_path=config.state.registry, reader=self.reader)
-        # seed #6: the queue is read by every cockpit (the report); only the leader's pass fires and verifies
-        self.reminder_queue = ReminderQueue(config.state.reminders, clock=clock)
-        self.reminders = ReminderPass(config, self.reminder_queue, self.actions, tmux=self.tmux,
-                                      observe=self.observer.observe, sessions=self.sessions, clock=clock, actor=actor)
-        # SPEC §11: the operator's `send` is typed and verified like a wake (hosts forward it over SSH)
-        self.sender = Sender(config, self.actions, tmux=self.tmux, observe=self.observer.observe,
-                             sessions=self.sessions, clock=clock, actor=actor)
-        self._wrappers_lock = asyncio.Lock()  # a tick and an operator's reap never observe at once
-        self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
+        self._build_observe(config, clock)
+        self._build_judge(config, clock)
+        self._build_act(config, clock, actor)
+        self.hosts, self.remote = self._host_fleet(hosts, actor)  # SPEC §9
+        self._host_refresh_due = False
+        # SPEC §8: exits (pidfds) and hook lines (the events socket) wake one-agent passes between ticks
+        self.events = EventSources(config, on_exit=self._on_exit, on_hook=self._on_hook, read_only=read_only)
         self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.spawning: set[str] = set()  # agents whose spawn task is scheduled or running
@@ -184,33 +159,72 @@ class Supervisor:
         self.last_report: Report | None = None
         self.started = False
         self.last_prune = 0.0
-        # seeds #7, #8: the loop's sentinel, external block logs, the tick budget and what it sheds
-        sup = config.supervisor
-        self.blocks = BlockLog()
-        self.loopwatch = LoopWatch(sup.loop_block_ms, on_block=self.blocks.add, clock=clock)
-        self.logs = LogWatcher(config.logs, on_block=self.blocks.add, clock=clock)
-        self.budget = TickBudget.for_tick(sup.tick_s)
-        self.shedder = ShedPolicy(self.budget)
         self.shed: tuple[str, ...] = ()  # optional work skipped while over budget; capture paths honour it
         self.loads: deque[TickLoad] = deque(maxlen=30)
         self.phases_ms: dict[str, float] = {}  # step -> ms, of the last tick
         self.invocations: dict[str, int] = {}  # module -> times invoked (seed #10: tests assert each ran)
-        # seeds #1, #5, #11: CLI drift vs the last passed promotion, user-level canaries, folds in transcripts
-        self.drift = DriftObserver(config.state.dir, clock=clock, journal=self.journal)
-        self.canaries = CanaryRunner(config.canaries, clock=clock)  # its own threads: never on the loop
-        self.fold_reader = FoldReader(clock=clock)  # seed #11: each agent's transcript, incrementally
-        self.folds = FoldTracker()                  # and the fold detector over its new records
-        # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
-        self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
-        self.metrics = MetricsExporter(config, config.state.journal)
-        self.hosts, self.remote = self._host_fleet(hosts, actor)  # SPEC §9
-        self._host_refresh_due = False
-        # SPEC §8: exits (pidfds) and hook lines (the events socket) wake one-agent passes between ticks
-        self.events = EventSources(config, on_exit=self._on_exit, on_hook=self._on_hook, read_only=read_only)
         self._on_report: Callable[[Report], Any] | None = None
         self.last_snap: TickSnapshot | None = None
         self.last_judgement: Judgement | None = None
         self._hook_due: set[str] = set()
+
+    def _build_observe(self, config: Config, clock: Callable[[], float]) -> None:
+        """What the observe step reads from: the stores, the process table, tmux, the session truth,
+        the wrappers, the reminder queue, the loop's sentinel, the CLIs, canaries and transcripts."""
+        self.registry = Registry(config.state.registry)
+        self.journal = Journal(config.state.journal)
+        # SPEC §6: a state file that is a directory, a FIFO or a planted symlink is one line, before anything runs
+        for store in (self.registry, self.journal, ReminderStore(config.state.reminders)):
+            store.check_usable()
+        self.reader = ProcessReader()
+        self.probe = PortProbe()
+        # seed #4: the registry's view (lifecycles, bound sessions) is observed once a tick; acts sync it
+        policies = policies_for(config)
+        self.registry_watch = RegistryWatch(self.registry, policies)
+        self.view = self.registry_watch.view
+        self.observer = Observer(config, self.tmux, reader=self.reader, probe=self.probe, clock=clock,
+                                 adopted=lambda: self.registry_watch.view.open_adoptions())
+        # seed #3: the session truth comes from the disk each tick (the judges' rule and activity tracker)
+        self.sessions = SessionObserver(config, resolve=resolve_sessions, activity=ActivityTracker(), clock=clock,
+                                        reader=self.reader)
+        self.wrappers = WrapperTracker(config.wrappers, registry_path=config.state.registry, reader=self.reader)
+        self._wrappers_lock = asyncio.Lock()  # a tick and an operator's reap never observe at once
+        # seeds #7, #8: the loop's sentinel and external block logs
+        self.blocks = BlockLog()
+        self.loopwatch = LoopWatch(config.supervisor.loop_block_ms, on_block=self.blocks.add, clock=clock)
+        self.logs = LogWatcher(config.logs, on_block=self.blocks.add, clock=clock)
+        # seeds #1, #5, #11: CLI drift vs the last passed promotion, user-level canaries, transcripts' new records
+        self.drift = DriftObserver(config.state.dir, clock=clock, journal=self.journal)
+        self.canaries = CanaryRunner(config.canaries, clock=clock)  # its own threads: never on the loop
+        self.fold_reader = FoldReader(clock=clock)
+        # seed #6: the queue is read by every cockpit (the report); only the leader's pass fires and verifies
+        self.reminder_queue = ReminderQueue(config.state.reminders, clock=clock)
+        self.leader_lock = LeaderLock(config.state.dir / "leader.lock")
+
+    def _build_judge(self, config: Config, clock: Callable[[], float]) -> None:
+        """The judges and the plan that keep a memory: orphan exits, folds, the leader's repoints, the budget."""
+        self.orphans = OrphanWatch()
+        self.registry_watch.on_rows.append(self.orphans.feed)
+        self.folds = FoldTracker()  # seed #11: the fold detector over each transcript's new records
+        self.auto_repoint = AutoRepoint(clock=clock)
+        self.budget = TickBudget.for_tick(config.supervisor.tick_s)  # seed #8: the tick's budget, what it sheds
+        self.shedder = ShedPolicy(self.budget)
+
+    def _build_act(self, config: Config, clock: Callable[[], float], actor: str) -> None:
+        """The few effects: the action layer (locks, read-only, rate limit, journal), reminders, send, notify."""
+        self.actions = ActionLayer(config, tmux=self.tmux, registry=self.registry, journal=self.journal,
+                                   reader=self.reader, probe=self.probe, read_only=self.read_only,
+                                   resume_for=self.resume_for, resume_truth=self.fresh_resume,
+                                   sessions=self.sessions, observe=self.observer.observe, actor=actor,
+                                   watch=self.registry_watch)
+        self.reminders = ReminderPass(config, self.reminder_queue, self.actions, tmux=self.tmux,
+                                      observe=self.observer.observe, sessions=self.sessions, clock=clock, actor=actor)
+        # SPEC §11: the operator's `send` is typed and verified like a wake (hosts forward it over SSH)
+        self.sender = Sender(config, self.actions, tmux=self.tmux, observe=self.observer.observe,
+                             sessions=self.sessions, clock=clock, actor=actor)
+        # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
+        self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
+        self.metrics = MetricsExporter(config, config.state.journal)
 
     def _count(self, name: str) -> None:
         self.invocations[name] = self.invocations.get(name, 0) + 1

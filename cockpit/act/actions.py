@@ -26,7 +26,6 @@ from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.observe.events import EventsStore
 from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
-from cockpit.lifecycle import RestartPolicy
 from cockpit.observe.history import RegistryView, RegistryWatch
 from cockpit.observe.snapshot import agent_panes
 from cockpit.observe.wrappers import WrapperView
@@ -102,7 +101,7 @@ class ActionLayer:
                  resume_for: Callable[[AgentConfig], str | None] | None = None,
                  resume_truth: Callable[[AgentConfig], Awaitable[str | None]] | None = None,
                  sessions: Any = None, observe: Callable[[], Awaitable[Any]] | None = None,
-                 actor: str = "cockpit", watch: RegistryWatch | None = None) -> None:
+                 actor: str = "cockpit", watch: RegistryWatch) -> None:
         self.config = config
         self.tmux = tmux
         self.registry = registry
@@ -116,14 +115,15 @@ class ActionLayer:
         self.observe = observe            # a fresh snapshot (pane trees) for repoint
         self.actor = actor
         self.bucket = TokenBucket(config.supervisor.max_actions_per_minute)
-        self.events = EventsStore(config.state.events_dir)  # SPEC §8: hook events, one file per agent
-        # the registry view is observe's; acts sync it after they write so their verification sees the row
-        self.watch = watch or RegistryWatch(registry, policies_for(config))
         self.in_flight: set[str] = set()
         self.invocations: dict[str, int] = {}  # act -> times invoked (integration tests assert each ran)
         # seed #9: reaps share the read-only switch and the rate limit of every automatic action (seed #8)
         self.reaper = Reaper(config, registry=registry, journal=journal, reader=reader, bucket=self.bucket,
                              tmux=tmux, guard=self.refuse_if_read_only, actor=actor)
+        self.events = EventsStore(config.state.events_dir)  # SPEC §8: hook events, one file per agent
+        # the registry view is observe's (whoever builds this hands it in); acts sync it after they write,
+        # so their verification sees the row
+        self.watch = watch
 
     @property
     def view(self) -> RegistryView:
@@ -344,11 +344,6 @@ class ActionLayer:
         return bool(outcome.get("ok"))
 
 
-def policies_for(config: Config) -> dict[str, RestartPolicy]:
-    sup = config.supervisor
-    return {a.name: RestartPolicy(restart=a.restart, max_restarts=sup.max_restarts,
-                                  restart_window_s=sup.restart_window_s, backoff_max_s=sup.backoff_max_s,
-                                  auto_respawn=sup.auto_respawn) for a in config.agents}
 
 
 def _pane_summary(pane: Pane | None) -> dict[str, Any]:
