@@ -324,6 +324,12 @@ class Supervisor:
         """Tick every ``tick_s`` until ``stop`` is set; a late tick skips missed slots."""
         await self.start()
         self._on_report = on_report  # an event's pass reports at once, not at the next tick (SPEC §8)
+        try:
+            await self._ticks(stop, on_report)
+        finally:
+            self._on_report = None  # whoever stops running the supervisor gets no more event reports
+
+    async def _ticks(self, stop: asyncio.Event, on_report: Callable[[Report], Any] | None) -> None:
         period = self.config.supervisor.tick_s
         origin = time.monotonic()
         slot = 0

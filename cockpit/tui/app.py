@@ -300,6 +300,8 @@ class CockpitApp(App[int]):
     # --- supervisor messages --------------------------------------------------------------
 
     def on_report_ready(self, message: ReportReady) -> None:
+        if not self.query(AgentTable):
+            return  # the main screen is not up (composing, or torn down at exit): an event's report waits for none
         report = message.report
         if self.report is None:
             self.call_after_refresh(self._freeze_startup_heap)
