@@ -43,7 +43,9 @@ class Scene:
     select: str | None = None
     keys: tuple[str, ...] = ()
     screen: type[Screen] | None = None  # the screen on top once the keys were pressed
-    toasts: bool = True  # False: the first tick's toast is dismissed, so the evidence under it shows
+    # False: the first tick's toast is dismissed before the keys, so the evidence under it shows and a
+    # screen pushed on top is drawn the same whether or not the toast rack refreshed before the picture
+    toasts: bool = True
     ready: Callable[[CockpitApp], bool] | None = None  # what the screen on top must show before the picture
 
     def app(self) -> CockpitApp:
@@ -93,20 +95,20 @@ async def until(pilot: Pilot, predicate, what: str, timeout: float = SETTLE_TIME
 
 SCENES: tuple[Scene, ...] = (
     Scene("main", "the fleet at 120x40: agents, preview of the selected pane, the journal with evidence"),
-    Scene("help", "? lists every key as currently bound", keys=("question_mark",), screen=HelpScreen),
+    Scene("help", "? lists every key as currently bound", keys=("question_mark",), screen=HelpScreen, toasts=False),
     Scene("confirm-respawn", "R names the agent and the exact command before acting", select="ghost",
-          keys=("R",), screen=ConfirmRespawn),
+          keys=("R",), screen=ConfirmRespawn, toasts=False),
     Scene("read-only", "--read-only: respawn is dimmed, and R says why instead of acting", read_only=True,
-          keys=("R",)),
+          keys=("R",), toasts=False),
     Scene("narrow-80x24", "80x24: the preview steps aside, nothing overflows", size=(80, 24)),
     Scene("sessions", "1, Sessions: each agent's routing record next to its disk truth; docs' evidence",
           select="docs", keys=("1",), toasts=False),
     Scene("confirm-repoint", "p shows both sides, record → disk with their last turns, before repointing",
-          select="docs", keys=("p",), screen=ConfirmRepoint),
+          select="docs", keys=("p",), screen=ConfirmRepoint, toasts=False),
     Scene("zombies", "3, Zombies: every wrapper, its state and result; the selected one's tree and result line",
           keys=("3",), toasts=False),
     Scene("confirm-reap", "k in the Zombies tab names the wrapper, its pid and its result before reaping",
-          keys=("3", "k"), screen=ConfirmReap),
+          keys=("3", "k"), screen=ConfirmReap, toasts=False),
     Scene("blocks", "2, Blocks: loop blocks newest first, the selected block's culprit and stack; the lag "
                     "sparkline in the header", keys=("2",), toasts=False),
     Scene("reminders", "4, Reminders: delivered (latency), missed (after its retries) and waiting (why); the "
