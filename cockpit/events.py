@@ -92,6 +92,16 @@ class EventSources:
                 self.states[name] = fold_events(self.states.get(name, HookState()), rows)
         return dict(self.states)
 
+    def prune(self, now: float, max_age_s: float) -> int:
+        """(worker thread) Each agent's events file pruned like the registry (its newest SessionStart kept)."""
+        dropped = 0
+        for name in self.names:
+            try:
+                dropped += self.store.prune(name, now, max_age_s)
+            except OSError:
+                continue  # a full disk, a file turned into a directory: the next prune tries again
+        return dropped
+
     def take(self, row: Row) -> None:
         """(loop thread) A row the listener just appended, folded at once: the report needs no file read
         (SPEC §8: ≤ 250 ms). Its file read later skips it."""

@@ -627,6 +627,7 @@ class Supervisor:
                                     summary=f"registry pruned: {result.dropped} old rows dropped, {result.kept} kept")
             await self.actions.sync()
         await asyncio.to_thread(self.reminder_queue.prune, now, REGISTRY_RETENTION_S)
+        await asyncio.to_thread(self.events.prune, now, REGISTRY_RETENTION_S)  # SPEC §8: like the registry
 
     def _spawn_in_background(self, name: str, by: str) -> None:
         task = asyncio.create_task(self._tracked_respawn(name, by), name=f"spawn-{name}")

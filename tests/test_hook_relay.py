@@ -264,3 +264,15 @@ def test_the_settings_file_runs_the_relay_for_every_hook_and_is_private(tmp_path
     write_hook_settings(tmp_path / "hooks", "tabs", ("/opt/my cockpit/bin/cockpit",))
     assert path.stat().st_ino == before  # unchanged content is not rewritten
     assert settings_doc(("x",))["hooks"]["Stop"][0]["hooks"][0]["command"] == "x hook"
+
+
+def test_the_supervisors_prune_prunes_the_events_files_too(tmp_path: Path) -> None:
+    from cockpit.events import EventSources
+
+    config = parse_config({"state": {"dir": str(tmp_path / "state")},
+                           "agents": [{"name": "tabs", "command": ["x"]}, {"name": "idle", "command": ["x"]}]})
+    sources = EventSources(config, on_exit=lambda e: None, on_hook=lambda r: None)
+    sources.store.append("tabs", [event_row({"hook_event_name": "Stop"}, "tabs", now=1000.0),
+                                  event_row({"hook_event_name": "Stop"}, "tabs", now=99_000.0)])
+    assert sources.prune(100_000.0, 10_000.0) == 1  # the agent with no file is skipped, not an error
+    assert [r["ts"] for r in rows(sources.store.path("tabs"))] == [event_row({}, "tabs", now=99_000.0)["ts"]]
