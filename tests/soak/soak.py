@@ -432,8 +432,16 @@ class Soak:
         }
 
     def _excused(self, fault: Fault) -> float:
-        return 10.0 if any(f.kind == "kill_cockpit" and fault.at <= f.at <= fault.at + fault.deadline_s
-                           for f in self.faults) else 0.0
+        """Time a fault may wait on another one: a cockpit killed meanwhile (it must restart first), a full
+        disk meanwhile (the rows that report it cannot be written until there is room)."""
+        extra = 0.0
+        for other in self.faults:
+            if other is not fault and fault.at - FULL_FOR_S[1] <= other.at <= fault.at + fault.deadline_s:
+                if other.kind == "kill_cockpit":
+                    extra += 10.0
+                elif other.kind == "disk_full":
+                    extra += FULL_FOR_S[1]
+        return extra
 
 
 def _ts(row: dict[str, Any]) -> float:
