@@ -300,7 +300,7 @@ class CockpitApp(App[int]):
     # --- supervisor messages --------------------------------------------------------------
 
     def on_report_ready(self, message: ReportReady) -> None:
-        if not self.query(AgentTable):
+        if not any(screen.query(AgentTable) for screen in self.screen_stack):
             return  # the main screen is not up (composing, or torn down at exit): an event's report waits for none
         report = message.report
         if self.report is None:
