@@ -371,11 +371,13 @@ class CockpitApp(App[int]):
         table.border_subtitle = f"filter: {self._filter}" if self._filter else ""
 
     def _render_header(self) -> None:
-        self.query_one(FleetHeader).state = HeaderState(
+        headers = self.query(FleetHeader)  # none while the main screen is torn down at exit (the lag probe may fire)
+        if not headers:
+            return
+        headers.first().state = HeaderState(
             title=self.settings.title, report=self.report, lag_ms=self.lag_ms, read_only=self.read_only,
             demo=self.settings.demo, lag_history=tuple(self._lag_history))
 
-    # --- tabs -----------------------------------------------------------------------------
     # --- tabs -----------------------------------------------------------------------------
 
     def _show_tab_labels(self) -> None:
@@ -744,7 +746,8 @@ class CockpitApp(App[int]):
         if tabs.active != tab:
             tabs.active = tab
             self._show_tab(tab)  # now, not when TabActivated arrives: the table is up to date before it has focus
-        self.query_one(f"#{tab}", TabView).table.focus()
+        # now, not after the queue: a deferred focus ran after a / typed next and took the letters from the filter
+        self.screen.set_focus(self.query_one(f"#{tab}", TabView).table)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.key_help(), NAVIGATION_HELP))
