@@ -69,6 +69,13 @@ def journal_top(app: CockpitApp) -> tuple[str, str]:
     return (row[2].plain, row[3].plain)
 
 
+def journal_shows(app: CockpitApp, event: str, agent: str) -> bool:
+    """The journal table shows a row (event, agent): newer rows (a finding the tick judged meanwhile) may sit above it."""
+    table = app.query_one(JournalTable)
+    return any((row[2].plain, row[3].plain) == (event, agent)
+               for row in (table.get_row_at(i) for i in range(table.row_count)))
+
+
 def fixture_app(**settings: Any) -> tuple[CockpitApp, FixtureSupervisor]:
     read_only = settings.get("read_only", False)
     supervisor = FixtureSupervisor(config=settings.pop("config", fixture_config()), read_only=read_only)
@@ -94,7 +101,7 @@ def test_R_then_confirm_respawns_a_dead_agent_and_the_journal_shows_it_verified(
             assert dialog.agent == "tabs" and dialog.argv == tuple(SIM)  # the exact command, before acting
             assert registry_rows(world, "spawn_requested") == []       # nothing happened yet
             await pilot.press("y")
-            await until(pilot, lambda: journal_top(app) == ("respawn ✓", "tabs"), "the verified journal row", 20)
+            await until(pilot, lambda: journal_shows(app, "respawn ✓", "tabs"), "the verified journal row", 20)
             await until(pilot, lambda: app.agent_status("tabs").status in LIVE_STATUSES, "tabs running", 10)
             argv = dialog.argv
             await pilot.press("q")
