@@ -35,14 +35,14 @@ from cockpit.act.notify import Notifier
 from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.config import AgentConfig, Config
 from cockpit.events import EventSources
-from cockpit.findings import Finding, Severity, exit_code
+from cockpit.findings import Finding, exit_code
 from cockpit.fsutil import MIN_FREE_BYTES, ensure_private_dir, free_bytes, write_failures
 from cockpit.judge.activity import ActivityTracker
 from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
 from cockpit.judge.hosts import HostView, split_name
-from cockpit.judge.plan import (AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
+from cockpit.judge.plan import (ALERT, AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions
@@ -369,6 +369,7 @@ class Supervisor:
         procs0, cmds0 = self.tmux.processes_started, self.tmux.commands_sent
         shed = self.shed
         snap = await self._observe()
+        self._fatal_edges_read(snap)
         judgement = self._judge(snap)
         plan = self._plan(snap, judgement)
         acted, after = await self._act(plan, snap)
@@ -378,8 +379,6 @@ class Supervisor:
         new, resolved = self._diff(findings)
         async with self._step("journal"):
             await self._journal_changes(new, resolved)
-            await self._alert_fatal(findings)
-            self._alert_drift(new)
         load = TickLoad(wall_ms=(time.perf_counter() - wall0) * 1000.0,
                         cpu_ms=(time.process_time() - cpu0) * 1000.0,
                         tmux_processes=self.tmux.processes_started - procs0,
@@ -521,8 +520,17 @@ class Supervisor:
                 session_findings=judgement.session_findings,
                 truths=snap.sessions.truths if snap.sessions is not None else {},
                 zombies=[w for w in judgement.wrappers if w.state == "zombie"],
-                reaps_in_flight=snap.reaps_in_flight, last_prune=self.last_prune)
+                reaps_in_flight=snap.reaps_in_flight, last_prune=self.last_prune,
+                findings=judgement.findings(), known=frozenset(self.findings))
             return plan_tick(facts, self.auto_repoint)
+
+    def _fatal_edges_read(self, snap: TickSnapshot) -> None:
+        """seed #2: a transition into FATAL is an edge: the snapshot carries it, the view forgets it, so
+        the plan alerts once (a follower reads it too: it never alerts an old one when it leads later)."""
+        for name, record in snap.records.items():
+            lc = self.view.book.states.get(name)
+            if record.lifecycle.alert_due and lc is not None and lc.alert_due:
+                self.view.book.states[name] = replace(lc, alert_due=False)
 
     # --- act and verify -----------------------------------------------------------------------
 
@@ -551,6 +559,8 @@ class Supervisor:
         for intent in plan.of(PRUNE):
             async with self._step("prune"):
                 await self._prune(snap.at)
+        for intent in plan.of(ALERT):
+            await self._alert(intent)
         return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
 
     async def _carry_out(self, intent: Intent) -> Any:
@@ -585,6 +595,15 @@ class Supervisor:
         result = await self.actions.repoint(name, by="auto")
         self.auto_repoint.record(result)
         return result
+
+    async def _alert(self, intent: Intent) -> None:
+        """``alert_command`` with the intent's finding; journaled with what the command did."""
+        assert intent.finding is not None
+        self._count("alert")
+        if intent.background:
+            self._soon(self.actions.alert(intent.finding), f"alert-{intent.finding.kind}")
+            return
+        await self.actions.alert(intent.finding)
 
     async def _reobserve(self, plan: Plan, snap: TickSnapshot, *, repointed: bool) -> TickSnapshot:
         """Verify: what the acts changed, observed again (the registry rows they wrote, the record a
@@ -662,32 +681,6 @@ class Supervisor:
             await asyncio.to_thread(write)
         except OSError:
             pass  # a full state disk: remembered by fsutil and reported as state_unwritable, never a crash
-
-    def _alert_drift(self, new: tuple[Finding, ...]) -> None:
-        """seed #1: a CLI changed behind our back is alerted once, when first seen, in the background."""
-        if not self.leader or self.read_only:
-            return
-        for finding in new:
-            if finding.kind == "version_drift":
-                self._count("alert")
-                task = asyncio.create_task(self.actions.alert(finding), name="alert-version-drift")
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
-
-    async def _alert_fatal(self, findings: tuple[Finding, ...]) -> None:
-        """On the first irrecoverable failure: the alert, once (seed #2)."""
-        for name, lc in list(self.view.book.states.items()):
-            if not lc.alert_due:
-                continue
-            self.view.book.states[name] = replace(lc, alert_due=False)
-            if not self.leader or self.read_only:
-                continue
-            finding = next((f for f in findings if f.agent == name and f.kind == "respawn_exhausted"), None)
-            if finding is None:
-                finding = Finding(kind="respawn_exhausted", severity=Severity.CRITICAL, agent=name,
-                                  action="respawn", summary=f"{name}: restart budget spent")
-            self._count("alert")
-            await self.actions.alert(finding)
 
     # --- events: the same pipeline, for one agent, between ticks (SPEC §8) -----------------------
 

@@ -153,11 +153,12 @@ def test_the_budget_stops_respawns_and_alerts_exactly_once(world):
             for _ in range(10):  # the budget is spent: no more attempts however long we wait
                 report = await sup.tick()
                 await asyncio.sleep(0.1)
-            return report
+            return report, dict(sup.invocations)
         finally:
             await sup.close()
 
-    report = asyncio.run(go())
+    report, invoked = asyncio.run(go())
+    assert invoked.get("alert") == 1  # seed #10: the plan's one alert intent was carried out, once
     assert report.agents[0].status == "fatal"
     assert len(registry_rows(world, "spawn_requested", "doomed")) == 3  # the start + max_restarts
     assert registry_rows(world, "spawned", "doomed") == []

@@ -56,7 +56,7 @@ from cockpit import timefmt
 from cockpit.act.hooks import run_json_command
 from cockpit.claude_paths import live_session_path, transcript_path
 from cockpit.config import AgentConfig, Config
-from cockpit.judge.reminders import missed_wake
+from cockpit.judge.plan import wake_missed
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.observe.transcripts import ClaudeTranscriptReader, CodexTranscriptReader, TranscriptReader
 from cockpit.registry import Tail
@@ -722,11 +722,10 @@ class ReminderPass:
                      f"{self.config.supervisor.wake_verify_s:g}s (attempt {attempt}); {retry}"),
             before={"status": evidence.get("status_before")}, after={"status": evidence.get("status_after")},
             evidence=evidence, result="missed")
-        if final and done.state == "missed":
-            finding = missed_wake(done, now=now, max_attempts=self.max_attempts)
-            if finding is not None:
-                self._count("alert")
-                await self.actions.alert(finding)  # once: only the writer of the final miss gets here
+        alert = wake_missed(done, now=now, max_attempts=self.max_attempts)
+        if alert is not None and alert.finding is not None:
+            self._count("alert")
+            await self.actions.alert(alert.finding)  # once: only the writer of the final miss gets here
 
     async def _settle_orphan(self, r: Reminder) -> None:
         """A ``fired`` left without a verdict (its cockpit stopped): look once at what the agent shows."""

@@ -18,8 +18,8 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from cockpit import timefmt
 from cockpit.config import Config
-from cockpit.findings import Finding, Severity
-from cockpit.judge.plan import AutoRepoint  # the leader's repoint rule and its memory: the plan's
+from cockpit.findings import Finding
+from cockpit.judge.plan import AutoRepoint, repointed  # the leader's repoint rule, its memory, its alert: the plan's
 from cockpit.observe.sessions import SessionObserver, SessionTruth
 from cockpit.registry import Journal, Registry
 from cockpit.routes import RoutesError, read_routes, repoint
@@ -153,8 +153,8 @@ async def _rewrite(name: str, truth: SessionTruth, current: str | None, routes_f
                             before={"session_id": before, "last_turn_at": evidence.get("route_last_turn_at")},
                             after={"session_id": after, "last_turn_at": timefmt.iso(truth.last_turn_at, ms=False)},
                             evidence=evidence, result="verified" if verified else "unverified")
-    if alert is not None:
-        await alert(Finding(kind="stale_route", severity=Severity.INFO, agent=name, action="repoint",
-                            summary=summary, evidence={"before": before, "after": after, **evidence}))
+    told = repointed(name, summary, {"before": before, "after": after, **evidence})
+    if alert is not None and told.finding is not None:
+        await alert(told.finding)
     return RepointResult(name, verified, summary, before=before, after=after, session_id=sid,
                          source=truth.source, evidence=evidence)

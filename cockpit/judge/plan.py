@@ -5,6 +5,8 @@ wrappers), the time and the rate limit's tokens in; intents out, and a ``cleanup
 finding for each act the rate limit holds back (seed #8: the cure must never cost more than the
 disease). The supervisor carries the intents out; each act verifies itself and the next tick
 sees what it did. Operator acts and events enter here too, for one agent (:func:`plan_for`).
+Alerts are intents too (:func:`plan_alerts`): a budget spent, a CLI drift, and the alerts that
+follow an act's verdict (a wake's final miss, a rewritten routing record), each decided here once.
 
 Order of the tokens, as a tick spends them: starts and respawns (config order), then repoints,
 then reaps (the oldest result first).
@@ -13,10 +15,12 @@ then reaps (the oldest result first).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence
+from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, Sequence
 
 from cockpit.findings import Finding, Severity
+from cockpit.judge.reminders import missed_wake
 from cockpit.lifecycle import AgentState, Exited, Lifecycle, RestartPolicy, transition
+from cockpit.reminders import Reminder
 
 # A STARTING with no spawn in flight this long after its request was cut short (a cockpit killed
 # mid-spawn): an attempt takes at most spawn_verify_s, so twice that plus slack is never a live one.
@@ -26,6 +30,8 @@ PRUNE_EVERY_S = 600.0
 
 # What an automatic act is called in an intent (and in the supervisor's invocation counts).
 RECORD_EXIT, SPAWN, REPOINT, REAP, REMINDERS, PRUNE = "record_exit", "spawn", "repoint", "reap", "reminders", "prune"
+# Telling the humans through ``alert_command`` (seeds #1, #2, #6): once per transition, never per tick.
+ALERT = "alert"
 # Events that enter the pipeline for one agent (SPEC §8): its process seen to exit (a pidfd), a hook's word.
 EXIT_EVENT, HOOK_EVENT = "exit_event", "hook_event"
 # Operator causes that enter the pipeline for one agent.
@@ -46,6 +52,8 @@ class Intent:
     wrapper: Any = None          # the WrapperView a reap stops
     pane: Any = None             # the pane whose exit is recorded (its status, its last screen); adopt: the pane
     text: str = ""               # send: what is typed
+    finding: Finding | None = None  # alert: the finding ``alert_command`` gets
+    background: bool = False     # alert: the tick does not wait for the command
 
 
 @dataclass(frozen=True)
@@ -274,6 +282,8 @@ class TickFacts:
     zombies: Sequence[Any] = ()
     reaps_in_flight: frozenset[str] = frozenset()
     last_prune: float = 0.0
+    findings: Sequence[Finding] = ()                    # this tick's judgement, every finding
+    known: frozenset[tuple[str, str | None, str | None]] = frozenset()  # the last report's finding keys
 
 
 def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
@@ -311,7 +321,57 @@ def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
     intents.append(Intent(REMINDERS))
     if now - facts.last_prune >= PRUNE_EVERY_S:
         intents.append(Intent(PRUNE, why="closed lifecycles past their retention"))
+    intents += plan_alerts(facts.agents, facts.findings, facts.known)
     return Plan(tuple(intents), tuple(throttled), tokens.spent)
+
+
+# --- alerts: who is told through alert_command, once per transition ---------------------------------
+
+
+def plan_alerts(agents: Iterable[AgentNow], findings: Iterable[Finding], known: Collection[tuple[Any, ...]]
+                ) -> list[Intent]:
+    """The alerts one acting tick sends (never one per tick: each is the edge of a transition).
+
+    FATAL entered, seen live   -> alert with its ``respawn_exhausted`` (seed #2): the lifecycle's
+                                  ``alert_due`` is that edge, read once by observe
+    version_drift, first seen  -> alert, in the background (seed #1): absent from the last report
+    """
+    findings = list(findings)
+    intents: list[Intent] = []
+    for agent in agents:
+        if agent.lifecycle.state is AgentState.FATAL and agent.lifecycle.alert_due:
+            finding = next((f for f in findings if f.agent == agent.name and f.kind == "respawn_exhausted"),
+                           None) or respawn_exhausted(agent.name)
+            intents.append(Intent(ALERT, agent.name, why="its restart budget is spent", finding=finding))
+    for finding in findings:
+        if finding.kind == "version_drift" and finding.key not in known:
+            intents.append(Intent(ALERT, finding.agent, why="an agent CLI changed behind our back",
+                                  finding=finding, background=True))
+    return intents
+
+
+def respawn_exhausted(name: str) -> Finding:
+    """What the alert says when the judgement had no finding of its own (the agent is not configured)."""
+    return Finding(kind="respawn_exhausted", severity=Severity.CRITICAL, agent=name, action="respawn",
+                   summary=f"{name}: restart budget spent")
+
+
+def repointed(name: str, summary: str, evidence: Mapping[str, Any]) -> Intent:
+    """A routing record rewritten (seed #3: loudly, by the leader or an operator) -> alert, info."""
+    return Intent(ALERT, name, why="its routing record was rewritten",
+                  finding=Finding(kind="stale_route", severity=Severity.INFO, agent=name, action="repoint",
+                                  summary=summary, evidence=dict(evidence)))
+
+
+def wake_missed(reminder: Reminder, *, now: float, max_attempts: int) -> Intent | None:
+    """A wake's verdict: its last attempt missed too -> alert with ``missed_wake`` (seed #6), once:
+    only the act that wrote the final miss asks."""
+    if reminder.state != "missed":
+        return None
+    finding = missed_wake(reminder, now=now, max_attempts=max_attempts)
+    if finding is None:
+        return None
+    return Intent(ALERT, reminder.agent, why="a wake's last retry missed", finding=finding)
 
 
 def plan_for(agent: AgentNow, cause: str, *, now: float, mode: Mode, budget: Budget, force: bool = False,

@@ -1,0 +1,118 @@
+"""The plan, with plain data: every automatic act of a tick (alerts and reminders included) is decided
+here, once, and a cockpit that may not act decides none."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from cockpit.findings import Finding, Severity
+from cockpit.judge.plan import (ALERT, REAP, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_tick, repointed,
+                                wake_missed)
+from cockpit.lifecycle import AgentState, Lifecycle, RestartPolicy, SpawnFailed, SpawnStarted, fold, transition
+from cockpit.reminders import Reminder
+
+NOW = 1_000_000.0
+POLICY = RestartPolicy(max_restarts=2, restart_window_s=300.0)
+LEADER = Mode(leader=True, read_only=False, tmux_ok=True)
+
+
+class NeverRepoint:
+    def due(self, finding, truth, now=None) -> bool:
+        return False
+
+
+def agent(name: str, lc: Lifecycle, *, live: bool = False) -> AgentNow:
+    return AgentNow(name=name, lifecycle=lc, policy=POLICY, observed=True, live=live, open_spawn=False)
+
+
+def facts(*agents: AgentNow, mode: Mode = LEADER, last_prune: float = NOW, **kw) -> TickFacts:
+    return TickFacts(now=NOW, mode=mode, budget=Budget(tokens=10.0, per_minute=10), agents=agents,
+                     last_prune=last_prune, **kw)
+
+
+def spent_budget() -> Lifecycle:
+    """Three failed attempts inside the window with max_restarts=2: the transition into FATAL, seen live."""
+    lc = Lifecycle()
+    for i in range(3):
+        lc = transition(lc, SpawnStarted(at=NOW - 30 + i), POLICY)
+        lc = transition(lc, SpawnFailed(at=NOW - 29 + i, check="alive"), POLICY)
+    assert lc.state is AgentState.FATAL and lc.alert_due
+    return lc
+
+
+def alerts(plan) -> list:
+    return list(plan.of(ALERT))
+
+
+def test_a_spent_budget_yields_exactly_one_alert_with_the_judgements_finding():
+    judged = Finding(kind="respawn_exhausted", severity=Severity.CRITICAL, agent="doomed", action="respawn",
+                     summary="doomed: 3 failures in 300s", evidence={"screen": "boom"})
+    [alert] = alerts(plan_tick(facts(agent("doomed", spent_budget()), findings=(judged,)), NeverRepoint()))
+    assert alert.agent == "doomed" and alert.finding is judged and not alert.background
+
+
+def test_a_spent_budget_is_not_alerted_again_on_the_next_ticks():
+    lc = spent_budget()
+    # the next tick observes the same FATAL lifecycle with its edge read (the view forgot it) ...
+    assert alerts(plan_tick(facts(agent("doomed", replace(lc, alert_due=False))), NeverRepoint())) == []
+    # ... or a later failure row while FATAL: still no new edge
+    later = transition(lc, SpawnFailed(at=NOW, check="alive"), POLICY)
+    assert later.state is AgentState.FATAL and alerts(plan_tick(facts(agent("doomed", later)), NeverRepoint())) == []
+
+
+def test_a_budget_spent_before_this_cockpit_started_is_not_alerted():
+    rows = [{"ts": NOW - 30 + i, "agent": "doomed", "event": e} for i in range(3)
+            for e in ("spawn_requested", "spawn_failed")]
+    replayed = fold(rows, POLICY)
+    assert replayed.state is AgentState.FATAL
+    assert alerts(plan_tick(facts(agent("doomed", replayed)), NeverRepoint())) == []
+
+
+def test_a_spent_budget_without_a_finding_still_alerts_with_one_of_its_own():
+    [alert] = alerts(plan_tick(facts(agent("doomed", spent_budget())), NeverRepoint()))
+    assert alert.finding.kind == "respawn_exhausted" and alert.finding.agent == "doomed"
+    assert alert.finding.severity is Severity.CRITICAL
+
+
+def drift() -> Finding:
+    return Finding(kind="version_drift", severity=Severity.CRITICAL, subject="/usr/bin/claude", action="none",
+                   summary="claude changed since its last passed promotion")
+
+
+def test_a_version_drift_is_alerted_when_first_seen_only():
+    [alert] = alerts(plan_tick(facts(findings=(drift(),)), NeverRepoint()))
+    assert alert.finding.kind == "version_drift" and alert.background
+    assert alerts(plan_tick(facts(findings=(drift(),), known=frozenset({drift().key})), NeverRepoint())) == []
+
+
+def test_a_read_only_or_follower_cockpits_plan_yields_no_acts():
+    due = agent("fresh", Lifecycle())  # never started: a leader would start it
+    doomed = agent("doomed", spent_budget())
+    for mode in (replace(LEADER, read_only=True), replace(LEADER, leader=False)):
+        plan = plan_tick(facts(due, doomed, mode=mode, findings=(drift(),), last_prune=0.0), NeverRepoint())
+        assert plan.intents == () and plan.throttled == () and plan.tokens == 0
+    acting = plan_tick(facts(due, doomed, findings=(drift(),)), NeverRepoint())
+    assert [i.act for i in acting.intents if i.act in (SPAWN, ALERT, REAP)] == [SPAWN, ALERT, ALERT]
+
+
+def reminder(state: str, **kw) -> Reminder:
+    return Reminder(id="r-abcd", agent="api", verb="wake", text="resume the migration", due_at=NOW - 60,
+                    created_at=NOW - 120, state=state, **kw)
+
+
+def test_a_wakes_final_miss_is_alerted_and_a_miss_with_retries_left_is_not():
+    final = reminder("missed", attempts=3, missed_at=NOW, evidence={"typed": "resume the migration"})
+    intent = wake_missed(final, now=NOW, max_attempts=3)
+    assert intent is not None and intent.act == ALERT and intent.agent == "api"
+    assert intent.finding.kind == "missed_wake" and intent.finding.severity is Severity.CRITICAL
+    retrying = reminder("scheduled", attempts=1, missed_at=NOW, next_at=NOW + 4)
+    assert wake_missed(retrying, now=NOW, max_attempts=3) is None
+    assert wake_missed(reminder("delivered", attempts=1), now=NOW, max_attempts=3) is None
+
+
+def test_a_rewritten_routing_record_is_told_as_an_info_alert():
+    intent = repointed("scribe", "repointed scribe: routing record s-old -> s-new", {"before": "s-old", "after": "s-new"})
+    assert intent.act == ALERT and intent.agent == "scribe"
+    assert (intent.finding.kind, intent.finding.severity, intent.finding.action) == ("stale_route", Severity.INFO,
+                                                                                      "repoint")
+    assert intent.finding.evidence["after"] == "s-new"
