@@ -64,7 +64,7 @@ from cockpit.observe.procs import ProcessReader
 from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
 from cockpit.observe.exits import ExitEvent
-from cockpit.observe.tick import AgentRecord, TickSnapshot, records_of
+from cockpit.observe.tick import AgentRecord, RecordBook, TickSnapshot, records_of
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
 from cockpit.registry import Journal, Registry
 from cockpit.remote.transport import HostFleet
@@ -176,12 +176,13 @@ class Supervisor:
         # SPEC §6: a state file that is a directory, a FIFO or a planted symlink is one line, before anything runs
         for store in (self.registry, self.journal, ReminderStore(config.state.reminders)):
             store.check_usable()
-        self.reader = ProcessReader()
+        self.reader = ProcessReader(hold=True)  # the fleet's /proc files held open across ticks (closed by close())
         self.probe = PortProbe()
         # seed #4: the registry's view (lifecycles, bound sessions) is observed once a tick; acts sync it
         policies = policies_for(config)
         self.registry_watch = RegistryWatch(self.registry, policies)
         self.view = self.registry_watch.view
+        self.record_book = RecordBook()  # each agent's record, the same object while its rows are
         self.observer = Observer(config, self.tmux, reader=self.reader, probe=self.probe, clock=clock,
                                  adopted=lambda: self.registry_watch.view.open_adoptions())
         # seed #3: the session truth comes from the disk each tick (the judges' rule and activity tracker)
@@ -317,6 +318,7 @@ class Supervisor:
         await self.notifier.close()  # bounded: what was sent is journaled before a new leader reads it back
         await asyncio.to_thread(self.metrics.close)
         await asyncio.to_thread(self.wrappers.close)
+        await asyncio.to_thread(self.reader.close)
         await self.tmux.close()
         await asyncio.to_thread(self.leader_lock.release)
 
@@ -465,7 +467,7 @@ class Supervisor:
         async with self._step("reminders_read"):
             reminders = await asyncio.to_thread(self.reminder_queue.visible, base.at)
         return TickSnapshot(
-            base=base, records=records_of(self.view, self._names), starting=self._starting(), sessions=sessions,
+            base=base, records=self.record_book.records(self.view, self._names), starting=self._starting(), sessions=sessions,
             transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
             reaps_in_flight=frozenset(self.actions.reaper.in_flight),

@@ -432,3 +432,27 @@ def test_a_tick_costs_what_was_appended_not_the_transcript_size(tmp_path, procs)
     tick = observer.observe_sync(snap, {}, now=T0 + 2)
     assert tick.bytes_read <= len(extra) + 65  # the appended line plus the identity probe
     assert tick.truths["tabs"].turn_finished is False and tick.truths["tabs"].transcript.turns == 2001
+
+
+def test_an_unchanged_agent_keeps_its_truth_and_a_rewritten_live_file_is_seen_at_once(tmp_path, procs):
+    work = tmp_path / "work"
+    work.mkdir()
+    cwd = str(work)
+    cfg = tmp_path / "claude"
+    (pid, start), _, _ = procs
+    first_sid, second_sid = sid(), sid()
+    write_transcript(cfg, cwd, first_sid, T0)
+    write_live(cfg, pid, start, first_sid, cwd, "busy")
+    config = make_config(tmp_path, [{"name": "tabs", "kind": "claude-code", "cwd": cwd, "command": ["claude"]}])
+    observer = session_observer(config)
+    snap = snapshot_of({"tabs": [(pid, start)]})
+    observer.observe_sync(snap, {}, now=T0)  # learns the live id as the agent's own (its facts change once)
+    first = observer.observe_sync(snap, {}, now=T0 + 0.5)
+    quiet = observer.observe_sync(snap, {}, now=T0 + 1)
+    assert quiet.truths["tabs"] is first.truths["tabs"]  # nothing it is made of moved: not rebuilt
+    # /clear: the same process, a new session in its live file (and its transcript): seen on the next pass
+    write_transcript(cfg, cwd, second_sid, T0 + 50)
+    write_live(cfg, pid, start, second_sid, cwd, "waiting")
+    moved = observer.observe_sync(snap, {}, now=T0 + 2)
+    assert (moved.truths["tabs"].disk_session, moved.truths["tabs"].status) == (second_sid, "waiting")
+    assert moved.truths["tabs"].activity == "needs_input"

@@ -212,6 +212,10 @@ class PortProbe:
         table = self._listen
         return table if table is not None else self.scan()
 
+    def inodes(self, port: int) -> frozenset[int] | None:
+        """The socket inodes listening on ``port`` as of the last scan; None when nothing listens."""
+        return self._table().get(port) or None
+
     def listening(self, port: int) -> bool:
         """Something listens on ``port`` (any address, IPv4 or IPv6) as of the last scan."""
         return port in self._table()

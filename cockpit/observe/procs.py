@@ -14,11 +14,13 @@ from __future__ import annotations
 import errno
 import os
 import re
+import resource
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
@@ -132,6 +134,61 @@ def _read(path: str, limit: int = 1 << 20) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def _pread(fd: int) -> bytes | None:
+    """A /proc file held open, read again from its start (the kernel renders it anew); None when its
+    process is gone (ESRCH: the file stays bound to that process, never to a successor with its pid)."""
+    try:
+        chunk = os.pread(fd, 65536, 0)
+    except OSError:
+        return None
+    if len(chunk) < 65536:
+        return chunk
+    chunks, off = [chunk], len(chunk)
+    while chunk and off < 1 << 20:
+        try:
+            chunk = os.pread(fd, 65536, off)
+        except OSError:
+            return None
+        chunks.append(chunk)
+        off += len(chunk)
+    return b"".join(chunks)
+
+
+def _fd_budget() -> int:
+    """How many /proc files a reader may hold open: a quarter of the soft descriptor limit (the rest is
+    the pidfds', the sockets' and the files' of a fleet), at most 16384."""
+    try:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (OSError, ValueError):
+        return 0
+    if soft == resource.RLIM_INFINITY:
+        soft = 65536
+    return max(0, min(soft // 4, 16384))
+
+
+@dataclass(slots=True)
+class _Held:
+    """One process the walk keeps open (stat and children files, read again with pread each tick),
+    with what the last read gave: an unchanged stat is not parsed again nor its Proc rebuilt."""
+    stat_fd: int
+    raw: bytes = b""
+    st: StatFields | None = None
+    proc: Proc | None = None
+    proc_of: StatFields | None = None          # the stat ``proc`` was built from
+    kids: dict[str, int] = field(default_factory=dict)  # tid -> its children file
+    used: int = 0                               # the tree call that last read it
+
+
+def _close_all(held: dict[int, _Held]) -> None:
+    for entry in held.values():
+        for fd in (entry.stat_fd, *entry.kids.values()):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    held.clear()
 
 
 def proc_start_ticks(pid: int, proc_root: str = "/proc") -> int | None:
@@ -266,6 +323,14 @@ class ProcessReader:
     to the thread that forked it, so a 12-thread node agent costs 12 reads) or one pass
     over every /proc/PID/stat (cost follows the host). ``last_method`` says which ran.
 
+    With ``hold`` (the supervisor's reader, the real /proc only) the walk keeps each tree process's
+    stat and children files open and reads them again with ``pread``: no path lookup, and a process
+    whose stat did not change is neither parsed again nor rebuilt, so an unchanged fleet yields the
+    same ``Proc`` objects and the same ``ProcessTable`` (what the later steps compare by identity).
+    A held file answers for its own process only (a gone process's file says ESRCH, never its pid's
+    successor's), new children show in the children files at once, and what no walk read for a few
+    calls is closed. ``close()`` releases them.
+
     Thread-safe: the caches are the only shared state and are swapped under a lock.
     """
 
@@ -274,11 +339,22 @@ class ProcessReader:
     # measured costs relative to one stat read + parse (~17 us): seed #8, pick the cheaper
     _CHILDREN_READ_COST = 0.4
     _TASK_LISTDIR_COST = 0.7
+    _HOLD_UNUSED_CALLS = 16  # held files no tree call read for this many calls are closed
+    _HOST_COUNT_EVERY = 16  # tree calls between counts of the host's processes (held mode)
 
-    def __init__(self, proc_root: Path = Path("/proc")) -> None:
+    def __init__(self, proc_root: Path = Path("/proc"), *, hold: bool = False) -> None:
         self.proc_root = Path(proc_root)
         self._root = str(self.proc_root)
         self._lock = threading.Lock()
+        # held files (real /proc only: a fake tree's files are replaced, not rewritten in place)
+        self._hold = hold and self._root == "/proc"
+        self._held: dict[int, _Held] = {}
+        self._held_fds = 0
+        self._fd_budget = _fd_budget() if self._hold else 0
+        self._walk_lock = threading.Lock()  # one walk at a time owns the held descriptors
+        self._tables: dict[tuple[int, ...], tuple[tuple[Proc, ...], ProcessTable]] = {}
+        self._host_count: tuple[int, int] | None = None  # (tree call, processes on the host)
+        self._finalizer = weakref.finalize(self, _close_all, self._held)
         # (pid, start) -> (comm, cmdline, generation last used)
         self._cmdlines: dict[tuple[int, int], tuple[str, tuple[str, ...], int]] = {}
         self._generation = 0
@@ -289,6 +365,8 @@ class ProcessReader:
         self.last_method = ""  # "walk" or "scan": how the last tree() was found
         self.cmdline_reads = 0  # counters for the benchmark and tests (racy, advisory)
         self.stat_reads = 0
+        if self._hold:  # CONFIG_PROC_CHILDREN known before the first walk, which then holds files at once
+            self._children_files = os.path.exists(f"/proc/self/task/{threading.get_native_id()}/children") or None
 
     # -- single reads -------------------------------------------------------------
 
@@ -403,22 +481,149 @@ class ProcessReader:
                     continue
         return kids
 
-    def _walk(self, roots: list[int]) -> dict[int, StatFields] | None:
+    def _walk(self, roots: list[int], gen: int = 0) -> dict[int, StatFields] | None:
+        held = self._hold and self._children_files is True  # CONFIG_PROC_CHILDREN known on: hold files
         stats: dict[int, StatFields] = {}
         stack = list(reversed(roots))
         while stack:
             pid = stack.pop()
             if pid in stats:
                 continue
-            st = self._stat(pid)
+            entry = self._held_stat(pid, gen) if held else None
+            st = entry.st if entry is not None else self._stat(pid)
             if st is None:
                 continue
-            kids = self._children(st)
+            kids = self._held_children(entry, st) if entry is not None else self._children(st)
             if kids is None:
                 return None
             stats[pid] = st
             stack.extend(reversed(kids))
         return stats
+
+    # -- held files (hold=True) -----------------------------------------------------
+
+    def _open(self, path: str) -> int | None:
+        if self._held_fds >= self._fd_budget:
+            return None
+        try:
+            fd = os.open(path, _O_READ)
+        except OSError:
+            return None
+        self._held_fds += 1
+        return fd
+
+    def _close(self, fd: int) -> None:
+        self._held_fds -= 1
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+    def _release(self, pid: int) -> None:
+        entry = self._held.pop(pid, None)
+        if entry is not None:
+            for fd in (entry.stat_fd, *entry.kids.values()):
+                self._close(fd)
+
+    def _held_stat(self, pid: int, gen: int) -> _Held | None:
+        """``pid``'s held entry with its stat read now (st None: gone); None when it cannot be held."""
+        self.stat_reads += 1
+        entry = self._held.get(pid)
+        raw = _pread(entry.stat_fd) if entry is not None else None
+        if entry is not None and not raw:
+            self._release(pid)  # that process is gone; the pid may name a new one: open it afresh
+            entry = None
+        if entry is None:
+            fd = self._open(f"{self._root}/{pid}/stat")
+            if fd is None:
+                self.stat_reads -= 1
+                return None
+            entry = self._held[pid] = _Held(fd)
+            raw = _pread(fd)
+        entry.used = gen
+        if raw != entry.raw:
+            st = parse_stat(raw) if raw else None
+            entry.raw, entry.st = raw or b"", st if st is not None and st.pid == pid else None
+        return entry
+
+    def _held_children(self, entry: _Held, st: StatFields) -> list[int]:
+        """Children of every thread of ``st``, from its held children files."""
+        if st.num_threads <= 1:
+            tids: Iterable[str] = (str(st.pid),)
+        else:
+            try:
+                tids = os.listdir(f"{self._root}/{st.pid}/task")
+            except OSError:
+                return []
+        kids: list[int] = []
+        for tid in tids:
+            fd = entry.kids.get(tid)
+            if fd is None:
+                fd = self._open(f"{self._root}/{st.pid}/task/{tid}/children")
+                if fd is None:
+                    raw = _read(f"{self._root}/{st.pid}/task/{tid}/children")  # over budget: by path
+                else:
+                    entry.kids[tid] = fd
+                    raw = _pread(fd)
+            else:
+                raw = _pread(fd)
+            for word in (raw or b"").split():
+                try:
+                    kids.append(int(word))
+                except ValueError:
+                    continue
+        if len(entry.kids) > 1 and len(entry.kids) > st.num_threads:  # threads ended: their files go
+            live = set(tids)
+            for tid in [t for t in entry.kids if t not in live]:
+                self._close(entry.kids.pop(tid))
+        return kids
+
+    def _held_proc(self, st: StatFields, gen: int, now: float) -> Proc | None:
+        """The Proc of a walked stat: the held one while its stat is unchanged (or equal when rebuilt)."""
+        entry = self._held.get(st.pid) if self._hold else None
+        if entry is None or entry.st is not st:
+            return self._proc(st, gen, now)
+        if entry.proc is not None and entry.proc_of is st:
+            return entry.proc
+        proc = self._proc(st, gen, now)
+        if proc is not None and proc != entry.proc:
+            entry.proc = proc
+        entry.proc_of = st
+        return entry.proc if proc is not None else None
+
+    def _sweep_held(self, gen: int) -> None:
+        if gen % 4:
+            return
+        oldest = gen - self._HOLD_UNUSED_CALLS
+        for pid in [pid for pid, e in self._held.items() if e.used < oldest]:
+            self._release(pid)
+
+    def _table(self, roots: list[int], procs: list[Proc]) -> ProcessTable:
+        """The same table as the last call with these roots when it holds the same Proc objects."""
+        if not self._hold:
+            return ProcessTable(procs)
+        key = tuple(roots)
+        last = self._tables.get(key)
+        if last is not None and len(last[0]) == len(procs) and all(a is b for a, b in zip(last[0], procs)):
+            return last[1]
+        table = ProcessTable(procs)
+        if len(self._tables) >= 8 and key not in self._tables:
+            self._tables.pop(next(iter(self._tables)))
+        self._tables[key] = (tuple(procs), table)
+        return table
+
+    def _host_processes(self, gen: int) -> int:
+        cached = self._host_count
+        if cached is None or gen - cached[0] >= self._HOST_COUNT_EVERY:
+            cached = self._host_count = (gen, len(self._pid_names()))
+        return cached[1]
+
+    def close(self) -> None:
+        """Release the held /proc files (the reader still works, reading by path until it holds again)."""
+        with self._walk_lock:
+            for pid in list(self._held):
+                self._release(pid)
+            self._tables.clear()
 
     def _select(self, roots: list[int], stats: dict[int, StatFields]) -> dict[int, StatFields]:
         kids: dict[int, list[int]] = {}
@@ -443,17 +648,29 @@ class ProcessReader:
         if method not in ("auto", "walk", "scan"):
             raise ValueError(f"method must be auto, walk or scan, not {method!r}")
         roots = list(dict.fromkeys(int(p) for p in root_pids))
+        if self._hold:
+            with self._walk_lock:
+                return self._tree(roots, method)
+        return self._tree(roots, method)
+
+    def _tree(self, roots: list[int], method: str) -> ProcessTable:
         gen = self._next_generation()
         now = self._now_ticks()
         names: list[str] | None = None
         if self._children_files is False:
             method = "scan"
         elif method == "auto":
-            names = self._pid_names()  # one getdents; reused by the scan if it wins
+            if self._hold:  # the host's count, not its names: a held walk needs no getdents per tick
+                count = self._host_processes(gen)
+            else:
+                names = self._pid_names()  # one getdents; reused by the scan if it wins
+                count = len(names)
             per_root = self._walk_cost_per_root
-            walk_ok = per_root is not None and per_root * len(roots) <= len(names)
+            if per_root is None and self._hold:
+                per_root = 1.0 + self._CHILDREN_READ_COST  # a held walk starts with a walk
+            walk_ok = per_root is not None and per_root * len(roots) <= count
             method = "walk" if walk_ok else "scan"
-        stats = self._walk(roots) if method == "walk" else None
+        stats = self._walk(roots, gen) if method == "walk" else None
         if stats is None:
             method = "scan"
             stats = self._select(roots, self._all_stats(names))
@@ -466,8 +683,10 @@ class ProcessReader:
                 for st in stats.values()
             )
             self._walk_cost_per_root = walk_cost / len(roots)
-        procs = (self._proc(st, gen, now) for st in stats.values())
-        return ProcessTable(p for p in procs if p is not None)
+        procs = [self._held_proc(st, gen, now) for st in stats.values()]
+        if self._hold:
+            self._sweep_held(gen)
+        return self._table(roots, [p for p in procs if p is not None])
 
     def scan_all(self) -> ProcessTable:
         """The whole process table (wrapper discovery by command-line regex)."""

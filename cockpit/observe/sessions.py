@@ -341,6 +341,12 @@ class SessionObserver:
         self._agent_places: dict[str, tuple[tuple[str, ...], dict[str, Path]]] = {}
         self._config_dirs: dict[str, Path] = {}
         self._live_dirs: list[Path] = []
+        # what did not change is not recomputed: per agent its facts (keyed by what they are made of),
+        # the rule's answer for the same facts, live sessions and transcripts, and per agent its truth
+        self._facts_memo: dict[str, tuple[tuple[Any, ...], AgentFacts]] = {}
+        self._trees: dict[str, tuple[Any, tuple[ProcRef, ...]]] = {}
+        self._resolved: tuple[list[AgentFacts], list[LiveSession], list[TranscriptFacts], Mapping[str, Resolution]] | None = None
+        self._truths: dict[str, tuple[tuple[Any, ...], SessionTruth]] = {}
 
     # --- where things live ----------------------------------------------------------------
     def claude_dir(self, agent: AgentConfig) -> Path:
@@ -448,7 +454,7 @@ class SessionObserver:
         facts, folder_of, claude_in_tree = self._agent_facts(agents, observations, cdirs, live, bound)
         transcripts, summaries = self._transcripts(agents, facts, cdirs, claude_in_tree)
         live.extend(self._codex_open_rollouts(agents, facts))
-        resolutions = self.resolve(facts, live, transcripts)
+        resolutions = self._resolve(facts, live, transcripts)
         truths = {agent.name: self._truth(agent, f, resolutions[agent.name], summaries, observations.get(agent.name),
                                           now=now, screen=screens.get(agent.name), track_activity=track_activity,
                                           cdirs=cdirs)
@@ -460,6 +466,18 @@ class SessionObserver:
             bytes_read=self._bytes_read() - bytes_before, bad_live_files=bad_live)
         self.last = report
         return report
+
+    def _resolve(self, facts: list[AgentFacts], live: list[LiveSession],
+                 transcripts: list[TranscriptFacts]) -> Mapping[str, Resolution]:
+        """The rule's answer; the last one while its facts (the same objects), live sessions and
+        transcripts are what they were (the rule is pure: the same input, the same answer)."""
+        last = self._resolved
+        if (last is not None and len(last[0]) == len(facts) and all(a is b for a, b in zip(last[0], facts))
+                and last[1] == live and last[2] == transcripts):
+            return last[3]
+        resolutions = self.resolve(facts, live, transcripts)
+        self._resolved = (facts, live, transcripts, resolutions)
+        return resolutions
 
     def _live_sessions(self, cdirs: Mapping[str, Path], procs: Any) -> tuple[list[LiveSession], int]:
         """The live-session files of every config dir the fleet uses, each checked against the process table."""
@@ -486,7 +504,13 @@ class SessionObserver:
         claude_in_tree: set[str] = set()
         for agent in agents:
             obs = observations.get(agent.name)
-            tree = _tree_refs(getattr(obs, "tree", ()) or ())
+            procs = getattr(obs, "tree", ()) or ()
+            known = self._trees.get(agent.name)
+            if known is not None and known[0] is procs:
+                tree = known[1]  # the same observed tree (an unchanged agent keeps its objects)
+            else:
+                tree = _tree_refs(procs)
+                self._trees[agent.name] = (procs, tree)
             cwds, folders = self._places(agent)
             in_tree = [l for p in tree if (l := live_by_key.get((p.pid, p.start))) is not None]
             if in_tree:
@@ -499,7 +523,11 @@ class SessionObserver:
             folder_of[agent.name] = folders
             registry_ids = [s for s in bound.get(agent.name, ()) if isinstance(s, str) and s]
             history = self._sync_history(agent.name, registry_ids)
-            facts.append(AgentFacts(agent.name, agent.kind, cwds, tuple(folders), tree, tuple(history)))
+            key = (agent.kind, cwds, tuple(folders), tree, tuple(history))
+            memo = self._facts_memo.get(agent.name)
+            if memo is None or memo[0] != key:
+                memo = self._facts_memo[agent.name] = (key, AgentFacts(agent.name, *key))
+            facts.append(memo[1])
         return facts, folder_of, claude_in_tree
 
     def _transcripts(self, agents: Sequence[AgentConfig], facts: Sequence[AgentFacts], cdirs: Mapping[str, Path],
@@ -554,16 +582,23 @@ class SessionObserver:
                 pane_mark=getattr(pane, "change_mark", None), screen=screen)
         elif self.last is not None and agent.name in self.last.truths and alive:
             activity = self.last.truths[agent.name].activity
-        evidence = dict(res.evidence)
-        if track_activity and alive:
-            evidence["activity_why"] = self.activity.why(agent.name)
+        why = self.activity.why(agent.name) if track_activity and alive else None
         home = str(self.codex_home(agent) if agent.kind == "codex" else cdirs[agent.name])
-        return SessionTruth(
+        key = (res, summary, status, activity, why, home)
+        memo = self._truths.get(agent.name)
+        if memo is not None and memo[0] == key:
+            return memo[1]  # nothing it is made of moved: the same truth object
+        evidence = dict(res.evidence)
+        if why is not None:
+            evidence["activity_why"] = why
+        truth = SessionTruth(
             agent=agent.name, disk_session=res.disk_session, source=res.source,
             last_turn_at=summary.last_at if summary else None,
             turn_finished=summary.turn_finished if summary else None, status=status,
             ambiguous=res.ambiguous, candidates=res.candidates, evidence=evidence, activity=activity,
             transcript=summary, kind=agent.kind, config_dir=home)
+        self._truths[agent.name] = (key, truth)
+        return truth
 
     def _complete(self, agent: AgentConfig, folder: str, sid: str,
                   summaries: dict[tuple[str, str], TranscriptSummary]) -> TranscriptSummary:

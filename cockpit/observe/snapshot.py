@@ -96,6 +96,9 @@ class Observer:
         self.probe = probe or PortProbe()
         self.clock = clock
         self.adopted = adopted or (lambda: {})  # agent -> its open `adopted` registry row
+        # per agent, what the last observation was made of and gave: an agent whose pane, process table
+        # and listeners did not move keeps the same AgentObservation object (the later steps compare by identity)
+        self._last: dict[str, tuple[ProcessTable, frozenset[int] | None, AgentObservation]] = {}
 
     async def observe(self) -> Snapshot:
         started = time.perf_counter()
@@ -166,13 +169,29 @@ class Observer:
                        proc: Proc | None = None, adopted: bool = False) -> AgentObservation:
         if not adopted:
             proc = procs.get(pane.pid) if pane is not None and not pane.dead else None
-        tree = tuple(procs.descendants(proc.pid)) if proc is not None else ()
-        port = None
+        last = self._last.get(agent.name)
+        before = last[2] if last is not None else None
+        if before is not None and last[0] is procs and before.proc is proc:  # type: ignore[index]
+            tree = before.tree  # the same table (no process of the fleet changed): the same tree
+        else:
+            tree = tuple(procs.descendants(proc.pid)) if proc is not None else ()
+            if before is not None and tree == before.tree:
+                tree = before.tree
+        port, inodes = None, None
         if agent.port is not None:
             if proc is None:
                 port = PortState(agent.port, False, None)
             else:
-                listening = self.probe.listening(agent.port)
-                owned = self.probe.owner_ok(agent.port, tree) if listening else False
-                port = PortState(agent.port, listening, owned)
-        return AgentObservation(name=agent.name, pane=pane, proc=proc, tree=tree, port=port, adopted=adopted)
+                inodes = self.probe.inodes(agent.port)
+                if before is not None and before.port is not None and before.tree is tree and last[1] == inodes:  # type: ignore[index]
+                    port = before.port  # the same listeners, the same tree: the same answer
+                else:
+                    listening = inodes is not None
+                    owned = self.probe.owner_ok(agent.port, tree) if listening else False
+                    port = PortState(agent.port, listening, owned)
+        obs = before
+        if before is None or not (before.pane is pane and before.proc is proc and before.tree is tree
+                                  and before.port == port and before.adopted == adopted):
+            obs = AgentObservation(name=agent.name, pane=pane, proc=proc, tree=tree, port=port, adopted=adopted)
+        self._last[agent.name] = (procs, inodes, obs)
+        return obs

@@ -62,6 +62,25 @@ def records_of(view: RegistryView, names: Any) -> dict[str, AgentRecord]:
     return {name: AgentRecord.of(view, name) for name in names}
 
 
+class RecordBook:
+    """Each agent's AgentRecord, tick after tick: the same object while the lifecycle and rows it is
+    made of are the same (the judges' memo compares records by identity)."""
+
+    def __init__(self) -> None:
+        self._memo: dict[str, tuple[tuple[Any, ...], AgentRecord]] = {}
+
+    def records(self, view: RegistryView, names: Any) -> dict[str, AgentRecord]:
+        out: dict[str, AgentRecord] = {}
+        for name in names:
+            key = (view.lifecycle(name), view.open_spawn(name), view.last_failed.get(name),
+                   view.last_exit.get(name), view.bound_session(name))
+            memo = self._memo.get(name)
+            if memo is None or memo[0] != key:
+                memo = self._memo[name] = (key, AgentRecord.of(view, name))
+            out[name] = memo[1]
+        return out
+
+
 @dataclass(frozen=True)
 class TickSnapshot:
     base: Snapshot                                   # panes, process trees, ports (one list-panes, one /proc pass)

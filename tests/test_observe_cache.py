@@ -1,0 +1,189 @@
+"""The observe step's caches never hide a change: each input that moved is seen on the next observation.
+
+Real tmux on a private server, real processes: an agent that forks a child, kills it, opens a port,
+and a pane respawned with a new process. An unchanged agent keeps its very objects (the later steps
+compare by identity); a changed one is observed anew at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import pytest
+
+from cockpit.config import AgentConfig, Config, TmuxConfig
+from cockpit.observe.procs import ProcessReader
+from cockpit.observe.snapshot import Observer, Snapshot
+from cockpit.tmux import TmuxClient
+
+SESSION = "cache"
+# An agent driven by lines typed into its pane: fork a child, kill it, listen on a port.
+AGENT = (
+    "import os, signal, socket, subprocess, sys\n"
+    "child, sock = None, None\n"
+    "for line in sys.stdin:\n"
+    "    word, _, arg = line.strip().partition(' ')\n"
+    "    if word == 'fork':\n"
+    "        child = subprocess.Popen(['sleep', '7321'])\n"
+    "    elif word == 'kill' and child is not None:\n"
+    "        child.kill(); child.wait(); child = None\n"
+    "    elif word == 'listen':\n"
+    "        sock = socket.socket(); sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+    "        sock.bind(('127.0.0.1', int(arg))); sock.listen()\n"
+    "    print('ok', word, flush=True)\n"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Rig:
+    def __init__(self, socket_name: str, port: int) -> None:
+        self.tmux = TmuxClient(("-L", socket_name))
+        self.agent = AgentConfig(name="a1", command=(sys.executable, "-c", AGENT), port=port, cwd=Path("/"))
+        self.config = Config(tmux=TmuxConfig(socket=socket_name, session=SESSION), agents=(self.agent,))
+        self.reader = ProcessReader(hold=True)
+        self.observer = Observer(self.config, self.tmux, reader=self.reader)
+        self.pane = ""
+
+    async def start(self) -> None:
+        await self.tmux.connect(start_server=True)
+        await self.tmux.run("new-session", "-d", "-s", SESSION, "-n", "idle", "sleep", "2147483647")
+        (line,) = await self.tmux.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", f"={SESSION}:",
+                                      "-n", "a1", "--", *self.agent.command)
+        self.pane = line.strip()
+        await self.tmux.run("set-option", "-p", "-t", self.pane, "@cockpit_agent", "a1")
+
+    async def type(self, text: str) -> None:
+        await self.tmux.run("send-keys", "-t", self.pane, "-l", text)
+        await self.tmux.run("send-keys", "-t", self.pane, "Enter")
+
+    async def until(self, check: Callable[[Snapshot], bool], what: str, timeout: float = 10.0) -> Snapshot:
+        deadline = time.monotonic() + timeout
+        while True:
+            snap = await self.observer.observe()
+            if check(snap):
+                return snap
+            assert time.monotonic() < deadline, f"never observed: {what}"
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        self.reader.close()
+        await self.tmux.kill_server()
+
+
+def run(socket_name: str, body: Callable[[Rig], Awaitable[Any]]) -> None:
+    async def main() -> None:
+        rig = Rig(socket_name, free_port())
+        try:
+            await rig.start()
+            await body(rig)
+        finally:
+            await rig.close()
+    asyncio.run(main())
+
+
+def commands(snap: Snapshot) -> list[str]:
+    return [p.command for p in snap.agents["a1"].tree]
+
+
+def test_an_unchanged_agent_keeps_its_observation_and_a_new_child_is_seen_at_once(tmux_socket: str) -> None:
+    async def body(rig: Rig) -> None:
+        first = await rig.until(lambda s: s.agents["a1"].proc is not None and
+                                time.monotonic() > 0 and len(s.agents["a1"].tree) == 1, "the agent alone")
+        await asyncio.sleep(0.6)  # past the young-process window: its command line is settled
+        settled = await rig.observer.observe()
+        again = await rig.observer.observe()
+        assert again.agents["a1"] is settled.agents["a1"] and again.procs is settled.procs
+        assert first.agents["a1"].proc.pid == again.agents["a1"].proc.pid
+        await rig.type("fork")
+        forked = await rig.until(lambda s: "sleep 7321" in commands(s), "the forked child")
+        assert forked.agents["a1"] is not again.agents["a1"]
+        await rig.type("kill")
+        await rig.until(lambda s: "sleep 7321" not in commands(s) and len(s.agents["a1"].tree) == 1,
+                        "the killed child gone")
+    run(tmux_socket, body)
+
+
+def test_a_port_opened_by_an_unchanged_process_is_seen_on_the_next_observation(tmux_socket: str) -> None:
+    async def body(rig: Rig) -> None:
+        port = rig.agent.port
+        before = await rig.until(lambda s: s.agents["a1"].proc is not None, "the agent")
+        assert before.agents["a1"].port is not None and not before.agents["a1"].port.listening
+        again = await rig.observer.observe()
+        assert again.agents["a1"].port == before.agents["a1"].port
+        await rig.type(f"listen {port}")
+        after = await rig.until(lambda s: s.agents["a1"].port.listening, "the port listening")
+        assert after.agents["a1"].port.ok, "the agent's own process holds it"
+        assert after.agents["a1"].proc.pid == before.agents["a1"].proc.pid
+    run(tmux_socket, body)
+
+
+def test_a_respawned_pane_is_observed_with_its_new_process(tmux_socket: str) -> None:
+    async def body(rig: Rig) -> None:
+        old = await rig.until(lambda s: s.agents["a1"].proc is not None, "the agent")
+        old_pid = old.agents["a1"].proc.pid
+        await rig.observer.observe()
+        await rig.tmux.run("respawn-pane", "-k", "-t", rig.pane, "sleep", "7322")
+        new = await rig.until(lambda s: s.agents["a1"].proc is not None and s.agents["a1"].proc.pid != old_pid,
+                              "the new process")
+        assert commands(new)[0] == "sleep 7322" or new.agents["a1"].proc.comm in ("sleep", "python3", "python")
+        await rig.until(lambda s: commands(s) == ["sleep 7322"], "the new process's command line")
+    run(tmux_socket, body)
+
+
+def test_a_held_reader_sees_a_killed_root_and_its_reused_pid_is_not_the_old_process(spawn_child) -> None:
+    root = spawn_child(["sleep", "7323"])
+    reader = ProcessReader(hold=True)
+    time.sleep(0.6)  # exec'd and past the young-process window
+    try:
+        table = reader.tree([root.pid])
+        assert [p.command for p in table] == ["sleep 7323"]
+        assert reader.tree([root.pid]) is table  # nothing moved: the same table
+        start = table.get(root.pid).start
+        root.kill()
+        root.wait()
+        after = reader.tree([root.pid])
+        assert root.pid not in after or after.get(root.pid).start != start
+    finally:
+        reader.close()
+    assert reader._held == {} and reader._held_fds == 0
+
+
+def test_a_held_reader_stays_within_its_descriptor_budget(spawn_child) -> None:
+    roots = [spawn_child(["sleep", "7324"]).pid for _ in range(6)]
+    reader = ProcessReader(hold=True)
+    reader._fd_budget = 5  # fewer than the fleet needs: the rest is read by path, the tree stays whole
+    try:
+        for _ in range(3):
+            table = reader.tree(roots)
+            assert sorted(p.pid for p in table) == sorted(roots)
+            assert reader._held_fds <= 5
+    finally:
+        reader.close()
+
+
+@pytest.fixture
+def spawn_child():
+    import subprocess
+
+    started: list[subprocess.Popen] = []
+
+    def _spawn(argv: list[str]) -> subprocess.Popen:
+        p = subprocess.Popen(argv)
+        started.append(p)
+        return p
+
+    yield _spawn
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
