@@ -43,7 +43,7 @@ from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
 from cockpit.judge.hosts import HostView, split_name
 from cockpit.judge.plan import (ALERT, AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
-                                RECORD_EXIT, REMINDERS, REPOINT, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
+                                FIRE, RECORD_EXIT, REPOINT, SETTLE, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions
 from cockpit.judge.tick import Judgement, again_hosts, judge_tick
@@ -498,7 +498,7 @@ class Supervisor:
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor
         return Mode(leader=self.leader, read_only=self.read_only, tmux_ok=tmux_ok, auto_respawn=sup.auto_respawn,
-                    auto_reap=sup.auto_reap, spawn_verify_s=sup.spawn_verify_s)
+                    auto_reap=sup.auto_reap, spawn_verify_s=sup.spawn_verify_s, wake_verify_s=sup.wake_verify_s)
 
     def _budget(self) -> Budget:
         return Budget(self.actions.bucket.available(), self.config.supervisor.max_actions_per_minute)
@@ -523,7 +523,8 @@ class Supervisor:
                 truths=snap.sessions.truths if snap.sessions is not None else {},
                 zombies=[w for w in judgement.wrappers if w.state == "zombie"],
                 reaps_in_flight=snap.reaps_in_flight, last_prune=self.last_prune,
-                findings=judgement.findings(), known=frozenset(self.findings))
+                findings=judgement.findings(), known=frozenset(self.findings), reminders=snap.reminders,
+                reminders_in_flight=frozenset(self.reminders.tasks), waking=frozenset(self.reminders.waking))
             return plan_tick(facts, self.auto_repoint)
 
     def _fatal_edges_read(self, snap: TickSnapshot) -> None:
@@ -553,11 +554,11 @@ class Supervisor:
             # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
             self._count("reap")
             self.actions.start_reaps([i.wrapper for i in plan.of(REAP)])
-        for intent in plan.of(REMINDERS):
+        if plan.of(FIRE, SETTLE):
             # seed #6: fire due reminders, settle orphaned firings; each attempt verifies in its own task
             self._count("reminders")
-            async with self._step("reminders"):
-                await self.reminders.run(snap.base, starting=set(self._starting()))
+            with self._sync_step("reminders"):
+                self.reminders.start(plan.of(FIRE, SETTLE), snap.base, starting=self._starting())
         for intent in plan.of(PRUNE):
             async with self._step("prune"):
                 await self._prune(snap.at)
@@ -615,7 +616,7 @@ class Supervisor:
         touched = plan.agents
         records = {**snap.records, **records_of(self.view, touched)} if touched else snap.records
         reminders = snap.reminders
-        if plan.of(REMINDERS):
+        if plan.of(FIRE, SETTLE):
             async with self._step("reminders_read"):
                 reminders = tuple(await asyncio.to_thread(self.reminder_queue.visible, snap.at))
         sessions = (self.sessions.last or snap.sessions) if repointed else snap.sessions
@@ -627,7 +628,7 @@ class Supervisor:
             return judgement
         with self._sync_step("judge"):
             return judgement.again(after, self.config, plan.agents | (before.starting ^ after.starting),
-                                   reminders=bool(plan.of(REMINDERS)))
+                                   reminders=bool(plan.of(FIRE, SETTLE)))
 
     # --- report: what changed since the last tick, journaled once -----------------------------
 

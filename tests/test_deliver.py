@@ -1,7 +1,7 @@
 """Seed #6 against a private tmux server and simulated agents: a wake counts only when the agent shows it.
 
-Each test drives a real Supervisor and the reminder pass built from the supervisor's own parts
-(:class:`Cockpit`; once the supervisor runs the pass itself, the same tests use its pass).
+Each test drives a real Supervisor (:class:`Cockpit`): its plan decides which reminders are due, its
+reminder pass fires and verifies them.
 """
 
 from __future__ import annotations
@@ -24,26 +24,17 @@ APPEND_STDIN = "import sys; open(sys.argv[1], 'a').write(sys.stdin.read().replac
 
 
 class Cockpit:
-    """A Supervisor and its reminder pass: the supervisor's own when it has one, else built from its parts."""
+    """A Supervisor and its reminder pass (the plan decides what is due; the pass fires and verifies)."""
 
     def __init__(self, config, **kwargs) -> None:
         self.sup = Supervisor(config, **kwargs)
-        own = getattr(self.sup, "reminders", None)
-        self.wired = isinstance(own, ReminderPass)
-        self.rpass: ReminderPass = own if self.wired else ReminderPass(
-            config, ReminderQueue.for_config(config), self.sup.actions, tmux=self.sup.tmux,
-            observe=self.sup.observer.observe, sessions=self.sup.sessions, actor=kwargs.get("actor", "cockpit"),
-            enter_delay_s=0.1)
+        self.rpass: ReminderPass = self.sup.reminders
         self.queue = self.rpass.queue
         self.toasts: list = []  # notices the TUI would toast
 
     async def tick(self):
         report = await self.sup.tick()
-        if self.wired:
-            self.toasts += report.notices
-        elif self.sup.leader and not self.sup.read_only:
-            await self.rpass.run(None, starting=set(self.sup.actions.in_flight) | set(self.sup.spawning))
-            self.toasts += self.rpass.take_notices()
+        self.toasts += report.notices
         return report
 
     async def tick_until(self, predicate, timeout: float = 20.0, what: str = "condition"):
@@ -75,8 +66,6 @@ class Cockpit:
         return await self.tick_until(lambda _r: (r := self.queue.get(rid)).done and r, timeout, f"reminder {rid} done")
 
     async def close(self) -> None:
-        if not self.wired:
-            await self.rpass.close()
         await self.sup.close()
 
 
@@ -135,8 +124,7 @@ def test_a_wake_is_typed_and_verified_through_the_transcript(world):
             await cp.ready("tabs")
             r = await asyncio.to_thread(cp.queue.add, "tabs", "wake", "check the nightly build", time.time())
             done = await cp.until_done(r.id)
-            if cp.wired:  # seed #10: the supervisor's tick really runs the pass
-                assert cp.sup.invocations.get("reminders", 0) >= 1
+            assert cp.sup.invocations.get("reminders", 0) >= 1  # seed #10: the tick's act really starts the pass
             return done, cp.rpass.invocations
         finally:
             await cp.close()

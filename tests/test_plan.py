@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cockpit.findings import Finding, Severity
-from cockpit.judge.plan import (ALERT, REAP, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_tick, repointed,
+from cockpit.judge.plan import (ALERT, FIRE, REAP, SETTLE, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_tick, repointed,
                                 wake_missed)
 from cockpit.lifecycle import AgentState, Lifecycle, RestartPolicy, SpawnFailed, SpawnStarted, fold, transition
 from cockpit.reminders import Reminder
@@ -116,3 +116,49 @@ def test_a_rewritten_routing_record_is_told_as_an_info_alert():
     assert (intent.finding.kind, intent.finding.severity, intent.finding.action) == ("stale_route", Severity.INFO,
                                                                                       "repoint")
     assert intent.finding.evidence["after"] == "s-new"
+
+
+def due(rid: str, agent: str, verb: str = "wake", *, next_at: float = NOW, **kw) -> Reminder:
+    return Reminder(id=rid, agent=agent, verb=verb, text="hello", due_at=next_at, created_at=NOW - 600,
+                    next_at=next_at, **kw)
+
+
+def fired(plan) -> list[str]:
+    return [i.reminder.id for i in plan.of(FIRE)]
+
+
+def test_a_reminder_due_now_is_fired_and_one_not_yet_due_is_not():
+    plan = plan_tick(facts(reminders=(due("r-now", "api"), due("r-later", "tabs", next_at=NOW + 1))), NeverRepoint())
+    assert fired(plan) == ["r-now"] and plan.of(FIRE)[0].agent == "api"
+    assert fired(plan_tick(facts(reminders=(due("r-later", "tabs", next_at=NOW + 1),)), NeverRepoint())) == []
+
+
+def test_one_wake_per_agent_at_a_time_and_notices_are_not_held_by_a_wake():
+    reminders = (due("r-2", "api", next_at=NOW - 5), due("r-1", "api", next_at=NOW - 10),
+                 due("r-n", "api", "notice", next_at=NOW - 1), due("r-t", "tabs"))
+    assert fired(plan_tick(facts(reminders=reminders), NeverRepoint())) == ["r-1", "r-n", "r-t"]
+    # a wake of api already in flight (this cockpit): api's next wake waits; an attempt in flight is not doubled
+    plan = plan_tick(facts(reminders=reminders, waking=frozenset({"api"}), reminders_in_flight=frozenset({"r-t"})),
+                     NeverRepoint())
+    assert fired(plan) == ["r-n"]
+
+
+def test_waiting_is_due_again_and_finished_or_fired_reminders_are_not_fired():
+    reminders = (due("r-w", "api", state="waiting", why="agent busy"), due("r-d", "tabs", state="delivered"),
+                 due("r-c", "relay", state="cancelled"), due("r-f", "scribe", state="fired", fired_at=NOW - 1))
+    assert fired(plan_tick(facts(reminders=reminders), NeverRepoint())) == ["r-w"]
+
+
+def test_a_firing_left_without_a_verdict_is_settled_after_the_verify_window():
+    mode = replace(LEADER, wake_verify_s=30.0)
+    fresh = due("r-f", "api", state="fired", fired_at=NOW - 31.0, attempts=1)
+    assert plan_tick(facts(mode=mode, reminders=(fresh,)), NeverRepoint()).of(SETTLE) == ()
+    old = replace(fresh, fired_at=NOW - 33.0)
+    [settle] = plan_tick(facts(mode=mode, reminders=(old,)), NeverRepoint()).of(SETTLE)
+    assert settle.reminder is old and settle.agent == "api"
+
+
+def test_a_read_only_cockpit_fires_no_reminder():
+    for mode in (replace(LEADER, read_only=True), replace(LEADER, leader=False)):
+        plan = plan_tick(facts(mode=mode, reminders=(due("r-now", "api"),)), NeverRepoint())
+        assert plan.intents == ()

@@ -56,7 +56,7 @@ from cockpit import timefmt
 from cockpit.act.hooks import run_json_command
 from cockpit.claude_paths import live_session_path, transcript_path
 from cockpit.config import AgentConfig, Config
-from cockpit.judge.plan import wake_missed
+from cockpit.judge.plan import SETTLE, Intent, wake_missed
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.observe.transcripts import ClaudeTranscriptReader, CodexTranscriptReader, TranscriptReader
 from cockpit.registry import Tail
@@ -82,7 +82,6 @@ NOTICE_TIMEOUT_S = 30.0
 HOOK_SOURCE = "hook:"      # a wake matched by its UserPromptSubmit hook (SPEC §8), not a transcript record
 CONFIRM_S = 2.0            # after a busy status, how long to wait for the transcript's record too
 TS_SLACK_S = 1.0           # agents stamp records in ms; a record this much before the firing still counts
-ORPHAN_SLACK_S = 2.0       # a "fired" older than wake_verify_s + this, not ours: its cockpit stopped
 READY_TIMEOUT_S = 30.0     # after a respawn, how long to wait for the agent's prompt (live file idle)
 EVIDENCE_PROMPTS = 5
 _CONTROL_RUN = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -413,10 +412,10 @@ async def verify_wake(watch: WakeWatch, *, fired_at: float, verify_s: float,
 
 
 class ReminderPass:
-    """The leader's reminder work, once per tick: fire what is due, settle orphaned firings.
+    """The leader's reminder work: fire what the plan found due, settle orphaned firings.
 
     Each attempt runs as its own task (a wake's verification takes up to ``wake_verify_s``);
-    ``run`` only starts them, so a tick never waits for an agent. One wake per agent at a time.
+    ``start`` only starts them, so a tick never waits for an agent. One wake per agent at a time.
     ``actions`` is the ActionLayer: read-only refusal, the per-agent lock, the journal, the rate
     limit (for a respawn), the verified respawn and the alert.
     """
@@ -474,27 +473,23 @@ class ReminderPass:
         out, self.notices = self.notices, []
         return out
 
-    async def run(self, snapshot: Any = None, *, starting: Iterable[str] = ()) -> list[Reminder]:
-        """Start the attempts that are due now; returns the reminders as of this pass."""
+    def start(self, intents: Iterable[Intent], snapshot: Any = None, *, starting: Iterable[str] = ()) -> None:
+        """Start the attempts the plan found due (``fire_reminder``, ``settle_reminder``); never waits for one."""
         self._count("pass")
-        now = self.clock()
-        state = await asyncio.to_thread(self.queue.refresh)
         starting = set(starting)
-        verify_s = self.config.supervisor.wake_verify_s
-        for r in sorted(state.values(), key=lambda r: (r.next_at, r.created_at)):
-            if r.id in self.tasks:
+        for intent in intents:
+            r = intent.reminder
+            if r is None or r.id in self.tasks:
                 continue
-            if r.state == "fired" and r.fired_at is not None and now - r.fired_at > verify_s + ORPHAN_SLACK_S:
+            if intent.act == SETTLE:
                 self._start(r, lambda r=r: self._settle_orphan(r))
-            elif r.is_due(now):
-                if r.verb == "wake":
-                    if r.agent in self.waking:
-                        continue  # one wake per agent at a time: typing never interleaves
-                    self.waking.add(r.agent)
-                    self._start(r, lambda r=r: self._wake(r, snapshot, starting), agent=r.agent)
-                else:
-                    self._start(r, lambda r=r: self._notice(r))
-        return sorted(state.values(), key=lambda r: (r.done, r.next_at, r.created_at, r.id))
+            elif r.verb == "wake":
+                if r.agent in self.waking:
+                    continue  # one wake per agent at a time: typing never interleaves
+                self.waking.add(r.agent)
+                self._start(r, lambda r=r: self._wake(r, snapshot, starting), agent=r.agent)
+            else:
+                self._start(r, lambda r=r: self._notice(r))
 
     def _start(self, r: Reminder, work: Callable[[], Awaitable[None]], *, agent: str | None = None) -> None:
         task = asyncio.ensure_future(self._guarded(r, work))

@@ -29,9 +29,12 @@ STALLED_SPAWN_SLACK_S = 5.0
 PRUNE_EVERY_S = 600.0
 
 # What an automatic act is called in an intent (and in the supervisor's invocation counts).
-RECORD_EXIT, SPAWN, REPOINT, REAP, REMINDERS, PRUNE = "record_exit", "spawn", "repoint", "reap", "reminders", "prune"
+RECORD_EXIT, SPAWN, REPOINT, REAP, PRUNE = "record_exit", "spawn", "repoint", "reap", "prune"
 # Telling the humans through ``alert_command`` (seeds #1, #2, #6): once per transition, never per tick.
 ALERT = "alert"
+# Seed #6: a reminder's attempt (wake or notice), and the verdict of a firing its cockpit left behind.
+FIRE, SETTLE = "fire_reminder", "settle_reminder"
+ORPHAN_SLACK_S = 2.0  # a "fired" older than wake_verify_s + this, not ours: its cockpit stopped
 # Events that enter the pipeline for one agent (SPEC §8): its process seen to exit (a pidfd), a hook's word.
 EXIT_EVENT, HOOK_EVENT = "exit_event", "hook_event"
 # Operator causes that enter the pipeline for one agent.
@@ -54,6 +57,7 @@ class Intent:
     text: str = ""               # send: what is typed
     finding: Finding | None = None  # alert: the finding ``alert_command`` gets
     background: bool = False     # alert: the tick does not wait for the command
+    reminder: Reminder | None = None  # fire, settle: the reminder as observed this tick
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class Mode:
     auto_respawn: bool = True
     auto_reap: bool = True
     spawn_verify_s: float = 20.0
+    wake_verify_s: float = 30.0
 
     @property
     def acting(self) -> bool:
@@ -110,8 +115,8 @@ class Plan:
     throttled: tuple[Finding, ...] = ()   # cleanup_throttled: acts the rate limit held back
     tokens: int = 0                       # tokens the intents spend
 
-    def of(self, act: str) -> tuple[Intent, ...]:
-        return tuple(i for i in self.intents if i.act == act)
+    def of(self, *acts: str) -> tuple[Intent, ...]:
+        return tuple(i for i in self.intents if i.act in acts)
 
     @property
     def agents(self) -> set[str]:
@@ -283,6 +288,9 @@ class TickFacts:
     reaps_in_flight: frozenset[str] = frozenset()
     last_prune: float = 0.0
     findings: Sequence[Finding] = ()                    # this tick's judgement, every finding
+    reminders: Sequence[Reminder] = ()                  # seed #6: open ones and the last day's
+    reminders_in_flight: frozenset[str] = frozenset()   # reminder ids whose attempt runs (this cockpit)
+    waking: frozenset[str] = frozenset()                # agents with a wake in flight (this cockpit)
     known: frozenset[tuple[str, str | None, str | None]] = frozenset()  # the last report's finding keys
 
 
@@ -318,11 +326,38 @@ def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
         intents += reaps
         throttled += held
     # seed #6: fire due reminders and settle orphaned firings (each attempt verifies in its own task)
-    intents.append(Intent(REMINDERS))
+    intents += plan_reminders(facts.reminders, now, verify_s=mode.wake_verify_s,
+                              in_flight=facts.reminders_in_flight, waking=facts.waking)
     if now - facts.last_prune >= PRUNE_EVERY_S:
         intents.append(Intent(PRUNE, why="closed lifecycles past their retention"))
     intents += plan_alerts(facts.agents, facts.findings, facts.known)
     return Plan(tuple(intents), tuple(throttled), tokens.spent)
+
+
+# --- reminders: which are due ----------------------------------------------------------------------
+
+
+def plan_reminders(reminders: Iterable[Reminder], now: float, *, verify_s: float,
+                   in_flight: Collection[str] = (), waking: Collection[str] = ()) -> list[Intent]:
+    """Seed #6: the attempts one tick starts, the next due first.
+
+    scheduled/waiting, its time come -> fire it (a wake: one per agent at a time, typing never interleaves)
+    fired, no verdict past verify_s  -> settle it (the cockpit that fired it stopped while verifying)
+    """
+    busy = set(waking)
+    intents: list[Intent] = []
+    for r in sorted(reminders, key=lambda r: (r.next_at, r.created_at)):
+        if r.id in in_flight:
+            continue
+        if r.state == "fired" and r.fired_at is not None and now - r.fired_at > verify_s + ORPHAN_SLACK_S:
+            intents.append(Intent(SETTLE, r.agent, why="fired, and its cockpit gave no verdict", reminder=r))
+        elif r.is_due(now):
+            if r.verb == "wake":
+                if r.agent in busy:
+                    continue
+                busy.add(r.agent)
+            intents.append(Intent(FIRE, r.agent, why=f"{r.verb} due", reminder=r))
+    return intents
 
 
 # --- alerts: who is told through alert_command, once per transition ---------------------------------
