@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cockpit.findings import Finding, Severity
+from cockpit.observe.load import TickLoad
 from cockpit.observe.loopwatch import Block
 
 HEARTBEAT_WINDOW_S = 600.0
@@ -126,21 +127,6 @@ def judge_blocks(blocks: Iterable[Block], now: float, *, loop_block_ms: float, h
 
 
 # --- the supervisor's own cost -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TickLoad:
-    """What one whole tick (observe, judge, act) cost the cockpit."""
-    wall_ms: float
-    cpu_ms: float               # process CPU time during the tick (loop thread and worker threads)
-    tmux_processes: int         # tmux client processes started
-    tmux_commands: int = 0      # commands sent over the control connection
-    shed: tuple[str, ...] = ()  # optional work this tick skipped
-
-    def to_json(self) -> dict[str, Any]:
-        return {"wall_ms": round(self.wall_ms, 2), "cpu_ms": round(self.cpu_ms, 2),
-                "tmux_processes": self.tmux_processes, "tmux_commands": self.tmux_commands,
-                "shed": list(self.shed)}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from cockpit.observe.canaries import CanaryState
 from cockpit.observe.drift import CliTarget
 from cockpit.observe.folds import TranscriptFeed
 from cockpit.observe.history import RegistryView
+from cockpit.observe.load import TickLoad
 from cockpit.observe.loopwatch import Block
 from cockpit.observe.sessions import SessionsReport
 from cockpit.observe.snapshot import Snapshot
@@ -93,7 +94,7 @@ class TickSnapshot:
     clis: tuple[CliTarget, ...] = ()                 # seed #1
     reminders: tuple[Reminder, ...] = ()             # seed #6: open, and finished in the last day
     blocks: tuple[Block, ...] = ()                   # seed #7: recent event-loop blocks, every source
-    loads: tuple[Any, ...] = ()                      # seed #8: the last ticks' TickLoad, newest last
+    loads: tuple[TickLoad, ...] = ()                 # seed #8: the last ticks' cost, newest last
     shed: tuple[str, ...] = ()                       # optional work the ticks skip while over budget
     reaps_in_flight: frozenset[str] = frozenset()    # wrapper ids being reaped by this cockpit
     hosts: tuple[Any, ...] = ()                      # SPEC §9: a judge.hosts.HostView per [[hosts]] entry
