@@ -153,6 +153,7 @@ class Supervisor:
         self.events = EventSources(config, on_exit=self._on_exit, on_hook=self._on_hook, read_only=read_only)
         self.findings: dict[tuple[str, str | None, str | None], Finding] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False  # close() began: no new background pass starts
         self.spawning: set[str] = set()  # agents whose spawn task is scheduled or running
         self.tick_no = 0
         self.skipped_ticks = 0
@@ -302,6 +303,7 @@ class Supervisor:
                                         f"{', read-only' if self.read_only else ''})")
 
     async def close(self) -> None:
+        self._closing = True
         self.loopwatch.stop()
         await self.events.close()
         await self.hosts.close()
@@ -652,6 +654,8 @@ class Supervisor:
         await asyncio.to_thread(self.events.prune, now, REGISTRY_RETENTION_S)  # SPEC §8: like the registry
 
     def _spawn_in_background(self, name: str, by: str) -> None:
+        if self._closing:
+            return
         task = asyncio.create_task(self._tracked_respawn(name, by), name=f"spawn-{name}")
         self.tasks.add(task)
         self.spawning.add(name)  # judged "starting" from now, not once the task first runs
@@ -688,6 +692,9 @@ class Supervisor:
     # --- events: the same pipeline, for one agent, between ticks (SPEC §8) -----------------------
 
     def _soon(self, coro: Any, name: str) -> None:
+        if self._closing:  # a timer or a done callback that fires while the cockpit quits starts nothing
+            coro.close()
+            return
         task = asyncio.create_task(coro, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)

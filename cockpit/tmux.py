@@ -14,6 +14,7 @@ asked to (``start_server=True``, done by spawn).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import re
@@ -270,6 +271,8 @@ class TmuxClient:
             if self.connected:
                 return
             await self._teardown()
+            if self._closing:  # a pass still running as the cockpit quits must not start a client no one will close
+                raise TmuxUnreachable("tmux connection closed")
             if not start_server:
                 state = await self.server_state()
                 if state == "none":
@@ -364,13 +367,13 @@ class TmuxClient:
     async def _teardown(self) -> None:
         proc, reader = self._proc, self._reader
         self._proc, self._reader = None, None
+        if proc is not None and proc.stdin is not None:
+            # Closed even when the client is already gone (a signal to our process group reaches
+            # it too): an open stdin keeps its transport alive past the loop.
+            proc.stdin.close()
         if proc is not None and proc.returncode is None:
-            try:
-                if proc.stdin is not None:
-                    proc.stdin.close()
+            with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
-            except ProcessLookupError:
-                pass
             try:
                 await asyncio.wait_for(proc.wait(), 2)
             except asyncio.TimeoutError:
