@@ -219,11 +219,10 @@ class Supervisor:
                                    resume_for=self.resume_for, resume_truth=self.fresh_resume,
                                    sessions=self.sessions, observe=self.observer.observe, actor=actor,
                                    watch=self.registry_watch)
-        self.reminders = ReminderPass(config, self.reminder_queue, self.actions, tmux=self.tmux,
-                                      observe=self.observer.observe, sessions=self.sessions, clock=clock, actor=actor)
-        # SPEC §11: the operator's `send` is typed and verified like a wake (hosts forward it over SSH)
-        self.sender = Sender(config, self.actions, tmux=self.tmux, observe=self.observer.observe,
-                             sessions=self.sessions, clock=clock, actor=actor)
+        # seed #6 and SPEC §11: a wake and the operator's `send` are typed and verified alike (one set of parts)
+        typist = dict(tmux=self.tmux, observe=self.observer.observe, sessions=self.sessions, clock=clock, actor=actor)
+        self.reminders = ReminderPass(config, self.reminder_queue, self.actions, **typist)
+        self.sender = Sender(config, self.actions, **typist)  # hosts forward a send over SSH
         # SPEC §10: notifications once per transition and metrics; both the leader's, both off by default
         self.notifier = Notifier(config, self.journal, clock=clock, actor=actor)
         self.metrics = MetricsExporter(config, config.state.journal)
@@ -726,17 +725,8 @@ class Supervisor:
         snap = replace(snap, hosts=self.hosts.views())
         with tracked("judge"):
             judgement = again_hosts(judgement, snap)
-        findings = judgement.findings(tuple(f for f in last.findings if f.kind == "cleanup_throttled"))
-        new, resolved = self._diff(findings)
-        await self._journal_changes(new, resolved)
-        report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings, new_findings=new,
-                         resolved=resolved, actions=(), hosts=snap.hosts)
-        self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
-        await self._notify(report)  # seen as an event: told now, not at the next tick
-        if self._on_report is not None:
-            result = self._on_report(report)
-            if asyncio.iscoroutine(result):
-                await result
+        held = tuple(f for f in last.findings if f.kind == "cleanup_throttled")
+        await self._publish(last, snap, judgement, held, hosts=snap.hosts)
 
     def _on_exit(self, event: ExitEvent) -> None:
         """A watched process ended (its pidfd fired): the exit row and the finding now, not at the next tick."""
@@ -846,14 +836,21 @@ class Supervisor:
         with tracked("judge"):
             judgement = judgement.again(snap, self.config, names)
         held = tuple(f for f in last.findings if f.kind == "cleanup_throttled" and f.agent not in names)
-        findings = judgement.findings(held + tuple(throttled))
+        # a notice is toasted once, by its tick
+        await self._publish(last, snap, judgement, held + tuple(throttled), notices=(),
+                            panes=snap.base.panes if base is not None else last.panes)
+
+    async def _publish(self, last: Report, snap: TickSnapshot, judgement: Judgement, extra: tuple[Finding, ...],
+                       **changes: Any) -> None:
+        """An event's report: ``last`` with this judgement's rows and findings; the changes journaled,
+        told now (not at the next tick) and handed to whoever runs the supervisor."""
+        findings = judgement.findings(extra)
         new, resolved = self._diff(findings)
         await self._journal_changes(new, resolved)
-        report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings, new_findings=new,
-                         resolved=resolved, actions=(), notices=(),  # a notice is toasted once, by its tick
-                         panes=snap.base.panes if base is not None else last.panes)
+        report = replace(last, at=self.clock(), agents=judgement.statuses, findings=findings,
+                         new_findings=new, resolved=resolved, actions=(), **changes)
         self.last_snap, self.last_judgement, self.last_report = snap, judgement, report
-        await self._notify(report)  # seen as an event: told now, not at the next tick
+        await self._notify(report)
         if self._on_report is not None:
             result = self._on_report(report)
             if asyncio.iscoroutine(result):

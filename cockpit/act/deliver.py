@@ -67,6 +67,7 @@ __all__ = [
     "ENTER_DELAY_S",
     "NOTICE_TIMEOUT_S",
     "ReminderPass",
+    "Typist",
     "Verdict",
     "WakeTarget",
     "WakeWatch",
@@ -411,7 +412,42 @@ async def verify_wake(watch: WakeWatch, *, fired_at: float, verify_s: float,
 # --- the pass -----------------------------------------------------------------------------------
 
 
-class ReminderPass:
+class Typist:
+    """What a wake and the operator's send share: the parts that type into an agent's pane, and the
+    look at where the agent would show it picked the text up. ``actions`` is the ActionLayer
+    (read-only refusal, the journal, the rate limit, the verified respawn, the alert)."""
+
+    def __init__(self, config: Config, actions: Any, *, tmux: TmuxClient, observe: Callable[[], Awaitable[Any]],
+                 sessions: Any = None, clock: Callable[[], float] = time.time, actor: str = "cockpit",
+                 enter_delay_s: float = ENTER_DELAY_S) -> None:
+        self.config = config
+        self.actions = actions
+        self.tmux = tmux
+        self.observe = observe
+        self.sessions = sessions
+        self.clock = clock
+        self.actor = actor
+        self.enter_delay_s = enter_delay_s
+
+    def _config_dir(self, agent: AgentConfig) -> Path:
+        if self.sessions is not None:
+            return Path(self.sessions.claude_dir(agent))
+        return agent_claude_dir(self.config, agent)
+
+    async def _target(self, agent: AgentConfig, snapshot: Any = None) -> WakeTarget:
+        """The agent as it is now (``snapshot``: this tick's observation, else observed afresh)."""
+        if snapshot is None:
+            snapshot = await self.observe()
+        obs = snapshot.agents.get(agent.name) if snapshot.tmux_ok else None
+        truth = self.sessions.truth(agent.name) if self.sessions is not None else None
+        return await asyncio.to_thread(resolve_target, agent, obs, config_dir=self._config_dir(agent), truth=truth)
+
+    def _watch(self, agent: AgentConfig, target: WakeTarget, typed: str) -> WakeWatch:
+        return WakeWatch(target, typed, config_dir=self._config_dir(agent),
+                         events=self.config.state.events_dir / f"{agent.name}.jsonl")
+
+
+class ReminderPass(Typist):
     """The leader's reminder work: fire what the plan found due, settle orphaned firings.
 
     Each attempt runs as its own task (a wake's verification takes up to ``wake_verify_s``);
@@ -420,19 +456,9 @@ class ReminderPass:
     limit (for a respawn), the verified respawn and the alert.
     """
 
-    def __init__(self, config: Config, queue: ReminderQueue, actions: Any, *, tmux: TmuxClient,
-                 observe: Callable[[], Awaitable[Any]], sessions: Any = None,
-                 clock: Callable[[], float] = time.time, actor: str = "cockpit",
-                 enter_delay_s: float = ENTER_DELAY_S) -> None:
-        self.config = config
+    def __init__(self, config: Config, queue: ReminderQueue, actions: Any, **parts: Any) -> None:
+        super().__init__(config, actions, **parts)
         self.queue = queue
-        self.actions = actions
-        self.tmux = tmux
-        self.observe = observe
-        self.sessions = sessions
-        self.clock = clock
-        self.actor = actor
-        self.enter_delay_s = enter_delay_s
         self.tasks: dict[str, asyncio.Task[None]] = {}   # reminder id -> its attempt
         self.finishing: set[str] = set()                 # attempts past their verdict: recording, alerting
         self.waking: set[str] = set()                    # agents with a wake in flight
@@ -565,18 +591,6 @@ class ReminderPass:
     def _agent(self, name: str) -> AgentConfig | None:
         return next((a for a in self.config.agents if a.name == name), None)
 
-    def _config_dir(self, agent: AgentConfig) -> Path:
-        if self.sessions is not None and hasattr(self.sessions, "claude_dir"):
-            return Path(self.sessions.claude_dir(agent))
-        return agent_claude_dir(self.config, agent)
-
-    async def _target(self, agent: AgentConfig, snapshot: Any = None) -> WakeTarget:
-        if snapshot is None:
-            snapshot = await self.observe()
-        obs = snapshot.agents.get(agent.name) if getattr(snapshot, "tmux_ok", True) else None
-        truth = self.sessions.truth(agent.name) if self.sessions is not None and hasattr(self.sessions, "truth") else None
-        return await asyncio.to_thread(resolve_target, agent, obs, config_dir=self._config_dir(agent), truth=truth)
-
     def _held_back(self, target: WakeTarget, starting: set[str]) -> str | None:
         if target.down:
             return "agent starting" if target.agent in starting else "agent down"
@@ -624,8 +638,7 @@ class ReminderPass:
                 if why is not None:
                     await self._wait(r, why)
                     return
-                watch = WakeWatch(target, typed, config_dir=self._config_dir(agent),
-                              events=self.config.state.events_dir / f"{agent.name}.jsonl")
+                watch = self._watch(agent, target, typed)
                 await asyncio.to_thread(watch.baseline)
                 fired_at = self.clock()
                 fired = await asyncio.to_thread(
@@ -738,8 +751,7 @@ class ReminderPass:
             await self._missed(r, r.attempts, {"typed": typed, "pane": r.pane, "settled": "agent no longer configured"})
             return
         target = await self._target(agent)
-        watch = WakeWatch(target, typed, config_dir=self._config_dir(agent),
-                              events=self.config.state.events_dir / f"{agent.name}.jsonl")
+        watch = self._watch(agent, target, typed)
         seen = await asyncio.to_thread(watch.check, r.fired_at or 0.0)
         base = {"typed": typed, "pane": r.pane, "attempt": r.attempts,
                 "settled": "the cockpit that fired it stopped before its verdict; transcript read afterwards"}

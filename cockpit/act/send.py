@@ -19,25 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from cockpit.act.deliver import (
-    ENTER_DELAY_S,
-    WakeTarget,
-    WakeWatch,
-    agent_claude_dir,
-    resolve_target,
-    type_wake,
-    typed_text,
-    verify_wake,
-)
-from cockpit.config import AgentConfig, Config
+from cockpit.act.deliver import Typist, WakeTarget, type_wake, typed_text, verify_wake
+from cockpit.config import AgentConfig
 from cockpit.locks import LockTimeout, agent_lock_path, ahold
 from cockpit.reminders import retry_delay_s
-from cockpit.tmux import TmuxClient, TmuxError
+from cockpit.tmux import TmuxError
 
 READY_POLL_S = 0.2
 SCREEN_LINES = 15
@@ -71,31 +60,8 @@ def _held_back(target: WakeTarget) -> str | None:
     return None
 
 
-class Sender:
-    """One send at a time per agent; ``actions`` is the ActionLayer (read-only switch, journal)."""
-
-    def __init__(self, config: Config, actions: Any, *, tmux: TmuxClient, observe: Callable[[], Awaitable[Any]],
-                 sessions: Any = None, clock: Callable[[], float] = time.time, actor: str = "cockpit",
-                 enter_delay_s: float = ENTER_DELAY_S) -> None:
-        self.config = config
-        self.actions = actions
-        self.tmux = tmux
-        self.observe = observe
-        self.sessions = sessions
-        self.clock = clock
-        self.actor = actor
-        self.enter_delay_s = enter_delay_s
-
-    def _config_dir(self, agent: AgentConfig) -> Path:
-        if self.sessions is not None:
-            return Path(self.sessions.claude_dir(agent))
-        return agent_claude_dir(self.config, agent)
-
-    async def _target(self, agent: AgentConfig) -> WakeTarget:
-        snapshot = await self.observe()
-        obs = snapshot.agents.get(agent.name) if snapshot.tmux_ok else None
-        truth = self.sessions.truth(agent.name) if self.sessions is not None else None
-        return await asyncio.to_thread(resolve_target, agent, obs, config_dir=self._config_dir(agent), truth=truth)
+class Sender(Typist):
+    """One send at a time per agent."""
 
     async def send(self, name: str, text: str, *, by: str = "operator") -> SendResult:
         """Type ``text`` into agent ``name`` and verify it picked it up; retried ``wake_retries`` times."""
@@ -135,8 +101,7 @@ class Sender:
                 why = _held_back(target)
                 if why is not None:
                     return await self._not_typed(agent, typed, target, why)
-                watch = WakeWatch(target, typed, config_dir=self._config_dir(agent),
-                              events=self.config.state.events_dir / f"{agent.name}.jsonl")
+                watch = self._watch(agent, target, typed)
                 await asyncio.to_thread(watch.baseline)
                 fired_at = self.clock()
                 assert target.pane_id is not None

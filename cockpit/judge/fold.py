@@ -30,6 +30,7 @@ from pathlib import PurePath
 from typing import Any, Iterable, Mapping, Sequence
 
 from cockpit import timefmt
+from cockpit.codex_format import CodexItem
 from cockpit.findings import Finding, Severity
 
 __all__ = [
@@ -154,25 +155,17 @@ def claude_events(rec: Any) -> list[TurnEvent]:
 
 def codex_events(rec: Any) -> list[TurnEvent]:
     """Turn events of one Codex rollout line (``event_msg`` messages, ``response_item`` tool calls)."""
-    if not isinstance(rec, dict):
+    item = CodexItem.of(rec)
+    if item is None:
         return []
-    payload = rec.get("payload")
-    if not isinstance(payload, dict):
-        return []
-    at = timefmt.parse(rec.get("timestamp"))
-    rtype, ptype = rec.get("type"), payload.get("type")
-    if rtype == "event_msg":
-        message = _str(payload.get("message"))
-        if ptype == "user_message":
-            text = _user_text(message)
-            return [] if text is None else [TurnEvent("user", text, at=at)]
-        if ptype == "agent_message" and message.strip():
-            return [TurnEvent("assistant", message, at=at)]
-        return []
-    if rtype == "response_item" and ptype in ("function_call", "local_shell_call", "custom_tool_call"):
-        name = _str(payload.get("name")) or ("shell" if ptype == "local_shell_call" else ptype)
-        source = payload.get("arguments") if "arguments" in payload else payload.get("action", payload.get("input"))
-        return [TurnEvent("tool", tool=name, detail=_tool_detail(source), at=at)]
+    if item.kind == "user":
+        text = _user_text(item.text)
+        return [] if text is None else [TurnEvent("user", text, at=item.at)]
+    if item.kind == "assistant":
+        return [TurnEvent("assistant", item.text, at=item.at)]
+    if item.kind == "tool":
+        name = item.name or ("shell" if item.call == "local_shell_call" else item.call)
+        return [TurnEvent("tool", tool=name, detail=_tool_detail(item.args), at=item.at)]
     return []
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from cockpit import timefmt
+from cockpit.codex_format import CodexItem
 
 
 MAX_LINE_BYTES = 4 << 20
@@ -131,27 +132,18 @@ def claude_entries(rec: dict[str, Any]) -> list[Entry]:
 
 def codex_entries(rec: dict[str, Any]) -> list[Entry]:
     """What one Codex rollout line shows: event messages for the text, response items for tool calls."""
-    payload = rec.get("payload")
-    if not isinstance(payload, dict):
+    item = CodexItem.of(rec)
+    if item is None:
         return []
-    at = timefmt.parse(rec.get("timestamp"))
-    rtype, ptype = rec.get("type"), payload.get("type")
-    if rtype == "event_msg":
-        message = payload.get("message")
-        if ptype == "user_message" and isinstance(message, str) and message.strip():
-            return [Entry("user", _clip(message, TEXT_LIMIT), at)]
-        if ptype == "agent_message" and isinstance(message, str) and message.strip():
-            return [Entry("assistant", _clip(message, TEXT_LIMIT), at)]
-        if ptype == "turn_aborted":
-            return [Entry("system", "turn aborted", at)]
-        return []
-    if rtype == "response_item" and ptype in ("function_call", "custom_tool_call", "local_shell_call"):
-        name = payload.get("name") if isinstance(payload.get("name"), str) else ptype.replace("_call", "")
-        args = payload.get("arguments", payload.get("input", payload.get("action")))
-        if ptype == "local_shell_call" and isinstance(args, dict):
-            args = {"command": args.get("command")}
-        return [Entry("tool", main_argument(name, args), at, _clip(name, 60))]
-    return []
+    if item.kind in ("user", "assistant"):
+        return [Entry(item.kind, _clip(item.text, TEXT_LIMIT), item.at)]
+    if item.kind == "aborted":
+        return [Entry("system", "turn aborted", item.at)]
+    name = item.name or item.call.replace("_call", "")
+    args = item.args
+    if item.call == "local_shell_call" and isinstance(args, dict):
+        args = {"command": args.get("command")}
+    return [Entry("tool", main_argument(name, args), item.at, _clip(name, 60))]
 
 
 def entries_of(line: bytes, kind: str) -> list[Entry] | None:
