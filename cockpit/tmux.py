@@ -41,8 +41,8 @@ _FIELD_SEP = "\x1f"
 PANE_FIELDS = (
     "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "session_name", "window_id",
     "window_index", "pane_width", "pane_height", "window_activity", "history_size",
-    "cursor_x", "cursor_y", "@cockpit_agent", "pane_current_command", "window_name",
-)
+    "cursor_x", "cursor_y", "@cockpit_agent", "window_name",
+)  # no pane_current_command: tmux reads /proc for it on every pane of every tick, and nothing uses it
 PANE_FORMAT = _FIELD_SEP.join("#{%s}" % name for name in PANE_FIELDS)
 
 
@@ -115,7 +115,6 @@ class Pane:
     history_size: int
     cursor: tuple[int, int]
     agent: str | None
-    current_command: str
     window_name: str
 
     @property
@@ -138,7 +137,7 @@ def parse_pane_line(line: str) -> Pane | None:
     if len(parts) != len(PANE_FIELDS):
         return None
     (pane_id, pid, dead, status, session, window_id, window_index, width, height, activity,
-     history, cx, cy, agent, current, window_name) = parts
+     history, cx, cy, agent, window_name) = parts
 
     def num(text: str, default: int = 0) -> int:
         try:
@@ -151,7 +150,7 @@ def parse_pane_line(line: str) -> Pane | None:
         dead_status=int(status) if status.lstrip("-").isdigit() else None,
         session=session, window_id=window_id, window_index=num(window_index),
         width=num(width), height=num(height), activity=num(activity), history_size=num(history),
-        cursor=(num(cx), num(cy)), agent=agent or None, current_command=current, window_name=window_name,
+        cursor=(num(cx), num(cy)), agent=agent or None, window_name=window_name,
     )
 
 

@@ -252,7 +252,7 @@ def test_a_rendered_config_parses_back(world):
     from cockpit.observe.procs import Proc
     from cockpit.tmux import Pane
 
-    pane = Pane("%1", 10, False, None, "w", "@1", 0, 80, 24, 0, 0, (0, 0), None, "bash", 'we"ird\\name')
+    pane = Pane("%1", 10, False, None, "w", "@1", 0, 80, 24, 0, 0, (0, 0), None, 'we"ird\\name')
     found = Found(pane=pane, proc=Proc(10, 1, 5, "S", 10, ("claude", 'a "b"', "c\\d")), kind="claude-code",
                   program="claude", cwd='/tmp/x "y"', argv=("claude", 'a "b"', "c\\d"), name="weird-name",
                   env={"CLAUDE_CONFIG_DIR": "/tmp/c"})

@@ -74,7 +74,7 @@ def _pane(pane_id: str, pid: int, window: int, agent: str, *, dead: bool = False
           activity: int = int(AT)) -> Pane:
     return Pane(pane_id=pane_id, pid=pid, dead=dead, dead_status=status, session="agents", window_id=f"@{window}",
                 window_index=window, width=100, height=30, activity=activity, history_size=120,
-                cursor=(2, 28), agent=agent, current_command="node" if not dead else "", window_name=agent)
+                cursor=(2, 28), agent=agent, window_name=agent)
 
 
 PANES: tuple[Pane, ...] = (
