@@ -439,49 +439,66 @@ class Supervisor:
     async def _observe(self) -> TickSnapshot:
         self._count("observe")
         async with self._step("observe"):
-            if not self.leader and not self.read_only:
-                await asyncio.to_thread(self.leader_lock.try_acquire)
             base = await self.observer.observe()
-            if self.config.logs:
-                await asyncio.to_thread(self.logs.poll)  # the watcher may be late or absent: read every tick
             if self.config.canaries:
                 self._count("canaries")
                 self.canaries.start_due(base.at)  # seed #5: submits due canaries to their threads, never waits
             self._count("drift")
-            # seed #1: readlink/realpath per distinct CLI; only the leader writes a first-seen baseline
-            clis = await asyncio.to_thread(self.drift.observe, self.config.agents,
-                                           write=self.leader and not self.read_only)
-            await self.registry_watch.sync()
             await self.events.ensure_listening()
-            # SPEC §8: every live agent's process is watched by a pidfd; hook events are read from disk
+            clis, hooks = await asyncio.to_thread(self._read_small)
+            # SPEC §8: every live agent's process is watched by a pidfd
             self.events.sync_exits({name: (obs.proc.pid, obs.proc.start) for name, obs in base.agents.items()
                                     if obs.proc is not None})
-            hooks = await asyncio.to_thread(self.events.read_hooks)
         async with self._step("sessions"):
             self._count("sessions")
             sessions = await self.sessions.observe(base, self.view.bound_sessions)
-        async with self._step("folds"):
-            self._count("folds")  # seed #11: the new records of each agent's current transcript, incrementally
-            transcripts = await asyncio.to_thread(self.fold_reader.observe, FoldReader.targets(sessions))
-        async with self._step("wrappers"):
-            wrappers = await self._observe_wrappers(base)
-        async with self._step("reminders_read"):
-            reminders = await asyncio.to_thread(self.reminder_queue.visible, base.at)
+        self._count("folds")
+        async with self._wrappers_lock:  # a tick and an operator's reap never observe the wrappers at once
+            self._count("wrappers")
+            transcripts, wrappers, reminders = await asyncio.to_thread(self._read_rest, base, sessions)
         return TickSnapshot(
             base=base, records=self.record_book.records(self.view, self._names), starting=self._starting(), sessions=sessions,
-            transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=tuple(reminders),
+            transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=reminders,
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
             reaps_in_flight=frozenset(self.actions.reaper.in_flight),
             hosts=self.hosts.views(), hooks=hooks)  # SPEC §9: each host's last report, parsed once when it arrived
 
+    def _read_small(self) -> tuple[Any, dict[str, Any]]:
+        """(worker thread) The tick's small reads in one hop (a hop costs more CPU than most of them):
+        the leader lock, the log sources, the CLIs, the registry's new rows, the hook events files."""
+        if not self.leader and not self.read_only:
+            self.leader_lock.try_acquire()
+        if self.config.logs:
+            self.logs.poll()  # the watcher may be late or absent: read every tick
+        # seed #1: readlink/realpath per distinct CLI; only the leader writes a first-seen baseline
+        clis = self.drift.observe(self.config.agents, write=self.leader and not self.read_only)
+        self.registry_watch.sync_now()
+        return clis, self.events.read_hooks()
+
+    def _read_rest(self, base: Snapshot, sessions: Any) -> tuple[Any, tuple[WrapperView, ...], tuple[Any, ...]]:
+        """(worker thread) In one hop: each transcript's new records (seed #11), the wrappers (the judge
+        marks the zombies) and the reminders; each timed under its step's name."""
+        with self._worker_step("folds"):
+            transcripts = self.fold_reader.observe(FoldReader.targets(sessions))
+        with self._worker_step("wrappers"):
+            wrappers = self.wrappers.observe(base.at, agents=_wrapper_agents(base), procs=base.procs, panes=base.panes)
+        with self._worker_step("reminders_read"):
+            reminders = tuple(self.reminder_queue.visible(base.at))
+        return transcripts, wrappers, reminders
+
+    @contextlib.contextmanager
+    def _worker_step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()  # a worker's part of a step: timed, not the loop sentinel's business
+        try:
+            yield
+        finally:
+            self.phases_ms[name] = self.phases_ms.get(name, 0.0) + (time.perf_counter() - started) * 1000.0
+
     async def _observe_wrappers(self, base: Snapshot) -> tuple[WrapperView, ...]:
         """The wrappers, observed in a worker thread (the judge marks the zombies)."""
-        # tmux down: the agents are unknown, so no wrapper is judged an orphan this tick
-        agents = ({name: obs.proc for name, obs in base.agents.items() if obs.proc is not None}
-                  if base.tmux_ok else None)
         async with self._wrappers_lock:
             self._count("wrappers")
-            return await asyncio.to_thread(self.wrappers.observe, base.at, agents=agents,
+            return await asyncio.to_thread(self.wrappers.observe, base.at, agents=_wrapper_agents(base),
                                            procs=base.procs, panes=base.panes)
 
     # --- judge and plan: pure ---------------------------------------------------------------
@@ -494,7 +511,7 @@ class Supervisor:
             folds = self.folds.feed(snap.transcripts, snap.at)
             return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
                               server=self._server, outputs=self.notifier.findings() + self.metrics.findings()
-                              + self._state_findings())
+                              + self._state_findings(), previous=self.last_judgement)
 
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor
@@ -947,6 +964,12 @@ class Supervisor:
         results = await self.actions.reap(targets, by="operator")
         await self.actions.sync()
         return results
+
+
+def _wrapper_agents(base: Snapshot) -> dict[str, Any] | None:
+    """Each live agent's pane process; None when tmux is down: the agents are unknown, so no wrapper
+    is judged an orphan this tick."""
+    return {name: obs.proc for name, obs in base.agents.items() if obs.proc is not None} if base.tmux_ok else None
 
 
 def _state_error_line(task: asyncio.Task[Any]) -> None:

@@ -7,7 +7,7 @@ that agent judged again from what the act saw; the rest of the findings belong t
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from cockpit import timefmt
 from cockpit.config import AgentConfig, Config
@@ -33,6 +33,7 @@ class Verdict:
     status: AgentStatus
     findings: tuple[Finding, ...]
     session_findings: tuple[Finding, ...] = ()
+    inputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)  # what it was judged from
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,31 @@ class Judgement:
         return replace(self, verdicts=verdicts, reminders=again)
 
 
-def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict:
-    """One agent: its status row, its lifecycle findings, and its record-vs-disk findings (seed #3)."""
+def verdict_inputs(agent: AgentConfig, snap: TickSnapshot, config: Config) -> tuple[Any, ...]:
+    """Everything :func:`judge_one` reads for ``agent``: the same inputs give the same verdict. The
+    clock is among them only where a judge reads it (``hooks_silent`` of a spawn whose hooks were silent)."""
+    name = agent.name
+    record = snap.records.get(name)
+    sessions = snap.sessions
+    now = snap.at if record is not None and record.spawn_hooks == "silent" else None
+    if sessions is None:
+        return (agent, config.supervisor, snap.tmux_ok, snap.base.agents.get(name), record, name in snap.starting,
+                snap.hooks.get(name), now)
+    return (agent, config.supervisor, snap.tmux_ok, snap.base.agents.get(name), record, name in snap.starting,
+            snap.hooks.get(name), now, sessions.truths.get(name), sessions.routes.get(name), sessions.routes_file,
+            sessions.routes_bad_entries.get(name))
+
+
+def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config, previous: Verdict | None = None) -> Verdict:
+    """One agent: its status row, its lifecycle findings, and its record-vs-disk findings (seed #3).
+    ``previous`` (its last verdict) is the answer again when it was judged from the same inputs."""
+    inputs = verdict_inputs(agent, snap, config)
+    if previous is not None and previous.inputs == inputs:
+        return previous  # nothing it reads moved (the observe step keeps unchanged objects): not judged again
+    return replace(_judge_one(agent, snap, config), inputs=inputs)
+
+
+def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict:
     sup = config.supervisor
     name = agent.name
     obs = snap.base.agents.get(name) if snap.tmux_ok else None
@@ -166,10 +190,12 @@ def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orpha
 
 def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphans: Sequence[Finding] = (),
                folds: Mapping[str, tuple[Fold, ...]] | None = None, server: str = "",
-               outputs: Sequence[Finding] = ()) -> Judgement:
+               outputs: Sequence[Finding] = (), previous: Judgement | None = None) -> Judgement:
     """Every agent, then the fleet. ``orphans`` and ``folds`` come from the judges that keep a memory
-    (the registry's unmatched exits, each transcript's fold detector), fed from this snapshot."""
-    verdicts = {agent.name: judge_one(agent, snap, config) for agent in config.agents}
+    (the registry's unmatched exits, each transcript's fold detector), fed from this snapshot;
+    ``previous`` (the last judgement) gives back each verdict whose inputs did not move."""
+    last = previous.verdicts if previous is not None else {}
+    verdicts = {agent.name: judge_one(agent, snap, config, last.get(agent.name)) for agent in config.agents}
     wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, folds=folds, server=server, outputs=outputs)
     return again_hosts(Judgement(verdicts, tuple(fleet), wrappers, tuple(judge_reminders(snap, config)),
                                  remote_only=remote_only(snap, config), folds=dict(folds or {})), snap)

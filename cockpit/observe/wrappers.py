@@ -300,6 +300,8 @@ class WrapperTracker:
         """
         now = time.time() if now is None else now
         self._read_registry()
+        if not self.rules and not self._registered and not self._tracked:
+            return ()  # no rule, no registered wrapper, none tracked: nothing to look at this tick
         lookup: dict[int, Proc] = {p.pid: p for p in procs} if procs is not None else {}
         if self.rules and (self._last_scan is None or now - self._last_scan >= self.rescan_s):
             everything = self.reader.scan_all()
