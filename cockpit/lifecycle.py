@@ -69,6 +69,7 @@ class SpawnFailed:
 class Exited:
     at: float
     status: int | None = None  # None: the exit status was not seen (tmux reports it late or not at all)
+    expected: bool = False  # the agent announced it (SessionEnd, SPEC §8): an ending, not a crash
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def transition(lc: Lifecycle, event: Event, policy: RestartPolicy) -> Lifecycle:
     if isinstance(event, Exited):
         if lc.state in (AgentState.FATAL, AgentState.DOWN, AgentState.BACKOFF):
             return replace(lc, last_exit_status=event.status)
-        clean = event.status == 0
+        clean = event.status == 0 or (event.expected and event.status is None)
         if policy.restart == "never" or (policy.restart == "on-failure" and clean):
             return replace(lc, state=AgentState.DOWN, last_exit_status=event.status, next_attempt_at=None,
                            since=event.at, consecutive_failures=0)
@@ -177,7 +178,9 @@ def event_from_row(row: Mapping[str, object]) -> Event | None:
         return SpawnFailed(at=at, check=check if isinstance(check, str) else "")
     if kind in ("exit", "reaped"):
         status = row.get("status")
-        return Exited(at=at, status=status if isinstance(status, int) and not isinstance(status, bool) else None)
+        expected = row.get("expected")
+        return Exited(at=at, status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+                      expected=isinstance(expected, str) and bool(expected))
     return None
 
 

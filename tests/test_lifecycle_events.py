@@ -39,3 +39,18 @@ def test_the_budget_is_unchanged_by_the_immediate_respawn() -> None:
     for i in range(4):
         lc = transition(_running(i * 5.0, lc), Exited(i * 5.0 + 3.0, status=1), POLICY)
     assert lc.state is AgentState.FATAL and lc.alert_due and len(lc.failures) == 4
+
+
+def test_an_announced_exit_whose_status_tmux_has_not_shown_yet_is_an_ending_not_a_crash() -> None:
+    """SessionEnd came first (the operator typed /exit); the pane's status is not known yet: under
+    on-failure the agent is down, not respawned; an unannounced exit of unknown status still is."""
+    announced = transition(_running(0.0), Exited(10.0, status=None, expected=True), POLICY)
+    assert announced.state is AgentState.DOWN and announced.next_attempt_at is None
+    unannounced = transition(_running(0.0), Exited(10.0, status=None), POLICY)
+    assert unannounced.state is AgentState.BACKOFF
+    # a status that says it failed is a failure, announced or not
+    failed = transition(_running(0.0), Exited(10.0, status=3, expected=True), POLICY)
+    assert failed.state is AgentState.BACKOFF
+    always = transition(_running(0.0), Exited(10.0, status=None, expected=True),
+                        RestartPolicy(restart="always", max_restarts=3, restart_window_s=60.0, backoff_max_s=30.0))
+    assert always.state is AgentState.BACKOFF
