@@ -23,6 +23,7 @@ from cockpit.judge.reminders import overdue_grace_s, reminder_findings
 from cockpit.judge.sessions import bad_route_entry, judge_routes_file, judge_sessions
 from cockpit.judge.zombies import judge_zombies
 from cockpit.lifecycle import Lifecycle
+from cockpit.observe.sessions import RouteState, SessionTruth
 from cockpit.observe.tick import AgentRecord, TickSnapshot
 from cockpit.observe.wrappers import WrapperView
 
@@ -62,14 +63,18 @@ class Judgement:
         found.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
         return tuple(found)
 
-    def again(self, snap: TickSnapshot, config: Config, names: Iterable[str], *, reminders: bool = False) -> Judgement:
+    def again(self, snap: TickSnapshot, config: Config, names: Iterable[str], *, reminders: bool = False,
+              sessions_kept: Iterable[str] = ()) -> Judgement:
         """The same judgement with ``names`` (and the reminders) judged again from a newer snapshot:
-        what their acts saw."""
-        names = set(names)
+        what their acts saw. The agents of ``sessions_kept`` keep their session findings: nothing those
+        read changed (judged once a tick, not again after an exit row)."""
+        names, kept = set(names), set(sessions_kept)
         verdicts = dict(self.verdicts)
         for agent in config.agents:
             if agent.name in names:
-                verdicts[agent.name] = judge_one(agent, snap, config)
+                old = verdicts.get(agent.name)
+                session = old.session_findings if old is not None and agent.name in kept else None
+                verdicts[agent.name] = judge_one(agent, snap, config, previous=old, session=session)
         again = tuple(judge_reminders(snap, config)) if reminders else self.reminders
         return replace(self, verdicts=verdicts, reminders=again)
 
@@ -89,16 +94,19 @@ def verdict_inputs(agent: AgentConfig, snap: TickSnapshot, config: Config) -> tu
             sessions.routes_bad_entries.get(name))
 
 
-def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config, previous: Verdict | None = None) -> Verdict:
+def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config, previous: Verdict | None = None,
+              session: tuple[Finding, ...] | None = None) -> Verdict:
     """One agent: its status row, its lifecycle findings, and its record-vs-disk findings (seed #3).
-    ``previous`` (its last verdict) is the answer again when it was judged from the same inputs."""
+    ``previous`` (its last verdict) is the answer again when it was judged from the same inputs;
+    ``session``: its seed #3 findings, judged already from the same truth, route and spawn."""
     inputs = verdict_inputs(agent, snap, config)
     if previous is not None and previous.inputs == inputs:
         return previous  # nothing it reads moved (the observe step keeps unchanged objects): not judged again
-    return replace(_judge_one(agent, snap, config), inputs=inputs)
+    return replace(_judge_one(agent, snap, config, session), inputs=inputs)
 
 
-def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdict:
+def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config,
+               session: tuple[Finding, ...] | None = None) -> Verdict:
     sup = config.supervisor
     name = agent.name
     obs = snap.base.agents.get(name) if snap.tmux_ok else None
@@ -123,13 +131,24 @@ def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config) -> Verdic
                            max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s, starting=starting)
     findings += _hook_findings(name, hooks, record, live=obs is not None and obs.proc is not None and not starting,
                                now=snap.at, verify_s=sup.spawn_verify_s)
+    if session is None:
+        session = _session_findings(name, snap, truth, route, starting=starting)
+    return Verdict(status, tuple(findings), session)
+
+
+def _session_findings(name: str, snap: TickSnapshot, truth: SessionTruth | None, route: RouteState | None, *,
+                      starting: bool) -> tuple[Finding, ...]:
+    """Seed #3: the record against the disk truth, and a routes entry of an unknown shape (SPEC §6)."""
+    sessions = snap.sessions
+    if sessions is None:
+        return ()
     session: list[Finding] = []
-    if sessions is not None and snap.tmux_ok:
+    if snap.tmux_ok:
         session = judge_sessions(name, truth, route, routes_file=sessions.routes_file, starting=starting)
-    bad_entry = sessions.routes_bad_entries.get(name) if sessions is not None else None
-    if bad_entry is not None:  # SPEC §6: an entry of an unknown shape is seen on its agent, tmux or not
-        session.append(bad_route_entry(name, bad_entry, sessions.routes_file if sessions is not None else None))
-    return Verdict(status, tuple(findings), tuple(session))
+    bad_entry = sessions.routes_bad_entries.get(name)
+    if bad_entry is not None:  # an entry of an unknown shape is seen on its agent, tmux or not
+        session.append(bad_route_entry(name, bad_entry, sessions.routes_file))
+    return tuple(session)
 
 
 def _hook_findings(name: str, hooks: HookState | None, record: AgentRecord, *, live: bool, now: float,
