@@ -41,6 +41,7 @@ from cockpit.judge.activity import ActivityTracker
 from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
+from cockpit.judge.hooks import session_ended
 from cockpit.judge.hosts import HostView, split_name
 from cockpit.judge.plan import (ALERT, AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 FIRE, RECORD_EXIT, REPOINT, SETTLE, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
@@ -527,7 +528,8 @@ class Supervisor:
         return AgentNow(name=name, lifecycle=record.lifecycle, policy=self.view.policies.get(name),
                         observed=obs is not None, live=obs is not None and obs.proc is not None,
                         open_spawn=record.open_spawn, exit_status=pane.dead_status if pane is not None else None,
-                        pane=pane, starting=name in starting)
+                        pane=pane, starting=name in starting,
+                        ended=session_ended(self.events.states.get(name), since=record.spawn_at))
 
     def _plan(self, snap: TickSnapshot, judgement: Judgement) -> Plan:
         mode = self._mode(snap.tmux_ok)
@@ -598,7 +600,7 @@ class Supervisor:
                 return await self._send(name, intent.text)
         if intent.act == RECORD_EXIT:
             async with tracked(f"record_exit:{name}"):
-                await self.actions.record_exit(name, intent.pane, expected=self._session_ended(name))
+                await self.actions.record_exit(name, intent.pane, expected=intent.expected)
             return None
         if intent.act == SPAWN and intent.by != "operator":
             self._count("spawn")
@@ -791,17 +793,6 @@ class Supervisor:
                 break
         self._arm_backoff(name)
         await self._refresh({name}, base, throttled=plan.throttled)
-
-    def _session_ended(self, name: str) -> str | None:
-        """SPEC §8: the reason of the SessionEnd its hooks sent since its spawn: the exit was expected."""
-        hooks = self.events.states.get(name)
-        ended = hooks.ended if hooks is not None else None
-        spawn_at = AgentRecord.of(self.view, name).spawn_at
-        at = timefmt.parse(ended.get("ts")) if ended is not None else None
-        if ended is None or at is None or (spawn_at is not None and at < spawn_at):
-            return None
-        reason = ended.get("reason")
-        return reason if isinstance(reason, str) and reason else "other"
 
     def _arm_backoff(self, name: str) -> None:
         """An agent in BACKOFF is woken when its backoff ends (a timer is an event too), not at the next tick."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cockpit.findings import Finding, Severity
-from cockpit.judge.plan import (ALERT, FIRE, REAP, SETTLE, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_tick, repointed,
+from cockpit.judge.hooks import HookState, session_ended
+from cockpit.judge.plan import (ALERT, FIRE, REAP, RECORD_EXIT, SETTLE, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_tick, repointed,
                                 wake_missed)
-from cockpit.lifecycle import AgentState, Lifecycle, RestartPolicy, SpawnFailed, SpawnStarted, fold, transition
+from cockpit.lifecycle import (AgentState, Lifecycle, RestartPolicy, SpawnFailed, SpawnStarted, SpawnVerified, fold,
+                               transition)
 from cockpit.reminders import Reminder
 
 NOW = 1_000_000.0
@@ -162,3 +164,21 @@ def test_a_read_only_cockpit_fires_no_reminder():
     for mode in (replace(LEADER, read_only=True), replace(LEADER, leader=False)):
         plan = plan_tick(facts(mode=mode, reminders=(due("r-now", "api"),)), NeverRepoint())
         assert plan.intents == ()
+
+
+def test_an_exit_its_hooks_announced_is_recorded_as_expected_and_not_respawned():
+    running = transition(transition(Lifecycle(), SpawnStarted(at=NOW - 60), POLICY), SpawnVerified(at=NOW - 59), POLICY)
+    gone = replace(agent("tabs", running), open_spawn=True, ended="prompt_input_exit")  # no exit status seen yet
+    [record] = plan_tick(facts(gone), NeverRepoint()).intents[:1]
+    assert record.act == RECORD_EXIT and record.expected == "prompt_input_exit"
+    assert plan_tick(facts(gone), NeverRepoint()).of(SPAWN) == ()  # on-failure: an ending, not a crash
+    crashed = replace(gone, ended=None)
+    assert plan_tick(facts(crashed), NeverRepoint()).of(RECORD_EXIT)[0].expected is None
+
+
+def test_a_session_end_counts_only_since_the_agents_spawn():
+    state = HookState(ended={"ts": NOW - 5, "reason": "prompt_input_exit"})
+    assert session_ended(state, since=NOW - 10) == "prompt_input_exit"
+    assert session_ended(state, since=NOW) is None  # an earlier process's ending
+    assert session_ended(HookState(ended={"ts": NOW - 5}), since=None) == "other"
+    assert session_ended(HookState(), since=None) is None and session_ended(None, since=None) is None

@@ -156,6 +156,16 @@ def with_hook_session(truth: SessionTruth | None, state: HookState | None, *, si
                    evidence=evidence)
 
 
+def session_ended(state: HookState | None, *, since: float | None) -> str | None:
+    """SPEC §8: the reason of the SessionEnd its hooks sent since its spawn (``since``): its exit is expected."""
+    ended = state.ended if state is not None else None
+    at = timefmt.parse(ended.get("ts")) if ended is not None else None
+    if ended is None or at is None or (since is not None and at < since):
+        return None
+    reason = ended.get("reason")
+    return reason if isinstance(reason, str) and reason else "other"
+
+
 def agent_error(name: str, state: HookState | None, *, since: float | None) -> Finding | None:
     """``agent_error`` from the last StopFailure of the current process (``since``: its spawn)."""
     if state is None or state.error is None or state.activity_at is None:

@@ -58,6 +58,7 @@ class Intent:
     finding: Finding | None = None  # alert: the finding ``alert_command`` gets
     background: bool = False     # alert: the tick does not wait for the command
     reminder: Reminder | None = None  # fire, settle: the reminder as observed this tick
+    expected: str | None = None  # record_exit: the agent announced its exit (SessionEnd's reason)
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ class AgentNow:
     exit_status: int | None = None
     pane: Any = None
     starting: bool = False       # a spawn is in flight (this cockpit)
+    ended: str | None = None     # SPEC §8: the reason of the SessionEnd its hooks sent since its spawn
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,9 @@ def agent_step(a: AgentNow, now: float, mode: Mode) -> tuple[Intent, ...]:
     steps: list[Intent] = []
     lc = a.lifecycle
     if a.open_spawn:
-        steps.append(Intent(RECORD_EXIT, a.name, why="its process is gone", pane=a.pane))
-        if a.policy is not None and transition(lc, Exited(now, a.exit_status), a.policy).state is not lc.state:
+        steps.append(Intent(RECORD_EXIT, a.name, why="its process is gone", pane=a.pane, expected=a.ended))
+        exited = Exited(now, a.exit_status, expected=a.ended is not None)
+        if a.policy is not None and transition(lc, exited, a.policy).state is not lc.state:
             return tuple(steps)  # the exit row moves the lifecycle: the next tick decides on the new state
     if not mode.auto_respawn:
         return tuple(steps)
