@@ -7,7 +7,8 @@ from dataclasses import replace
 
 from cockpit.findings import Finding, Severity
 from cockpit.judge.hooks import HookState, session_ended
-from cockpit.judge.plan import (ALERT, FIRE, REAP, RECORD_EXIT, SETTLE, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_tick, repointed,
+from cockpit.judge.notify import RateWindow
+from cockpit.judge.plan import (ALERT, FIRE, REAP, RECORD_EXIT, SETTLE, SPAWN, AgentNow, Budget, Mode, TickFacts, plan_notify, plan_tick, repointed,
                                 wake_missed)
 from cockpit.lifecycle import (AgentState, Lifecycle, RestartPolicy, SpawnFailed, SpawnStarted, SpawnVerified, fold,
                                transition)
@@ -182,3 +183,31 @@ def test_a_session_end_counts_only_since_the_agents_spawn():
     assert session_ended(state, since=NOW) is None  # an earlier process's ending
     assert session_ended(HookState(ended={"ts": NOW - 5}), since=None) == "other"
     assert session_ended(HookState(), since=None) is None and session_ended(None, since=None) is None
+
+
+def notify(findings, told=None, *, pending=(), window=None, now=NOW, statuses=None):
+    return plan_notify(findings, statuses or {}, told=told or {}, clear={}, pending=pending,
+                       window=window or RateWindow(3), now=now, min_severity="warning", on_resolve=True,
+                       settle_s=60.0, source="cockpit@test")
+
+
+def test_a_finding_is_told_once_when_it_opens_and_once_when_it_resolves():
+    down = Finding(kind="port_not_listening", severity=Severity.CRITICAL, agent="api", action="none",
+                   summary="api: port 8080 not listening")
+    first = notify([down])
+    assert [m.transitions[0].event for m in first.messages] == ["opened"] and first.window.sent == [NOW]
+    again = notify([down], first.told, window=first.window, now=NOW + 2)
+    assert again.messages == () and again.told == first.told  # the next tick tells nothing
+    gone = notify([], again.told, window=again.window, now=NOW + 4, statuses={"api": "idle"})
+    assert [m.transitions[0].event for m in gone.messages] == ["resolved"] and gone.told == {}
+
+
+def test_a_spent_minute_keeps_the_transitions_waiting_folded_never_dropped():
+    findings = [Finding(kind="port_not_listening", severity=Severity.WARNING, agent=f"a{i}", action="none",
+                        summary=f"a{i}: port") for i in range(2)]
+    full = RateWindow(1, [NOW - 1])
+    plan = notify(findings, window=full)
+    assert plan.messages == () and len(plan.pending) == 2 and full.sent == [NOW - 1]  # its input untouched
+    later = notify(findings, plan.told, pending=plan.pending, window=plan.window, now=NOW + 60)
+    [digest] = later.messages
+    assert len(digest.transitions) == 2 and later.pending == ()

@@ -1,8 +1,8 @@
 """Notifications through Apprise: told once per transition, off the loop, journaled (SPEC §10).
 
-The plan (what to tell, when, folded into digests) is ``judge.notify``; this module does the
-effects: one Apprise object per URL (so each channel's answer is known), sends in one worker
-thread with a timeout (a hung channel never stalls the loop), and one journal row per message
+The plan (what to tell, when, folded into digests) is ``judge.plan.plan_notify``, over the rules of
+``judge.notify``; this module does the effects: one Apprise object per URL (so each channel's answer
+is known), sends in one worker thread with a timeout (a hung channel never stalls the loop), and one journal row per message
 with each channel's answer. What was told is read back from the journal whenever this cockpit
 becomes the leader (at start, or taking over from another), so neither a restart nor a new
 leader tells it again. Only the leader sends; a read-only cockpit neither sends nor journals.
@@ -22,8 +22,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from cockpit import timefmt
 from cockpit.config import Config, ConfigError
 from cockpit.findings import Finding, Severity
-from cockpit.judge.notify import (Incident, Message, RateWindow, Transition, apply, message, plan_messages,
-                                  transitions)
+from cockpit.judge.notify import Incident, Message, RateWindow, Transition, apply, message
+from cockpit.judge.plan import plan_notify
 from cockpit.registry import Journal
 
 logging.getLogger("apprise").addHandler(logging.NullHandler())
@@ -133,17 +133,13 @@ class Notifier:
             return
         if not self.synced:
             await asyncio.to_thread(self.read_back)
-        now = self.clock()
-        changes, self.clear = transitions(findings, self.told, min_severity=self.cfg.min_severity,
-                                          on_resolve=self.cfg.on_resolve, statuses=statuses, now=now,
-                                          clear=self.clear, settle_s=self.settle_s)
-        self.told = apply(self.told, changes)
-        quiet = tuple(t for t in changes if not t.send)
-        if quiet:
-            self._enqueue(None, quiet)  # a resolution nobody asked to hear of is still journaled
-        self.pending.extend(t for t in changes if t.send)
-        messages, self.pending = plan_messages(self.pending, self.window, now, self.source)
-        for msg in messages:
+        plan = plan_notify(findings, statuses, told=self.told, clear=self.clear, pending=self.pending,
+                           window=self.window, now=self.clock(), min_severity=self.cfg.min_severity,
+                           on_resolve=self.cfg.on_resolve, settle_s=self.settle_s, source=self.source)
+        self.told, self.clear, self.window, self.pending = plan.told, plan.clear, plan.window, list(plan.pending)
+        if plan.quiet:
+            self._enqueue(None, plan.quiet)  # a resolution nobody asked to hear of is still journaled
+        for msg in plan.messages:
             self._enqueue(msg, msg.transitions)
 
     def read_back(self) -> None:

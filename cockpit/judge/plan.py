@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, Sequence
 
 from cockpit.findings import Finding, Severity
+from cockpit.judge.notify import Incident, Message, RateWindow, Transition, apply, plan_messages, transitions
 from cockpit.judge.reminders import missed_wake
 from cockpit.lifecycle import AgentState, Exited, Lifecycle, RestartPolicy, transition
 from cockpit.reminders import Reminder
@@ -386,6 +387,30 @@ def plan_alerts(agents: Iterable[AgentNow], findings: Iterable[Finding], known: 
             intents.append(Intent(ALERT, finding.agent, why="an agent CLI changed behind our back",
                                   finding=finding, background=True))
     return intents
+
+
+@dataclass(frozen=True)
+class NotifyPlan:
+    """SPEC §10: what one report tells the humans, and the notifier's memory after it."""
+    told: dict[str, Incident]                 # incidents as the humans know them
+    clear: dict[str, float]                   # lifecycle incident -> since when its agent is clear of it
+    window: RateWindow                        # the minute's messages, these included
+    messages: tuple[Message, ...] = ()        # to send: each transition alone, or one digest
+    quiet: tuple[Transition, ...] = ()        # journaled only: a resolution nobody asked to hear of
+    pending: tuple[Transition, ...] = ()      # past the minute's budget: wait for a slot, folded, never dropped
+
+
+def plan_notify(findings: Iterable[Finding], statuses: Mapping[str, str], *, told: Mapping[str, Incident],
+                clear: Mapping[str, float], pending: Sequence[Transition], window: RateWindow, now: float,
+                min_severity: str, on_resolve: bool, settle_s: float, source: str) -> NotifyPlan:
+    """The transitions one report makes against what was told (once per transition, never per tick;
+    a crash loop is one incident until it settled), folded into messages at the rate limit."""
+    changes, clear_after = transitions(findings, told, min_severity=min_severity, on_resolve=on_resolve,
+                                       statuses=statuses, now=now, clear=clear, settle_s=settle_s)
+    window = RateWindow(window.max_per_minute, list(window.sent))  # the plan spends its own copy
+    messages, waiting = plan_messages([*pending, *(t for t in changes if t.send)], window, now, source)
+    return NotifyPlan(apply(told, changes), clear_after, window, tuple(messages),
+                      tuple(t for t in changes if not t.send), tuple(waiting))
 
 
 def respawn_exhausted(name: str) -> Finding:
