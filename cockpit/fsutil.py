@@ -42,9 +42,6 @@ def write_failures(under: Path | None = None) -> dict[str, tuple[float, str]]:
     return {path: failure for path, failure in list(_write_failures.items()) if path.startswith(prefix)}
 
 
-MIN_FREE_BYTES = 64 << 10  # less than this free in the state dir: the next rows may not fit
-
-
 def free_bytes(directory: Path) -> int | None:
     """Bytes an unprivileged writer may still use in ``directory``'s filesystem (None: cannot tell)."""
     try:

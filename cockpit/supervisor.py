@@ -36,7 +36,7 @@ from cockpit.act.reap import ReapResult, resolve_target
 from cockpit.config import AgentConfig, Config
 from cockpit.events import EventSources
 from cockpit.findings import Finding, exit_code
-from cockpit.fsutil import MIN_FREE_BYTES, ensure_private_dir, free_bytes, write_failures
+from cockpit.fsutil import ensure_private_dir
 from cockpit.judge.activity import ActivityTracker
 from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
@@ -48,7 +48,6 @@ from cockpit.judge.plan import (ALERT, AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVEN
 from cockpit.judge.registry import OrphanWatch
 from cockpit.judge.resolution import resolve_sessions
 from cockpit.judge.tick import Judgement, again_hosts, judge_tick
-from cockpit.judge.state import state_findings
 from cockpit.judge.zombies import judge_zombies
 from cockpit.lifecycle import AgentState, policies_for
 from cockpit.locks import LeaderLock
@@ -64,6 +63,7 @@ from cockpit.observe.ports import PortProbe
 from cockpit.observe.procs import ProcessReader
 from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
+from cockpit.observe.state import StateDisk
 from cockpit.observe.exits import ExitEvent
 from cockpit.observe.tick import AgentRecord, RecordBook, TickSnapshot, records_of
 from cockpit.observe.wrappers import WrapperTracker, WrapperView
@@ -138,6 +138,8 @@ class Supervisor:
     def __init__(self, config: Config, *, read_only: bool = False, clock: Callable[[], float] = time.time,
                  actor: str = "cockpit", tmux: TmuxClient | None = None,
                  hosts: bool | tuple[str, ...] = True) -> None:
+        for name in () if isinstance(hosts, bool) else hosts:
+            config.host(name)  # an unknown host is a one-line config error, before anything is built
         self.config = config
         self.read_only = read_only
         self.clock = clock
@@ -403,12 +405,6 @@ class Supervisor:
             await self._outputs(report)
         return report
 
-    def _state_findings(self) -> list[Finding]:
-        """SPEC §6: a full state disk (or a write that failed there) is reported, not a crash."""
-        state = self.config.state.dir
-        return state_findings(write_failures(state), state_dir=str(state), free=free_bytes(state),
-                              min_free=MIN_FREE_BYTES)
-
     def bad_lines(self) -> dict[str, dict[str, Any]]:
         """SPEC §6: every reader's bad lines, by source (counted and shown, never fatal)."""
         return bad_line_report(registry=self.registry_watch.tail, reminders=self.reminder_queue,
@@ -446,7 +442,7 @@ class Supervisor:
                 self.canaries.start_due(base.at)  # seed #5: submits due canaries to their threads, never waits
             self._count("drift")
             await self.events.ensure_listening()
-            clis, hooks = await asyncio.to_thread(self._read_small)
+            clis, hooks, state = await asyncio.to_thread(self._read_small)
             # SPEC §8: every live agent's process is watched by a pidfd
             self.events.sync_exits({name: (obs.proc.pid, obs.proc.start) for name, obs in base.agents.items()
                                     if obs.proc is not None})
@@ -462,11 +458,11 @@ class Supervisor:
             transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=reminders,
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
             reaps_in_flight=frozenset(self.actions.reaper.in_flight),
-            hosts=self.hosts.views(), hooks=hooks)  # SPEC §9: each host's last report, parsed once when it arrived
+            hosts=self.hosts.views(), hooks=hooks, state=state)  # SPEC §9: each host's last report, parsed once when it arrived
 
-    def _read_small(self) -> tuple[Any, dict[str, Any]]:
+    def _read_small(self) -> tuple[Any, dict[str, Any], StateDisk]:
         """(worker thread) The tick's small reads in one hop (a hop costs more CPU than most of them):
-        the leader lock, the log sources, the CLIs, the registry's new rows, the hook events files."""
+        the leader lock, the log sources, the CLIs, the registry's new rows, the hook events files, the state disk."""
         if not self.leader and not self.read_only:
             self.leader_lock.try_acquire()
         if self.config.logs:
@@ -474,7 +470,7 @@ class Supervisor:
         # seed #1: readlink/realpath per distinct CLI; only the leader writes a first-seen baseline
         clis = self.drift.observe(self.config.agents, write=self.leader and not self.read_only)
         self.registry_watch.sync_now()
-        return clis, self.events.read_hooks()
+        return clis, self.events.read_hooks(), StateDisk.read(self.config.state.dir)
 
     def _read_rest(self, base: Snapshot, sessions: Any) -> tuple[Any, tuple[WrapperView, ...], tuple[Any, ...]]:
         """(worker thread) In one hop: each transcript's new records (seed #11), the wrappers (the judge
@@ -511,8 +507,8 @@ class Supervisor:
         with self._sync_step("judge"):
             folds = self.folds.feed(snap.transcripts, snap.at)
             return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
-                              server=self._server, outputs=self.notifier.findings() + self.metrics.findings()
-                              + self._state_findings(), previous=self.last_judgement)
+                              server=self._server, outputs=self.notifier.findings() + self.metrics.findings(),
+                              previous=self.last_judgement)
 
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor
@@ -991,8 +987,6 @@ async def check_once(config: Config, *, host: str | None = None, host_timeout_s:
     With ``[[hosts]]``, each host's first report (or its failure) is waited for, at most
     ``host_timeout_s``; ``host`` narrows the scan to that one host.
     """
-    if host is not None:
-        config.host(host)  # an unknown name is a one-line config error
     sup = Supervisor(config, read_only=True, hosts=True if host is None else (host,))
     try:
         await sup.start()

@@ -23,7 +23,7 @@ from cockpit.registry import Journal
 from cockpit.remote.protocol import (PROTOCOL, ProtocolError, decode, encode, parse_hello, parse_report,
                                      parse_request)
 from cockpit.remote.transport import HostClient, remote_command
-from cockpit.supervisor import Supervisor
+from cockpit.supervisor import Supervisor, check_once
 from tests.conftest import SIM, wait_for
 
 COCKPIT = str(Path(sys.executable).with_name("cockpit"))
@@ -44,6 +44,15 @@ def test_hosts_config_defaults_and_errors():
         with pytest.raises(ConfigError) as err:
             parse_config({"hosts": bad})
         assert err.value.key == key
+
+
+def test_check_of_an_unknown_host_is_one_config_line_before_anything_is_built(tmp_path):
+    state = tmp_path / "state"
+    cfg = parse_config({"state": {"dir": str(state)}, "hosts": [{"name": "gpu-1"}]}, tmp_path / "cockpit.toml")
+    with pytest.raises(ConfigError) as err:
+        asyncio.run(check_once(cfg, host="gpu-2"))
+    assert err.value.key == "hosts" and "no host named 'gpu-2' (known: gpu-1)" in str(err.value)
+    assert not state.exists()
 
 
 def test_the_remote_command_is_one_quoted_word_never_a_shell_string_from_data():

@@ -9,7 +9,9 @@ from collections.abc import Mapping
 
 from cockpit.findings import Finding, Severity
 
-__all__ = ["state_findings"]
+__all__ = ["MIN_FREE_BYTES", "state_findings"]
+
+MIN_FREE_BYTES = 64 << 10  # less than this free in the state dir: the next rows may not fit
 
 
 def state_findings(failures: Mapping[str, tuple[float, str]], *, state_dir: str | None = None,

@@ -20,6 +20,7 @@ from cockpit.judge.fold import Fold, judge_folds
 from cockpit.judge.hooks import HookState, agent_error, hook_status, hooks_silent, with_hook_session
 from cockpit.judge.hosts import judge_hosts
 from cockpit.judge.reminders import overdue_grace_s, reminder_findings
+from cockpit.judge.state import MIN_FREE_BYTES, state_findings
 from cockpit.judge.sessions import bad_route_entry, judge_routes_file, judge_sessions
 from cockpit.judge.zombies import judge_zombies
 from cockpit.lifecycle import Lifecycle
@@ -204,6 +205,9 @@ def judge_fleet(snap: TickSnapshot, config: Config, budget: TickBudget, *, orpha
     found += judge_canaries(snap.canaries, snap.at)
     found += judge_folds(folds or {}, snap.at)
     found += outputs  # SPEC §10: a notification channel or the metrics endpoint/textfile failing
+    if snap.state is not None:  # SPEC §6: a full state disk, or a write that failed there
+        found += state_findings(snap.state.failures, state_dir=snap.state.dir, free=snap.state.free,
+                                min_free=MIN_FREE_BYTES)
     return wrappers, found
 
 

@@ -21,6 +21,7 @@ from cockpit.observe.load import TickLoad
 from cockpit.observe.loopwatch import Block
 from cockpit.observe.sessions import SessionsReport
 from cockpit.observe.snapshot import Snapshot
+from cockpit.observe.state import StateDisk
 from cockpit.observe.wrappers import WrapperView
 from cockpit.reminders import Reminder
 
@@ -99,6 +100,7 @@ class TickSnapshot:
     reaps_in_flight: frozenset[str] = frozenset()    # wrapper ids being reaped by this cockpit
     hosts: tuple[Any, ...] = ()                      # SPEC §9: a judge.hosts.HostView per [[hosts]] entry
     hooks: Mapping[str, Any] = field(default_factory=dict)  # SPEC §8: agent -> judge.hooks.HookState
+    state: StateDisk | None = None                   # SPEC §6: failed state writes, the state disk's free bytes
 
     @property
     def at(self) -> float:

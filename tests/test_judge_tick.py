@@ -1,5 +1,6 @@
-"""An acting tick judges each agent's session findings once: the verify step judges a touched agent's
-lifecycle again from what its act saw, and its record-vs-disk findings only when their inputs changed."""
+"""The judge step with plain data: an acting tick judges each agent's session findings once (the verify
+step judges a touched agent's lifecycle again from what its act saw, its record-vs-disk findings only when
+their inputs changed); what observe read of the state disk is judged, not read, here."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from cockpit.lifecycle import Lifecycle
 from cockpit.observe.procs import ProcessTable
 from cockpit.observe.sessions import RouteState, SessionsReport, SessionTruth
 from cockpit.observe.snapshot import Snapshot
+from cockpit.observe.state import StateDisk
 from cockpit.observe.tick import AgentRecord, TickSnapshot
 
 NOW = 1_000_000.0
@@ -59,3 +61,16 @@ def test_a_repoint_judges_the_agents_session_again(tmp_path, monkeypatch):
     repointed = replace(snap, sessions=replace(snap.sessions, at=NOW + 1, routes=routes))
     judgement.again(repointed, config, {"api"})
     assert sorted(calls) == ["api", "api", "tabs"]  # the repoint's verification reads the record again
+
+
+def test_the_state_disk_observe_read_is_judged_into_state_unwritable(tmp_path, monkeypatch):
+    config, snap, _ = world(tmp_path, monkeypatch)
+    budget = TickBudget.for_tick(2.0)
+    full = StateDisk("/state", {"/state/journal.jsonl": (NOW, "No space left on device")}, free=0)
+    found = [f for f in judge_tick(replace(snap, state=full), config, budget).fleet if f.kind == "state_unwritable"]
+    assert [f.subject for f in found] == ["/state/journal.jsonl"]  # the failed write says it all
+    low = StateDisk("/state", {}, free=100)
+    [finding] = [f for f in judge_tick(replace(snap, state=low), config, budget).fleet if f.kind == "state_unwritable"]
+    assert finding.subject == "/state" and finding.evidence["free_bytes"] == 100
+    roomy = StateDisk("/state", {}, free=1 << 30)
+    assert "state_unwritable" not in {f.kind for f in judge_tick(replace(snap, state=roomy), config, budget).fleet}
