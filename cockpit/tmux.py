@@ -97,7 +97,12 @@ def format_literal(text: str) -> str:
 
 
 def command_line(args: Sequence[str]) -> str:
-    return " ".join(quote(a) for a in args)
+    return " ".join(_quote_short(a) if len(a) <= 512 else quote(a) for a in args)
+
+
+@functools.lru_cache(maxsize=1024)
+def _quote_short(arg: str) -> str:
+    return quote(arg)  # the same formats and targets are quoted every tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,39 +325,38 @@ class TmuxClient:
         block: list[str] | None = None
         block_id: tuple[str, str] | None = None
         ours = False
+        pending: list[bytes] = []  # a line's start, until its newline arrives
         try:
             while True:
-                raw = await proc.stdout.readline()
-                if not raw:
+                # read in chunks, not a readline per line: a 1000-pane list-panes is 1000 lines every tick
+                chunk = await proc.stdout.read(1 << 16)
+                if not chunk:
                     break
-                line = raw.decode("utf-8", "replace")
-                if line.endswith("\n"):
-                    line = line[:-1]
-                if block is not None:
-                    match = _GUARD_RE.match(line)
-                    if match and match.group(1) != "begin" and (match.group(2), match.group(3)) == block_id:
-                        if not ours and self._ready is not None:
-                            self._ready.set()
-                        if ours and self._pending:
-                            pending = self._pending.popleft()
-                            if not pending.future.done():
-                                if match.group(1) == "end":
-                                    pending.future.set_result(block)
-                                else:
-                                    pending.future.set_exception(TmuxError(" ".join(block) or "tmux error"))
-                        block, block_id = None, None
+                if b"\n" not in chunk:
+                    pending.append(chunk)
+                    continue
+                lines = (b"".join(pending) + chunk if pending else chunk).split(b"\n")
+                tail = lines.pop()  # after the last newline: the start of the next line, or nothing
+                pending = [tail] if tail else []
+                for raw in lines:
+                    line = raw.decode("utf-8", "replace")
+                    if block is not None:
+                        match = _GUARD_RE.match(line) if line.startswith("%") else None
+                        if match and match.group(1) != "begin" and (match.group(2), match.group(3)) == block_id:
+                            self._finish(block, match.group(1), ours)
+                            block, block_id = None, None
+                            continue
+                        block.append(line)
                         continue
-                    block.append(line)
-                    continue
-                match = _GUARD_RE.match(line)
-                if match and match.group(1) == "begin":
-                    block, block_id = [], (match.group(2), match.group(3))
-                    # flags 0: the reply to the command line that started the client, not ours.
-                    ours = match.group(4) != "0"
-                    continue
-                if line.startswith("%exit"):
-                    break
-                # Other notifications (%window-add, %sessions-changed, ...) are not needed.
+                    match = _GUARD_RE.match(line)
+                    if match and match.group(1) == "begin":
+                        block, block_id = [], (match.group(2), match.group(3))
+                        # flags 0: the reply to the command line that started the client, not ours.
+                        ours = match.group(4) != "0"
+                        continue
+                    if line.startswith("%exit"):
+                        return
+                    # Other notifications (%window-add, %sessions-changed, ...) are not needed.
         except (asyncio.CancelledError, ConnectionError):
             pass
         finally:
@@ -362,6 +366,18 @@ class TmuxClient:
                 pending = self._pending.popleft()
                 if not pending.future.done():
                     pending.future.set_exception(TmuxUnreachable(reason))
+
+    def _finish(self, block: list[str], how: str, ours: bool) -> None:
+        """A reply's guard line came: the first reply readies the client, ours settle their command."""
+        if not ours and self._ready is not None:
+            self._ready.set()
+        if ours and self._pending:
+            pending = self._pending.popleft()
+            if not pending.future.done():
+                if how == "end":
+                    pending.future.set_result(block)
+                else:
+                    pending.future.set_exception(TmuxError(" ".join(block) or "tmux error"))
 
     async def _teardown(self) -> None:
         proc, reader = self._proc, self._reader

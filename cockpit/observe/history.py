@@ -27,11 +27,14 @@ class RegistryView:
     closed: set[str] = field(default_factory=set)                          # spawn ids whose lifecycle ended
     rows_seen: int = 0
     bad_lines: int = 0
+    version: int = 0                                                        # moves with every reset and row fed
 
     def __post_init__(self) -> None:
         self.book = LifecycleBook(self.policies)
+        self._adoptions: tuple[int, dict[str, dict[str, Any]]] | None = None
 
     def reset(self) -> None:
+        self.version += 1
         self.book.reset()
         self.last_spawned.clear()
         self.last_failed.clear()
@@ -64,6 +67,7 @@ class RegistryView:
 
     def feed_rows(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
+            self.version += 1
             self.rows_seen += 1
             agent = row.get("agent")
             event = row.get("event")
@@ -102,7 +106,11 @@ class RegistryView:
         return row if row is not None and row.get("event") == "adopted" else None
 
     def open_adoptions(self) -> dict[str, dict[str, Any]]:
-        return {name: row for name in list(self.last_spawned) if (row := self.open_adoption(name)) is not None}
+        cached = self._adoptions  # asked every tick: recomputed only when a row came in
+        if cached is None or cached[0] != self.version:
+            found = {name: row for name in list(self.last_spawned) if (row := self.open_adoption(name)) is not None}
+            cached = self._adoptions = (self.version, found)
+        return dict(cached[1])
 
     def bound_session(self, agent: str) -> str | None:
         bound = self.bound_sessions.get(agent)

@@ -347,6 +347,10 @@ class SessionObserver:
         self._trees: dict[str, tuple[Any, tuple[ProcRef, ...]]] = {}
         self._resolved: tuple[list[AgentFacts], list[LiveSession], list[TranscriptFacts], Mapping[str, Resolution]] | None = None
         self._truths: dict[str, tuple[tuple[Any, ...], SessionTruth]] = {}
+        # per agent, what its facts were last built from: (tree, bound ids, learned ids, facts, folders, claude in tree)
+        self._facts_last: dict[str, tuple[Any, list[str], list[str], AgentFacts, dict[str, Path], bool]] = {}
+        self._live_seen: dict[tuple[int, int | None], LiveSession] | None = None
+        self._homes: dict[str, str] = {}
 
     # --- where things live ----------------------------------------------------------------
     def claude_dir(self, agent: AgentConfig) -> Path:
@@ -501,10 +505,19 @@ class SessionObserver:
         facts: list[AgentFacts] = []
         folder_of: dict[str, dict[str, Path]] = {}   # agent -> folder -> config dir or codex home
         live_by_key = {(l.pid, l.proc_start): l for l in live if l.cwd and l.proc_start is not None}
+        same_live, self._live_seen = live_by_key == self._live_seen, live_by_key
         claude_in_tree: set[str] = set()
         for agent in agents:
             obs = observations.get(agent.name)
             procs = getattr(obs, "tree", ()) or ()
+            ids, history = bound.get(agent.name, ()), self._history.get(agent.name, [])
+            last = self._facts_last.get(agent.name)
+            if same_live and last is not None and last[0] is procs and last[1] == ids and last[2] == history:
+                facts.append(last[3])  # the same tree, live sessions, bound and learned ids: the same facts
+                folder_of[agent.name] = last[4]
+                if last[5]:
+                    claude_in_tree.add(agent.name)
+                continue
             known = self._trees.get(agent.name)
             if known is not None and known[0] is procs:
                 tree = known[1]  # the same observed tree (an unchanged agent keeps its objects)
@@ -528,6 +541,7 @@ class SessionObserver:
             if memo is None or memo[0] != key:
                 memo = self._facts_memo[agent.name] = (key, AgentFacts(agent.name, *key))
             facts.append(memo[1])
+            self._facts_last[agent.name] = (procs, list(ids), list(history), memo[1], folders, bool(in_tree))
         return facts, folder_of, claude_in_tree
 
     def _transcripts(self, agents: Sequence[AgentConfig], facts: Sequence[AgentFacts], cdirs: Mapping[str, Path],
@@ -583,7 +597,9 @@ class SessionObserver:
         elif self.last is not None and agent.name in self.last.truths and alive:
             activity = self.last.truths[agent.name].activity
         why = self.activity.why(agent.name) if track_activity and alive else None
-        home = str(self.codex_home(agent) if agent.kind == "codex" else cdirs[agent.name])
+        home = self._homes.get(agent.name)
+        if home is None:
+            home = self._homes[agent.name] = str(self.codex_home(agent) if agent.kind == "codex" else cdirs[agent.name])
         key = (res, summary, status, activity, why, home)
         memo = self._truths.get(agent.name)
         if memo is not None and memo[0] == key:
