@@ -435,30 +435,35 @@ class Supervisor:
 
     async def _observe(self) -> TickSnapshot:
         self._count("observe")
-        async with self._step("observe"):
-            base = await self.observer.observe()
-            if self.config.canaries:
-                self._count("canaries")
-                self.canaries.start_due(base.at)  # seed #5: submits due canaries to their threads, never waits
-            self._count("drift")
-            await self.events.ensure_listening()
-            clis, hooks, state = await asyncio.to_thread(self._read_small)
-            # SPEC §8: every live agent's process is watched by a pidfd
-            self.events.sync_exits({name: (obs.proc.pid, obs.proc.start) for name, obs in base.agents.items()
-                                    if obs.proc is not None})
-        async with self._step("sessions"):
-            self._count("sessions")
-            sessions = await self.sessions.observe(base, self.view.bound_sessions)
-        self._count("folds")
-        async with self._wrappers_lock:  # a tick and an operator's reap never observe the wrappers at once
-            self._count("wrappers")
-            transcripts, wrappers, reminders = await asyncio.to_thread(self._read_rest, base, sessions)
+        for name in ("drift", "sessions", "folds", "wrappers"):
+            self._count(name)
+        await self.events.ensure_listening()
+        async with self._step("observe"), self._wrappers_lock:  # a tick and an operator's reap never observe wrappers at once
+            # one worker hop for the whole read: the process table, then the disk's small reads, the session
+            # truth, the transcripts' new records, the wrappers and the reminders (each timed as its step)
+            base, (clis, hooks, state, sessions, transcripts, wrappers, reminders) = await self.observer.observe_then(
+                self._read_tick)
+        for name in ("sessions", "folds", "wrappers", "reminders_read"):  # their time is theirs, not observe's
+            self.phases_ms["observe"] -= self.phases_ms.get(name, 0.0)
+        if self.config.canaries:
+            self._count("canaries")
+            self.canaries.start_due(base.at)  # seed #5: submits due canaries to their threads, never waits
+        # SPEC §8: every live agent's process is watched by a pidfd
+        self.events.sync_exits({name: (obs.proc.pid, obs.proc.start) for name, obs in base.agents.items()
+                                if obs.proc is not None})
         return TickSnapshot(
             base=base, records=self.record_book.records(self.view, self._names), starting=self._starting(), sessions=sessions,
             transcripts=transcripts, wrappers=wrappers, canaries=self.canaries.states(), clis=clis, reminders=reminders,
             blocks=self.blocks.snapshot(), loads=tuple(self.loads), shed=self.shed,
             reaps_in_flight=frozenset(self.actions.reaper.in_flight),
-            hosts=self.hosts.views(), hooks=hooks, state=state)  # SPEC §9: each host's last report, parsed once when it arrived
+            hosts=self.hosts.views(), hooks=hooks, state=state)  # SPEC §9: each host's last report, parsed once
+
+    def _read_tick(self, base: Snapshot) -> tuple[Any, ...]:
+        """(worker thread, after the process table) the rest of the tick's reads, in order."""
+        clis, hooks, state = self._read_small()
+        with self._worker_step("sessions"):
+            sessions = self.sessions.observe_sync(base, self.view.bound_sessions)
+        return (clis, hooks, state, sessions, *self._read_rest(base, sessions))
 
     def _read_small(self) -> tuple[Any, dict[str, Any], StateDisk]:
         """(worker thread) The tick's small reads in one hop (a hop costs more CPU than most of them):

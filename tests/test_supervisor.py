@@ -404,15 +404,15 @@ def test_a_blocking_call_in_a_tick_is_recorded_with_its_scope_and_the_tick_is_ov
         sup = Supervisor(config, read_only=True)
         try:
             await sup.start()
-            observe = sup.observer.observe
+            observe = sup.observer.observe_then  # what the tick's observe step awaits
 
-            async def blocking_observe():
+            async def blocking_observe(then):
                 sync_capture_fan_out()
-                return await observe()
+                return await observe(then)
 
-            sup.observer.observe = blocking_observe
+            sup.observer.observe_then = blocking_observe
             first = await sup.tick()
-            sup.observer.observe = observe
+            sup.observer.observe_then = observe
             with open(log, "a") as fh:
                 fh.write("[event-loop-block] tick took 1855ms - no tracked work active (untracked culprit)\n")
             await asyncio.sleep(0.3)  # the sentinel records the block when the loop comes back

@@ -348,7 +348,7 @@ class SessionObserver:
         self._resolved: tuple[list[AgentFacts], list[LiveSession], list[TranscriptFacts], Mapping[str, Resolution]] | None = None
         self._truths: dict[str, tuple[tuple[Any, ...], SessionTruth]] = {}
         # per agent, what its facts were last built from: (tree, bound ids, learned ids, facts, folders, claude in tree)
-        self._facts_last: dict[str, tuple[Any, list[str], list[str], AgentFacts, dict[str, Path], bool]] = {}
+        self._facts_last: dict[str, tuple[Any, tuple[str, ...], list[str], AgentFacts, dict[str, Path], bool]] = {}
         self._live_seen: dict[tuple[int, int | None], LiveSession] | None = None
         self._homes: dict[str, str] = {}
 
@@ -510,7 +510,7 @@ class SessionObserver:
         for agent in agents:
             obs = observations.get(agent.name)
             procs = getattr(obs, "tree", ()) or ()
-            ids, history = bound.get(agent.name, ()), self._history.get(agent.name, [])
+            ids, history = tuple(bound.get(agent.name, ())), self._history.get(agent.name, [])
             last = self._facts_last.get(agent.name)
             if same_live and last is not None and last[0] is procs and last[1] == ids and last[2] == history:
                 facts.append(last[3])  # the same tree, live sessions, bound and learned ids: the same facts
@@ -541,7 +541,7 @@ class SessionObserver:
             if memo is None or memo[0] != key:
                 memo = self._facts_memo[agent.name] = (key, AgentFacts(agent.name, *key))
             facts.append(memo[1])
-            self._facts_last[agent.name] = (procs, list(ids), list(history), memo[1], folders, bool(in_tree))
+            self._facts_last[agent.name] = (procs, ids, list(history), memo[1], folders, bool(in_tree))
         return facts, folder_of, claude_in_tree
 
     def _transcripts(self, agents: Sequence[AgentConfig], facts: Sequence[AgentFacts], cdirs: Mapping[str, Path],
