@@ -21,7 +21,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, AsyncIterator, Callable, Collection, Iterator, Mapping
 
 from cockpit import timefmt
 from cockpit.act.actions import ActionLayer, ActionResult
@@ -41,7 +41,6 @@ from cockpit.judge.activity import ActivityTracker
 from cockpit.judge.agents import AgentStatus
 from cockpit.judge.blocks import ShedPolicy, TickBudget, TickLoad, blocks_json
 from cockpit.judge.fold import Fold, FoldTracker
-from cockpit.judge.hooks import session_ended
 from cockpit.judge.hosts import HostView, split_name
 from cockpit.judge.plan import (ALERT, AutoRepoint, ADOPT, EXIT_EVENT, HOOK_EVENT, OPERATOR_ADOPT, OPERATOR_REPOINT, OPERATOR_RESPAWN, OPERATOR_SEND, PRUNE, REAP,
                                 FIRE, RECORD_EXIT, REPOINT, SETTLE, SEND, SPAWN, AgentNow, Budget, Intent, Mode, Plan, TickFacts, plan_for, plan_tick)
@@ -375,9 +374,7 @@ class Supervisor:
         procs0, cmds0 = self.tmux.processes_started, self.tmux.commands_sent
         shed = self.shed
         snap = await self._observe()
-        self._fatal_edges_read(snap)
-        judgement = self._judge(snap)
-        plan = self._plan(snap, judgement)
+        judgement, plan = self._decide(snap)
         acted, after = await self._act(plan, snap)
         judgement = self._verify(plan, snap, after, judgement)
         snap = after
@@ -505,15 +502,33 @@ class Supervisor:
 
     # --- judge and plan: pure ---------------------------------------------------------------
 
-    def _judge(self, snap: TickSnapshot) -> Judgement:
+    def _decide(self, snap: TickSnapshot) -> tuple[Judgement, Plan]:
+        """judge -> plan, pure: the snapshot in (with what the judges and the plan remember), every
+        finding and every automatic act of the tick out."""
+        self._fatal_edges_read(snap)
+        mode, budget = self._mode(snap.tmux_ok), self._budget()
         self._count("judge")
         self._count("zombies")
         self._count("judge_reminders")
         with self._sync_step("judge"):
             folds = self.folds.feed(snap.transcripts, snap.at)
-            return judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
-                              server=self._server, outputs=self.notifier.findings() + self.metrics.findings(),
-                              previous=self.last_judgement)
+            judgement = judge_tick(snap, self.config, self.budget, orphans=self.orphans.findings(), folds=folds,
+                                   server=self._server, outputs=self.notifier.findings() + self.metrics.findings(),
+                                   previous=self.last_judgement)
+        if not mode.acting:
+            return judgement, Plan()  # a read-only cockpit or a follower decides no act
+        with self._sync_step("plan"):
+            facts = TickFacts(
+                now=self.clock(), mode=mode, budget=budget,
+                agents=[AgentNow.of(n, snap.base, snap.records[n], policy=self.view.policies.get(n),
+                                    starting=snap.starting, hooks=self.events.states.get(n)) for n in self._names],
+                session_findings=judgement.session_findings,
+                truths=snap.sessions.truths if snap.sessions is not None else {},
+                zombies=[w for w in judgement.wrappers if w.state == "zombie"],
+                reaps_in_flight=snap.reaps_in_flight, last_prune=self.last_prune,
+                findings=judgement.findings(), known=frozenset(self.findings), reminders=snap.reminders,
+                reminders_in_flight=frozenset(self.reminders.tasks), waking=frozenset(self.reminders.waking))
+            return judgement, plan_tick(facts, self.auto_repoint)
 
     def _mode(self, tmux_ok: bool) -> Mode:
         sup = self.config.supervisor
@@ -523,30 +538,9 @@ class Supervisor:
     def _budget(self) -> Budget:
         return Budget(self.actions.bucket.available(), self.config.supervisor.max_actions_per_minute)
 
-    def _agent_now(self, name: str, snap: Snapshot, record: AgentRecord, starting: frozenset[str]) -> AgentNow:
-        obs = snap.agents.get(name)
-        pane = obs.pane if obs is not None else None
-        return AgentNow(name=name, lifecycle=record.lifecycle, policy=self.view.policies.get(name),
-                        observed=obs is not None, live=obs is not None and obs.proc is not None,
-                        open_spawn=record.open_spawn, exit_status=pane.dead_status if pane is not None else None,
-                        pane=pane, starting=name in starting,
-                        ended=session_ended(self.events.states.get(name), since=record.spawn_at))
-
-    def _plan(self, snap: TickSnapshot, judgement: Judgement) -> Plan:
-        mode = self._mode(snap.tmux_ok)
-        if not mode.acting:
-            return Plan()
-        with self._sync_step("plan"):
-            facts = TickFacts(
-                now=self.clock(), mode=mode, budget=self._budget(),
-                agents=[self._agent_now(n, snap.base, snap.records[n], snap.starting) for n in self._names],
-                session_findings=judgement.session_findings,
-                truths=snap.sessions.truths if snap.sessions is not None else {},
-                zombies=[w for w in judgement.wrappers if w.state == "zombie"],
-                reaps_in_flight=snap.reaps_in_flight, last_prune=self.last_prune,
-                findings=judgement.findings(), known=frozenset(self.findings), reminders=snap.reminders,
-                reminders_in_flight=frozenset(self.reminders.tasks), waking=frozenset(self.reminders.waking))
-            return plan_tick(facts, self.auto_repoint)
+    def _agent_now(self, name: str, base: Snapshot, record: AgentRecord, starting: Collection[str]) -> AgentNow:
+        return AgentNow.of(name, base, record, policy=self.view.policies.get(name), starting=starting,
+                           hooks=self.events.states.get(name))
 
     def _fatal_edges_read(self, snap: TickSnapshot) -> None:
         """seed #2: a transition into FATAL is an edge: the snapshot carries it, the view forgets it, so
@@ -559,60 +553,67 @@ class Supervisor:
     # --- act and verify -----------------------------------------------------------------------
 
     async def _act(self, plan: Plan, snap: TickSnapshot) -> tuple[list[ActionResult], TickSnapshot]:
-        """Carry out the plan's intents; returns what was acted on and the snapshot as the acts left it."""
+        """Carry out the plan's intents in its order; returns what was acted on and the snapshot as the
+        acts left it (verify)."""
         acted: list[ActionResult] = []
-        mode = self._mode(snap.tmux_ok)
         self.actions.bucket.spend(plan.tokens)
-        if mode.acting and snap.tmux_ok:
+        if plan.intents:
             self._count("act")
             async with self._step("act"):
                 for intent in plan.intents:
-                    if intent.act in (RECORD_EXIT, SPAWN, REPOINT):
-                        result = await self._carry_out(intent)
-                        if result is not None:
-                            acted.append(result)
-        if mode.acting and mode.auto_reap:
-            # seed #9 at the rate limit of seed #8: a zombie past its grace is reaped, or waits its token
-            self._count("reap")
-            self.actions.start_reaps([i.wrapper for i in plan.of(REAP)])
-        if plan.of(FIRE, SETTLE):
-            # seed #6: fire due reminders, settle orphaned firings; each attempt verifies in its own task
-            self._count("reminders")
-            with self._sync_step("reminders"):
-                self.reminders.start(plan.of(FIRE, SETTLE), snap.base, starting=self._starting())
-        for intent in plan.of(PRUNE):
-            async with self._step("prune"):
-                await self._prune(snap.at)
-        for intent in plan.of(ALERT):
-            await self._alert(intent)
+                    result = await self._carry_out(intent, snap)
+                    if isinstance(result, ActionResult):
+                        acted.append(result)
         return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
 
-    async def _carry_out(self, intent: Intent) -> Any:
-        """One agent's intent: record its exit, start or respawn it, repoint its record; the operator's
-        adopt and send."""
+    async def _carry_out(self, intent: Intent, snap: TickSnapshot | None = None) -> Any:
+        """One intent, each act named once: alert, prune, (re)spawn, send, adopt, record an exit, repoint,
+        reap, fire or settle a reminder."""
+        if intent.act == ALERT:
+            return await self._alert(intent)
+        if intent.act == PRUNE:
+            async with self._step("prune"):
+                return await self._prune(self.clock() if snap is None else snap.at)
         name = intent.agent
-        assert name is not None
-        if intent.act in (ADOPT, SEND):
-            async with tracked(f"{intent.act}:{name}"):
-                if intent.act == ADOPT:
-                    result = await self.actions.adopt(name, intent.pane, by=intent.by)
-                    await self.actions.sync()
-                    return result
+        if intent.act == SPAWN and name is not None:
+            return await self._spawn(name, intent)
+        if intent.act == SEND and name is not None:
+            async with tracked(f"send:{name}"):
                 return await self._send(name, intent.text)
-        if intent.act == RECORD_EXIT:
+        if intent.act == ADOPT and name is not None:
+            async with tracked(f"adopt:{name}"):
+                result = await self.actions.adopt(name, intent.pane, by=intent.by)
+                await self.actions.sync()
+                return result
+        if intent.act == RECORD_EXIT and name is not None:
             async with tracked(f"record_exit:{name}"):
                 await self.actions.record_exit(name, intent.pane, expected=intent.expected)
             return None
-        if intent.act == SPAWN and intent.by != "operator":
+        if intent.act == REPOINT and name is not None:
+            return await self._repoint(name, intent.by)
+        if intent.act == REAP:
+            self._count("reap")  # seed #9 at the rate limit of seed #8: its token was spent with the plan's
+            return self.actions.start_reaps([intent.wrapper])
+        if intent.act in (FIRE, SETTLE):
+            self._count("reminders")  # seed #6: each attempt verifies in its own task
+            with self._sync_step("reminders"):
+                return self.reminders.start((intent,), snap.base if snap is not None else None,
+                                            starting=self._starting())
+        raise ValueError(f"no act for intent {intent.act!r}")
+
+    async def _spawn(self, name: str, intent: Intent) -> ActionResult | None:
+        """An automatic start or respawn runs in the background (verified there); an operator's is awaited."""
+        if intent.by != "operator":
             self._count("spawn")
             self._spawn_in_background(name, intent.by)
             return None
-        if intent.act == SPAWN:
-            result = await self._tracked_respawn(name, "operator", force=intent.force)
-            await self.actions.sync()
-            return result
-        if intent.by != "auto":
-            result = await self.actions.repoint(name, by=intent.by)
+        result = await self._tracked_respawn(name, "operator", force=intent.force)
+        await self.actions.sync()
+        return result
+
+    async def _repoint(self, name: str, by: str) -> ActionResult:
+        if by != "auto":
+            result = await self.actions.repoint(name, by=by)
             await self.actions.sync()
             return result
         self._count("repoint")

@@ -18,9 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Collection, Iterable, Mapping, Protocol, Sequence
 
 from cockpit.findings import Finding, Severity
+from cockpit.judge.hooks import HookState, session_ended
 from cockpit.judge.notify import Incident, Message, RateWindow, Transition, apply, plan_messages, transitions
 from cockpit.judge.reminders import missed_wake
 from cockpit.lifecycle import AgentState, Exited, Lifecycle, RestartPolicy, transition
+from cockpit.observe.snapshot import Snapshot
+from cockpit.observe.tick import AgentRecord
 from cockpit.reminders import Reminder
 
 # A STARTING with no spawn in flight this long after its request was cut short (a cockpit killed
@@ -86,6 +89,17 @@ class AgentNow:
     pane: Any = None
     starting: bool = False       # a spawn is in flight (this cockpit)
     ended: str | None = None     # SPEC §8: the reason of the SessionEnd its hooks sent since its spawn
+
+    @classmethod
+    def of(cls, name: str, base: Snapshot, record: AgentRecord, *, policy: RestartPolicy | None,
+           starting: Collection[str], hooks: HookState | None) -> AgentNow:
+        """The agent as one observation shows it: its pane and process, its record, its hooks' word."""
+        obs = base.agents.get(name)
+        pane = obs.pane if obs is not None else None
+        return cls(name=name, lifecycle=record.lifecycle, policy=policy, observed=obs is not None,
+                   live=obs is not None and obs.proc is not None, open_spawn=record.open_spawn,
+                   exit_status=pane.dead_status if pane is not None else None, pane=pane, starting=name in starting,
+                   ended=session_ended(hooks, since=record.spawn_at))
 
 
 @dataclass(frozen=True)
