@@ -19,11 +19,12 @@ comes from the live-session file, the transcript and the pane as before.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 from cockpit import timefmt
 from cockpit.findings import Finding, Severity
+from cockpit.observe.events import HookState  # the fold's data: observe reads it, the rules here make it
 from cockpit.observe.sessions import SessionTruth
 
 __all__ = ["HookState", "agent_error", "fold_events", "hook_activity", "hooks_silent", "with_hook_session",
@@ -33,31 +34,6 @@ NEEDS_INPUT = frozenset({"permission_prompt", "elicitation_dialog"})
 CRITICAL_ERRORS = frozenset({"authentication_failed", "billing_error", "oauth_org_not_allowed"})
 MAX_PROMPTS = 16
 MAX_SUBAGENTS = 64
-
-
-@dataclass(frozen=True)
-class HookState:
-    """One agent's hook events, folded. Times are epoch seconds from the rows' ``ts``."""
-    events: int = 0
-    last_at: float | None = None
-    session_id: str | None = None
-    transcript_path: str | None = None
-    session_source: str | None = None       # startup | resume | clear | compact
-    session_at: float | None = None
-    previous_sessions: tuple[str, ...] = ()  # ids this agent had before (a /clear keeps the process)
-    activity: str | None = None             # working | needs_input | idle
-    activity_at: float | None = None
-    error: Mapping[str, Any] | None = None  # the StopFailure row, until the next prompt or stop
-    ended: Mapping[str, Any] | None = None  # the SessionEnd row: the exit that follows is expected
-    subagents: tuple[str, ...] = ()         # running sub-agents (SubagentStart without its Stop)
-    subagent_at: float | None = None
-    prompts: tuple[tuple[float, str], ...] = ()  # recent UserPromptSubmit (time, text)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"session_id": self.session_id, "transcript_path": self.transcript_path,
-                "session_source": self.session_source, "activity": self.activity, "events": self.events,
-                "subagents": len(self.subagents), "error": (self.error or {}).get("error"),
-                "ended": (self.ended or {}).get("reason")}
 
 
 def _text(row: Mapping[str, Any], key: str) -> str | None:

@@ -30,7 +30,7 @@ from cockpit.fsutil import atomic_write, ensure_private_dir
 from cockpit.hook import NAME_RE, socket_address
 from cockpit.registry import JsonlStore, Row, Tail
 
-__all__ = ["EventListener", "EventsStore", "accept_row"]
+__all__ = ["EventListener", "EventsStore", "HookState", "accept_row"]
 
 MAX_EVENT_BYTES = 1 << 20
 READ_TIMEOUT_S = 2.0  # a relay that connects and sends nothing is dropped after this
@@ -246,3 +246,28 @@ def rows_by_agent(rows: Iterable[Mapping[str, Any]]) -> dict[str, list[Mapping[s
         if isinstance(agent, str):
             out.setdefault(agent, []).append(row)
     return out
+
+
+@dataclass(frozen=True)
+class HookState:
+    """One agent's hook events, folded (by ``judge.hooks.fold_events``). Times are epoch seconds from the rows' ``ts``."""
+    events: int = 0
+    last_at: float | None = None
+    session_id: str | None = None
+    transcript_path: str | None = None
+    session_source: str | None = None       # startup | resume | clear | compact
+    session_at: float | None = None
+    previous_sessions: tuple[str, ...] = ()  # ids this agent had before (a /clear keeps the process)
+    activity: str | None = None             # working | needs_input | idle
+    activity_at: float | None = None
+    error: Mapping[str, Any] | None = None  # the StopFailure row, until the next prompt or stop
+    ended: Mapping[str, Any] | None = None  # the SessionEnd row: the exit that follows is expected
+    subagents: tuple[str, ...] = ()         # running sub-agents (SubagentStart without its Stop)
+    subagent_at: float | None = None
+    prompts: tuple[tuple[float, str], ...] = ()  # recent UserPromptSubmit (time, text)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"session_id": self.session_id, "transcript_path": self.transcript_path,
+                "session_source": self.session_source, "activity": self.activity, "events": self.events,
+                "subagents": len(self.subagents), "error": (self.error or {}).get("error"),
+                "ended": (self.ended or {}).get("reason")}

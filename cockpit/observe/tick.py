@@ -15,6 +15,7 @@ from cockpit import timefmt
 from cockpit.lifecycle import Lifecycle
 from cockpit.observe.canaries import CanaryState
 from cockpit.observe.drift import CliTarget
+from cockpit.observe.events import HookState
 from cockpit.observe.folds import TranscriptFeed
 from cockpit.observe.history import RegistryView
 from cockpit.observe.load import TickLoad
@@ -109,7 +110,7 @@ class TickSnapshot:
     shed: tuple[str, ...] = ()                       # optional work the ticks skip while over budget
     reaps_in_flight: frozenset[str] = frozenset()    # wrapper ids being reaped by this cockpit
     hosts: tuple[Any, ...] = ()                      # SPEC §9: a judge.hosts.HostView per [[hosts]] entry
-    hooks: Mapping[str, Any] = field(default_factory=dict)  # SPEC §8: agent -> judge.hooks.HookState
+    hooks: Mapping[str, HookState] = field(default_factory=dict)  # SPEC §8: each agent's hook events, folded
     state: StateDisk | None = None                   # SPEC §6: failed state writes, the state disk's free bytes
 
     @property
