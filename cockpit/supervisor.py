@@ -374,6 +374,7 @@ class Supervisor:
         procs0, cmds0 = self.tmux.processes_started, self.tmux.commands_sent
         shed = self.shed
         snap = await self._observe()
+        self._fatal_edges_read(snap)
         judgement, plan = self._decide(snap)
         acted, after = await self._act(plan, snap)
         judgement = self._verify(plan, snap, after, judgement)
@@ -382,6 +383,7 @@ class Supervisor:
         new, resolved = self._diff(findings)
         async with self._step("journal"):
             await self._journal_changes(new, resolved)
+        bad_lines, notices = self.bad_lines(), tuple(self.reminders.take_notices())
         load = TickLoad(wall_ms=(time.perf_counter() - wall0) * 1000.0,
                         cpu_ms=(time.process_time() - cpu0) * 1000.0,
                         tmux_processes=self.tmux.processes_started - procs0,
@@ -394,8 +396,8 @@ class Supervisor:
             tick=self.tick_no, skipped_ticks=self.skipped_ticks, actions=tuple(acted), wrappers=judgement.wrappers,
             blocks=self.blocks.snapshot(), load=load, shed=self.shed, loop_lag_ms=self.loopwatch.max_lag_ms(reset=True),
             sessions=snap.sessions, panes=snap.base.panes, clis=snap.clis, canaries=snap.canaries, folds=judgement.folds,
-            reminders=snap.reminders, notices=tuple(self.reminders.take_notices()), hosts=snap.hosts,
-            bad_lines=self.bad_lines(), tmux_server=snap.base.tmux_server)
+            reminders=snap.reminders, notices=notices, hosts=snap.hosts, bad_lines=bad_lines,
+            tmux_server=snap.base.tmux_server)
         self.last_report = report
         self.last_snap, self.last_judgement = snap, judgement
         async with tracked("outputs"):
@@ -505,7 +507,6 @@ class Supervisor:
     def _decide(self, snap: TickSnapshot) -> tuple[Judgement, Plan]:
         """judge -> plan, pure: the snapshot in (with what the judges and the plan remember), every
         finding and every automatic act of the tick out."""
-        self._fatal_edges_read(snap)
         mode, budget = self._mode(snap.tmux_ok), self._budget()
         self._count("judge")
         self._count("zombies")
@@ -567,19 +568,24 @@ class Supervisor:
         return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
 
     async def _carry_out(self, intent: Intent, snap: TickSnapshot | None = None) -> Any:
-        """One intent, each act named once: alert, prune, (re)spawn, send, adopt, record an exit, repoint,
+        """One intent, each act named once: prune, (re)spawn, repoint, send, alert, adopt, record an exit,
         reap, fire or settle a reminder."""
-        if intent.act == ALERT:
-            return await self._alert(intent)
+        name = intent.agent
         if intent.act == PRUNE:
             async with self._step("prune"):
                 return await self._prune(self.clock() if snap is None else snap.at)
-        name = intent.agent
         if intent.act == SPAWN and name is not None:
             return await self._spawn(name, intent)
+        if intent.act == REPOINT and name is not None:
+            return await self._repoint(name, intent.by)
         if intent.act == SEND and name is not None:
             async with tracked(f"send:{name}"):
                 return await self._send(name, intent.text)
+        if intent.act == ALERT and intent.finding is not None:
+            self._count("alert")  # alert_command with the finding, journaled with what the command did
+            if intent.background:
+                return self._soon(self.actions.alert(intent.finding), f"alert-{intent.finding.kind}")
+            return await self.actions.alert(intent.finding)
         if intent.act == ADOPT and name is not None:
             async with tracked(f"adopt:{name}"):
                 result = await self.actions.adopt(name, intent.pane, by=intent.by)
@@ -589,8 +595,6 @@ class Supervisor:
             async with tracked(f"record_exit:{name}"):
                 await self.actions.record_exit(name, intent.pane, expected=intent.expected)
             return None
-        if intent.act == REPOINT and name is not None:
-            return await self._repoint(name, intent.by)
         if intent.act == REAP:
             self._count("reap")  # seed #9 at the rate limit of seed #8: its token was spent with the plan's
             return self.actions.start_reaps([intent.wrapper])
@@ -620,15 +624,6 @@ class Supervisor:
         result = await self.actions.repoint(name, by="auto")
         self.auto_repoint.record(result)
         return result
-
-    async def _alert(self, intent: Intent) -> None:
-        """``alert_command`` with the intent's finding; journaled with what the command did."""
-        assert intent.finding is not None
-        self._count("alert")
-        if intent.background:
-            self._soon(self.actions.alert(intent.finding), f"alert-{intent.finding.kind}")
-            return
-        await self.actions.alert(intent.finding)
 
     async def _reobserve(self, plan: Plan, snap: TickSnapshot, *, repointed: bool) -> TickSnapshot:
         """Verify: what the acts changed, observed again (the registry rows they wrote, the record a
