@@ -6,7 +6,9 @@ finding for each act the rate limit holds back (seed #8: the cure must never cos
 disease). The supervisor carries the intents out; each act verifies itself and the next tick
 sees what it did. Operator acts and events enter here too, for one agent (:func:`plan_for`).
 Alerts are intents too (:func:`plan_alerts`): a budget spent, a CLI drift, and the alerts that
-follow an act's verdict (a wake's final miss, a rewritten routing record), each decided here once.
+follow an act's verdict (a wake's final miss, a rewritten routing record), each decided here once;
+so are the reminders due (:func:`plan_reminders`) and what a report tells the humans
+(:func:`plan_notify`).
 
 Order of the tokens, as a tick spends them: starts and respawns (config order), then repoints,
 then reaps (the oldest result first).
@@ -313,7 +315,16 @@ class TickFacts:
 
 
 def plan_tick(facts: TickFacts, repoint_policy: RepointPolicy) -> Plan:
-    """Every automatic act of one tick, in the order the tick carries them out."""
+    """Every automatic act of one tick, in the order the tick carries them out:
+
+    each agent's step (:func:`agent_step`)        -> record_exit, spawn (first starts free, respawns at a token)
+    a stale route with a live or bound disk truth -> repoint, at a token
+    a zombie wrapper past its grace               -> reap, at a token (:func:`plan_reaps`)
+    a reminder due, or fired with no verdict      -> fire_reminder, settle_reminder (:func:`plan_reminders`)
+    the registry's retention reached              -> prune
+    a budget spent, a drift first seen            -> alert (:func:`plan_alerts`)
+
+    A read-only cockpit or a follower plans nothing."""
     mode, now = facts.mode, facts.now
     if not mode.acting:
         return Plan()
