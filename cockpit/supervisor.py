@@ -643,14 +643,9 @@ class Supervisor:
         """The agents an act touched are judged again from what it saw; so are the reminders a pass fired."""
         if after is before:
             return judgement
-        touched = plan.agents | (before.starting ^ after.starting)
-        # seed #3's findings are judged again only for an agent whose truth, route or spawn the acts changed
-        same = after.sessions is before.sessions
-        kept = {n for n in touched if same and (n in before.starting) == (n in after.starting)
-                and _spawn_at(before, n) == _spawn_at(after, n)}
         with self._sync_step("judge"):
-            return judgement.again(after, self.config, touched, reminders=bool(plan.of(FIRE, SETTLE)),
-                                   sessions_kept=kept)
+            return judgement.again(after, self.config, plan.agents | (before.starting ^ after.starting),
+                                   reminders=bool(plan.of(FIRE, SETTLE)))
 
     # --- report: what changed since the last tick, journaled once -----------------------------
 
@@ -963,11 +958,6 @@ def _wrapper_agents(base: Snapshot) -> dict[str, Any] | None:
     """Each live agent's pane process; None when tmux is down: the agents are unknown, so no wrapper
     is judged an orphan this tick."""
     return {name: obs.proc for name, obs in base.agents.items() if obs.proc is not None} if base.tmux_ok else None
-
-
-def _spawn_at(snap: TickSnapshot, name: str) -> float | None:
-    record = snap.records.get(name)
-    return record.spawn_at if record is not None else None
 
 
 def _state_error_line(task: asyncio.Task[Any]) -> None:

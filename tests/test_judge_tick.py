@@ -48,10 +48,17 @@ def test_an_exit_row_does_not_judge_the_agents_session_again(tmp_path, monkeypat
     judgement = judge_tick(snap, config, TickBudget.for_tick(2.0))
     assert sorted(calls) == ["api", "tabs"]
     after = replace(snap, records={**snap.records, "api": AgentRecord(Lifecycle(), last_exit={"status": 1})})
-    again = judgement.again(after, config, {"api"}, sessions_kept={"api"})
+    again = judgement.again(after, config, {"api"})
     assert sorted(calls) == ["api", "tabs"]  # judged once this tick
     assert again.verdicts["api"].session_findings == (stale("api"),)
     assert again.verdicts["api"] is not judgement.verdicts["api"]  # its lifecycle was judged again
+
+
+def test_a_spawn_under_way_judges_the_agents_session_again(tmp_path, monkeypatch):
+    config, snap, calls = world(tmp_path, monkeypatch)
+    judgement = judge_tick(snap, config, TickBudget.for_tick(2.0))
+    judgement.again(replace(snap, starting=frozenset({"api"})), config, {"api"})
+    assert sorted(calls) == ["api", "api", "tabs"]  # its truth is in flux now: what it says changes
 
 
 def test_a_repoint_judges_the_agents_session_again(tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ class Verdict:
     findings: tuple[Finding, ...]
     session_findings: tuple[Finding, ...] = ()
     inputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)  # what it was judged from
+    session_inputs: tuple[Any, ...] = field(default=(), compare=False, repr=False)  # what its session part read
 
 
 @dataclass(frozen=True)
@@ -64,18 +65,14 @@ class Judgement:
         found.sort(key=lambda f: (-f.severity.rank, f.agent or "", f.kind))
         return tuple(found)
 
-    def again(self, snap: TickSnapshot, config: Config, names: Iterable[str], *, reminders: bool = False,
-              sessions_kept: Iterable[str] = ()) -> Judgement:
+    def again(self, snap: TickSnapshot, config: Config, names: Iterable[str], *, reminders: bool = False) -> Judgement:
         """The same judgement with ``names`` (and the reminders) judged again from a newer snapshot:
-        what their acts saw. The agents of ``sessions_kept`` keep their session findings: nothing those
-        read changed (judged once a tick, not again after an exit row)."""
-        names, kept = set(names), set(sessions_kept)
+        what their acts saw (of each verdict, only the part whose inputs moved)."""
+        names = set(names)
         verdicts = dict(self.verdicts)
         for agent in config.agents:
             if agent.name in names:
-                old = verdicts.get(agent.name)
-                session = old.session_findings if old is not None and agent.name in kept else None
-                verdicts[agent.name] = judge_one(agent, snap, config, previous=old, session=session)
+                verdicts[agent.name] = judge_one(agent, snap, config, previous=verdicts.get(agent.name))
         again = tuple(judge_reminders(snap, config)) if reminders else self.reminders
         return replace(self, verdicts=verdicts, reminders=again)
 
@@ -95,19 +92,17 @@ def verdict_inputs(agent: AgentConfig, snap: TickSnapshot, config: Config) -> tu
             sessions.routes_bad_entries.get(name))
 
 
-def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config, previous: Verdict | None = None,
-              session: tuple[Finding, ...] | None = None) -> Verdict:
+def judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config, previous: Verdict | None = None) -> Verdict:
     """One agent: its status row, its lifecycle findings, and its record-vs-disk findings (seed #3).
-    ``previous`` (its last verdict) is the answer again when it was judged from the same inputs;
-    ``session``: its seed #3 findings, judged already from the same truth, route and spawn."""
+    ``previous`` (its last verdict) is the answer again when it was judged from the same inputs, and
+    its seed #3 part when that part's own inputs did not move (an exit row does not judge it twice)."""
     inputs = verdict_inputs(agent, snap, config)
     if previous is not None and previous.inputs == inputs:
         return previous  # nothing it reads moved (the observe step keeps unchanged objects): not judged again
-    return replace(_judge_one(agent, snap, config, session), inputs=inputs)
+    return replace(_judge_one(agent, snap, config, previous), inputs=inputs)
 
 
-def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config,
-               session: tuple[Finding, ...] | None = None) -> Verdict:
+def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config, previous: Verdict | None = None) -> Verdict:
     sup = config.supervisor
     name = agent.name
     obs = snap.base.agents.get(name) if snap.tmux_ok else None
@@ -132,9 +127,15 @@ def _judge_one(agent: AgentConfig, snap: TickSnapshot, config: Config,
                            max_restarts=sup.max_restarts, restart_window_s=sup.restart_window_s, starting=starting)
     findings += _hook_findings(name, hooks, record, live=obs is not None and obs.proc is not None and not starting,
                                now=snap.at, verify_s=sup.spawn_verify_s)
-    if session is None:
+    # seed #3 reads the disk truth as the hooks left it, the route, the routes file, the starting flag
+    session_inputs = (truth, route, starting, snap.tmux_ok, sessions is None,
+                      None if sessions is None else sessions.routes_file,
+                      None if sessions is None else sessions.routes_bad_entries.get(name))
+    if previous is not None and previous.session_inputs == session_inputs:
+        session = previous.session_findings
+    else:
         session = _session_findings(name, snap, truth, route, starting=starting)
-    return Verdict(status, tuple(findings), session)
+    return Verdict(status, tuple(findings), session, session_inputs=session_inputs)
 
 
 def _session_findings(name: str, snap: TickSnapshot, truth: SessionTruth | None, route: RouteState | None, *,
