@@ -556,16 +556,24 @@ class Supervisor:
     async def _act(self, plan: Plan, snap: TickSnapshot) -> tuple[list[ActionResult], TickSnapshot]:
         """Carry out the plan's intents in its order; returns what was acted on and the snapshot as the
         acts left it (verify)."""
-        acted: list[ActionResult] = []
-        self.actions.bucket.spend(plan.tokens)
+        results: list[Any] = []
         if plan.intents:
             self._count("act")
             async with self._step("act"):
-                for intent in plan.intents:
-                    result = await self._carry_out(intent, snap)
-                    if isinstance(result, ActionResult):
-                        acted.append(result)
+                results = await self._execute(plan, snap)
+        acted = [r for r in results if isinstance(r, ActionResult)]
         return acted, await self._reobserve(plan, snap, repointed=bool(plan.of(REPOINT)))
+
+    async def _execute(self, plan: Plan, snap: TickSnapshot | None = None) -> list[Any]:
+        """The tick's, an event's and an operator's plan alike: its tokens spent, its intents carried
+        out in its order; what each act returned."""
+        self.actions.bucket.spend(plan.tokens)
+        results = []
+        for intent in plan.intents:
+            result = await self._carry_out(intent, snap)
+            if result is not None:
+                results.append(result)
+        return results
 
     async def _carry_out(self, intent: Intent, snap: TickSnapshot | None = None) -> Any:
         """One intent, each act named once: prune, (re)spawn, repoint, send, alert, adopt, record an exit,
@@ -778,9 +786,7 @@ class Supervisor:
             await self.registry_watch.sync()
             agent = self._agent_now(name, base, AgentRecord.of(self.view, name), self._starting())
             plan = plan_for(agent, cause, now=self.clock(), mode=self._mode(base.tmux_ok), budget=self._budget())
-            self.actions.bucket.spend(plan.tokens)
-            for intent in plan.intents:
-                await self._carry_out(intent)
+            await self._execute(plan)
             if not plan.intents:
                 break
         self._arm_backoff(name)
@@ -878,13 +884,7 @@ class Supervisor:
         agent = self._agent_now(name, base, record, self._starting())
         plan = plan_for(agent, cause, now=self.clock(), mode=self._mode(base.tmux_ok), budget=self._budget(),
                         force=force, pane=pane, text=text)
-        self.actions.bucket.spend(plan.tokens)
-        results = []
-        for intent in plan.intents:
-            result = await self._carry_out(intent)
-            if result is not None:
-                results.append(result)
-        return results
+        return await self._execute(plan)
 
     async def respawn(self, name: str, *, force: bool = False) -> ActionResult | RemoteResult:
         """``cockpit respawn NAME`` and the TUI's ``r``: a verified respawn (a live agent only with ``force``)."""
