@@ -472,8 +472,10 @@ ACTION_LIST: tuple[Action, ...] = (
            why_not=lambda app, t: reminder_to_cancel(app, t)[1], confirm=confirm_cancel_reminder,
            run=run_cancel_reminder, result=toast_cancelled,
            palette=(PaletteEntry("Cancel reminder {id}", "{verb} {agent}: {text}", over="reminder"),)),
+    # priority: run as the key arrives, so the letters typed right after it reach the filter even when
+    # the app lags (a plain binding runs only once the key has bubbled up from the focused table)
     Action("filter", "slash", "Filter", "Narrow the agents by name, kind, state or finding",
-           run=lambda app, _t: app.action_filter(),
+           run=lambda app, _t: app.action_filter(), priority=True,
            palette=(PaletteEntry("Filter agents", "Narrow the agents table (/)", over="app"),)),
     *(tab_action(tab) for tab in TABS),
     Action("help", "question_mark", "Help", "Every key, as currently bound", run=lambda app, _t: app.action_help(),

@@ -30,7 +30,7 @@ from textual.app import App, ComposeResult, ScreenStackError, SuspendNotSupporte
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
-from textual.widgets import DataTable, Footer, TabbedContent
+from textual.widgets import DataTable, Footer, Input, TabbedContent
 from textual.worker import get_current_worker
 
 from cockpit.act.actions import ActionResult, ReadOnlyError
@@ -578,7 +578,11 @@ class CockpitApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Unavailable actions stay in the footer, dimmed (None); pressing them explains why."""
         row = ACTIONS.get(str(parameters[0])) if action == "act" and parameters else None
-        return True if row is None else self._footer_state(row)
+        if row is None:
+            return True
+        if row.priority and isinstance(self.focused, Input):
+            return False  # the operator types into an input (the filter, a dialog's): the key is a character
+        return self._footer_state(row)
 
     def _footer_state(self, action: Action) -> bool | None:
         if action.exists is not None and not action.exists(self):
