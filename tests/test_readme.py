@@ -26,4 +26,6 @@ def test_every_command_the_readme_shows_exists():
 
 def test_the_two_fresh_machine_commands():
     assert 'pip install -e ".[dev]" && cockpit demo' in README
-    assert "python -m pytest -q" in README
+    assert "```sh\npython -m pytest -q -n 2\n```" in README
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert "\npython -m pytest -q -n 2\n" in ci  # CI runs the README's test command
