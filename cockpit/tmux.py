@@ -44,6 +44,13 @@ PANE_FIELDS = (
     "cursor_x", "cursor_y", "@cockpit_agent", "window_name",
 )  # no pane_current_command: tmux reads /proc for it on every pane of every tick, and nothing uses it
 PANE_FORMAT = _FIELD_SEP.join("#{%s}" % name for name in PANE_FIELDS)
+# The tick's scan asks only what a tick reads: tmux expands every field of every pane on every tick
+# (about 3 us a field a pane here), so the window's id, index, name and the pane's size are left out.
+SCAN_FIELDS = (
+    "pane_id", "pane_pid", "pane_dead", "pane_dead_status", "session_name", "window_activity", "history_size",
+    "cursor_x", "cursor_y", "@cockpit_agent",
+)
+SCAN_FORMAT = _FIELD_SEP.join("#{%s}" % name for name in SCAN_FIELDS)
 
 
 class TmuxError(Exception):
@@ -137,19 +144,43 @@ def _parse_known(line: str) -> Pane | None:
     return _parse_cached(line) if len(line) < 4096 else parse_pane_line(line)
 
 
+def _parse_scan_known(line: str) -> Pane | None:
+    return _parse_scan_cached(line) if len(line) < 4096 else parse_scan_line(line)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_scan_cached(line: str) -> Pane | None:
+    return parse_scan_line(line)
+
+
+def parse_scan_line(line: str) -> Pane | None:
+    """One line of the tick's scan (``SCAN_FORMAT``): the window's id, index and name and the pane's
+    size were not asked for (empty, -1 and 0)."""
+    parts = line.split(_FIELD_SEP, len(SCAN_FIELDS) - 1)
+    if len(parts) != len(SCAN_FIELDS):
+        return None
+    pane_id, pid, dead, status, session, activity, history, cx, cy, agent = parts
+    return _pane(pane_id, pid, dead, status, session, "", "-1", "0", "0", activity, history, cx, cy, agent, "")
+
+
+def _num(text: str, default: int = 0) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return default
+
+
 def parse_pane_line(line: str) -> Pane | None:
     parts = line.split(_FIELD_SEP, len(PANE_FIELDS) - 1)
     if len(parts) != len(PANE_FIELDS):
         return None
-    (pane_id, pid, dead, status, session, window_id, window_index, width, height, activity,
-     history, cx, cy, agent, window_name) = parts
+    return _pane(*parts)
 
-    def num(text: str, default: int = 0) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            return default
 
+def _pane(pane_id: str, pid: str, dead: str, status: str, session: str, window_id: str, window_index: str,
+          width: str, height: str, activity: str, history: str, cx: str, cy: str, agent: str,
+          window_name: str) -> Pane:
+    num = _num
     return Pane(
         pane_id=pane_id, pid=num(pid), dead=dead == "1",
         dead_status=int(status) if status.lstrip("-").isdigit() else None,
@@ -452,12 +483,14 @@ class TmuxClient:
 
     # --- reads ---------------------------------------------------------------------------
 
-    async def list_panes(self) -> list[Pane]:
-        """Every pane of the server in one command: id, pid, dead flag, activity, agent tag."""
-        lines = await self.run("list-panes", "-a", "-F", PANE_FORMAT)
+    async def list_panes(self, *, scan: bool = False) -> list[Pane]:
+        """Every pane of the server in one command: id, pid, dead flag, activity, agent tag. ``scan``:
+        only what a tick reads (``SCAN_FORMAT``: no window id, index, name nor pane size)."""
+        lines = await self.run("list-panes", "-a", "-F", SCAN_FORMAT if scan else PANE_FORMAT)
+        parse = _parse_scan_known if scan else _parse_known
         panes = []
         for line in lines:
-            pane = _parse_known(line)  # an unchanged line (an idle pane) is not parsed again each tick
+            pane = parse(line)  # an unchanged line (an idle pane) is not parsed again each tick
             if pane is not None and pane.session != self.control_session:
                 panes.append(pane)
         return panes

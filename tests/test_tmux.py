@@ -9,7 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cockpit.tmux import TmuxClient, TmuxUnreachable, quote
+from cockpit.tmux import (
+    PANE_FIELDS, SCAN_FIELDS, Pane, TmuxClient, TmuxUnreachable, parse_pane_line, parse_scan_line, quote,
+)
 
 
 def run(coro):
@@ -168,3 +170,42 @@ def test_concurrent_spawns_into_a_missing_session_all_get_windows(tmux_socket, t
     panes, listed = run(go())
     assert len({p.pane_id for p in panes}) == 6
     assert sorted(p.agent for p in listed if p.agent) == [f"a{i}" for i in range(6)]
+
+
+@given(st.text(max_size=200))
+def test_a_scan_line_of_any_text_is_a_pane_or_none_never_a_raise(line):
+    pane = parse_scan_line(line)
+    assert pane is None or isinstance(pane, Pane)
+
+
+@given(agent=st.text(alphabet=st.characters(blacklist_characters="\x1f\n"), max_size=30),
+       pid=st.integers(0, 2**22), dead=st.booleans())
+def test_a_scan_line_reads_what_the_full_line_reads_of_what_a_tick_uses(agent, pid, dead):
+    values = {"pane_id": "%7", "pane_pid": str(pid), "pane_dead": "1" if dead else "0", "pane_dead_status": "3",
+              "session_name": "agents", "window_id": "@2", "window_index": "4", "pane_width": "80",
+              "pane_height": "24", "window_activity": "1700000000", "history_size": "12", "cursor_x": "1",
+              "cursor_y": "2", "@cockpit_agent": agent, "window_name": "w"}
+    full = parse_pane_line("\x1f".join(values[f] for f in PANE_FIELDS))
+    scan = parse_scan_line("\x1f".join(values[f] for f in SCAN_FIELDS))
+    assert full is not None and scan is not None
+    for field in ("pane_id", "pid", "dead", "dead_status", "session", "agent", "change_mark"):
+        assert getattr(scan, field) == getattr(full, field)
+
+
+def test_the_scan_lists_every_pane_with_what_a_tick_reads(tmux_socket):
+    async def go():
+        client = TmuxClient(["-L", tmux_socket])
+        try:
+            await client.connect(start_server=True)
+            await client.run("new-session", "-d", "-s", "agents", "-n", "w", "sleep", "600")
+            full = {p.pane_id: p for p in await client.list_panes()}
+            scan = {p.pane_id: p for p in await client.list_panes(scan=True)}
+            return full, scan
+        finally:
+            await client.kill_server()
+
+    full, scan = run(go())
+    assert full.keys() == scan.keys() and full
+    for pane_id, pane in full.items():
+        assert (scan[pane_id].pid, scan[pane_id].session, scan[pane_id].change_mark) == \
+            (pane.pid, pane.session, pane.change_mark)

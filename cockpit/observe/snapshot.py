@@ -23,6 +23,9 @@ from cockpit.observe.procs import Proc, ProcessReader, ProcessTable
 from cockpit.tmux import Pane, TmuxClient, TmuxNoServer, TmuxUnreachable
 
 
+PREFETCH_WALK_MS = 4.0  # a walk this long is started with the last roots while tmux lists the panes
+
+
 @dataclass(frozen=True)
 class PortState:
     port: int
@@ -99,6 +102,8 @@ class Observer:
         # per agent, what the last observation was made of and gave: an agent whose pane, process table
         # and listeners did not move keeps the same AgentObservation object (the later steps compare by identity)
         self._last: dict[str, tuple[ProcessTable, frozenset[int] | None, AgentObservation]] = {}
+        self._roots: tuple[int, ...] = ()  # the trees' roots of the last read, and how long their walk took
+        self._walk_ms = 0.0
 
     async def observe(self) -> Snapshot:
         snap, _ = await self.observe_then(None)
@@ -110,21 +115,29 @@ class Observer:
         started = time.perf_counter()
         procs_before, cmds_before = self.tmux.processes_started, self.tmux.commands_sent
         tmux_ok, error, panes, server = True, None, (), True
+        # a big fleet's walk is started with the last roots while tmux lists the panes (it is used when the
+        # roots are the same; a walk shorter than a worker hop is not worth a second hop)
+        early = asyncio.ensure_future(asyncio.to_thread(self._walk, self._roots)) \
+            if self._roots and self._walk_ms > PREFETCH_WALK_MS else None
         # SPEC §9: a cockpit of remote hosts only has nothing in a local tmux to look at: no probe per tick
         if self.config.agents or self.config.wrappers:
             try:
-                panes = tuple(await self.tmux.list_panes())
+                panes = tuple(await self.tmux.list_panes(scan=True))  # what a tick reads of each pane
             except TmuxUnreachable as exc:
                 error, panes = str(exc), ()
                 # SPEC §6: no server means no agent runs (the disk's truth is judged); only a server that
                 # exists and cannot be read is "unreachable" (the agents unknown)
                 server = not isinstance(exc, TmuxNoServer) and await self._server_state() != "none"
                 tmux_ok = not server
+            finally:
+                walked = await early if early is not None else None
+        else:
+            walked = await early if early is not None else None
         by_agent = agent_panes(panes, self.config.tmux.session)
         adopted = dict(self.adopted())
 
         def work() -> tuple[Snapshot, Any]:
-            procs, agents = self._read_system(by_agent, panes, adopted)
+            procs, agents = self._read_system(by_agent, panes, adopted, walked)
             cost = TickCost(
                 wall_ms=(time.perf_counter() - started) * 1000.0,
                 tmux_processes=self.tmux.processes_started - procs_before,
@@ -142,8 +155,19 @@ class Observer:
             return last[0]
         return await self.tmux.server_state()
 
+    def _walk(self, roots: tuple[int, ...]) -> tuple[tuple[int, ...], ProcessTable, bool]:
+        """(worker thread) The trees of ``roots`` and, when an agent has a port, the listening table."""
+        started = time.perf_counter()
+        procs = self.reader.tree(roots)
+        self._walk_ms = (time.perf_counter() - started) * 1000.0
+        scanned = any(a.port for a in self.config.agents)
+        if scanned:
+            self.probe.scan()
+        return roots, procs, scanned
+
     def _read_system(self, by_agent: dict[str, Pane], panes: tuple[Pane, ...] = (),
                      adopted: Mapping[str, Mapping[str, Any]] | None = None,
+                     walked: tuple[tuple[int, ...], ProcessTable, bool] | None = None,
                      ) -> tuple[ProcessTable, dict[str, AgentObservation]]:
         adopted = adopted or {}
         by_id = {p.pane_id: p for p in panes} if adopted else {}
@@ -152,9 +176,12 @@ class Observer:
             pane = by_id.get(row.get("pane"))  # type: ignore[arg-type]
             roots += [pid for pid in (row.get("pid"), pane.pid if pane is not None and not pane.dead else None)
                       if isinstance(pid, int) and pid > 0]
-        procs = self.reader.tree(roots)
+        self._roots = tuple(roots)
+        if walked is None or walked[0] != self._roots:  # the panes' processes moved: walk what they are now
+            walked = self._walk(self._roots)
+        procs = walked[1]
         need_ports = any(a.port for a in self.config.agents if a.name in by_agent or a.name in adopted)
-        if need_ports:
+        if need_ports and not walked[2]:
             self.probe.scan()
         agents: dict[str, AgentObservation] = {}
         for agent in self.config.agents:
