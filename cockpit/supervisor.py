@@ -522,7 +522,7 @@ class Supervisor:
             facts = TickFacts(
                 now=self.clock(), mode=mode, budget=budget,
                 agents=[AgentNow.of(n, snap.base, snap.records[n], policy=self.view.policies.get(n),
-                                    starting=snap.starting, hooks=self.events.states.get(n)) for n in self._names],
+                                    starting=snap.starting, hooks=snap.hooks.get(n)) for n in self._names],
                 session_findings=judgement.session_findings,
                 truths=snap.sessions.truths if snap.sessions is not None else {},
                 zombies=[w for w in judgement.wrappers if w.state == "zombie"],
