@@ -169,6 +169,7 @@ class Supervisor:
         self._on_report: Callable[[Report], Any] | None = None
         self.last_snap: TickSnapshot | None = None
         self.last_judgement: Judgement | None = None
+        self._agent_nows: dict[str, tuple[Any, ...]] = {}  # agent -> (obs, record, hooks, starting, its AgentNow)
         self._hook_due: set[str] = set()
 
     def _build_observe(self, config: Config, clock: Callable[[], float]) -> None:
@@ -521,8 +522,8 @@ class Supervisor:
         with self._sync_step("plan"):
             facts = TickFacts(
                 now=self.clock(), mode=mode, budget=budget,
-                agents=[AgentNow.of(n, snap.base, snap.records[n], policy=self.view.policies.get(n),
-                                    starting=snap.starting, hooks=snap.hooks.get(n)) for n in self._names],
+                agents=[self._agent_now(n, snap.base, snap.records[n], snap.starting, hooks=snap.hooks.get(n))
+                        for n in self._names],
                 session_findings=judgement.session_findings,
                 truths=snap.sessions.truths if snap.sessions is not None else {},
                 zombies=[w for w in judgement.wrappers if w.state == "zombie"],
@@ -539,9 +540,19 @@ class Supervisor:
     def _budget(self) -> Budget:
         return Budget(self.actions.bucket.available(), self.config.supervisor.max_actions_per_minute)
 
-    def _agent_now(self, name: str, base: Snapshot, record: AgentRecord, starting: Collection[str]) -> AgentNow:
-        return AgentNow.of(name, base, record, policy=self.view.policies.get(name), starting=starting,
-                           hooks=self.events.states.get(name))
+    def _agent_now(self, name: str, base: Snapshot, record: AgentRecord, starting: Collection[str],
+                   hooks: Any = ...) -> AgentNow:
+        """What the plan needs of the agent (its hooks' state: the snapshot's, else the latest): the same
+        AgentNow (pure of its inputs) while its observation, record, hooks and starting flag are the same
+        objects as last time."""
+        hooks = self.events.states.get(name) if hooks is ... else hooks
+        obs, is_starting = base.agents.get(name), name in starting
+        memo = self._agent_nows.get(name)
+        if memo is not None and memo[0] is obs and memo[1] is record and memo[2] is hooks and memo[3] == is_starting:
+            return memo[4]
+        now = AgentNow.of(name, base, record, policy=self.view.policies.get(name), starting=starting, hooks=hooks)
+        self._agent_nows[name] = (obs, record, hooks, is_starting, now)
+        return now
 
     def _fatal_edges_read(self, snap: TickSnapshot) -> None:
         """seed #2: a transition into FATAL is an edge: the snapshot carries it, the view forgets it, so
