@@ -35,6 +35,8 @@ AGENT = (
     "    elif word == 'listen':\n"
     "        sock = socket.socket(); sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
     "        sock.bind(('127.0.0.1', int(arg))); sock.listen()\n"
+    "    elif word == 'close' and sock is not None:\n"
+    "        sock.close(); sock = None\n"
     "    print('ok', word, flush=True)\n"
 )
 
@@ -187,3 +189,52 @@ def spawn_child():
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def test_a_whole_tick_sees_a_port_opened_then_closed_by_the_same_process(world) -> None:
+    """The supervisor's tick, caches and all: the verdict follows the listener both ways at once."""
+    from cockpit.supervisor import Supervisor
+
+    port = free_port()
+    script = world.work / "agent.py"
+    script.write_text(AGENT)
+    config = world.write_config([{"name": "a1", "command": [sys.executable, str(script)], "port": port}],
+                                supervisor={"auto_respawn": False, "auto_reap": False})
+
+    async def go() -> list[tuple[bool | None, list[str]]]:
+        sup = Supervisor(config)
+        client = TmuxClient(("-L", world.socket))
+        seen: list[tuple[bool | None, list[str]]] = []
+        try:
+            await client.connect(start_server=True)
+            await client.run("new-session", "-d", "-s", "agents", "-n", "idle", "sleep", "600")
+            (pane,) = await client.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "=agents:", "-n", "a1",
+                                       "--", sys.executable, str(script))
+            await client.run("set-option", "-p", "-t", pane.strip(), "@cockpit_agent", "a1")
+
+            async def tick_until(listening: bool) -> None:
+                deadline = time.monotonic() + 10
+                while True:
+                    report = await sup.tick()
+                    row = report.agents[0]
+                    seen.append((row.port_listening, sorted(f.kind for f in report.findings if f.agent == "a1")))
+                    if row.pid is not None and row.port_listening is listening:
+                        return
+                    assert time.monotonic() < deadline, f"the tick never saw listening={listening}: {seen[-3:]}"
+                    await asyncio.sleep(0.05)
+
+            await tick_until(False)
+            await sup.tick()  # a second unchanged tick: everything from the caches
+            for line, listening in ((f"listen {port}", True), ("close", False)):
+                await client.run("send-keys", "-t", pane.strip(), "-l", line)
+                await client.run("send-keys", "-t", pane.strip(), "Enter")
+                await tick_until(listening)
+                seen.append(("after", sorted(f.kind for f in (await sup.tick()).findings if f.agent == "a1")))
+            return seen
+        finally:
+            await sup.close()
+            await client.kill_server()
+
+    seen = asyncio.run(go())
+    after = [kinds for flag, kinds in seen if flag == "after"]
+    assert after == [[], ["port_not_listening"]]
