@@ -59,7 +59,7 @@ from cockpit.observe.health import bad_line_report
 from cockpit.observe.logs import LogWatcher
 from cockpit.observe.loopwatch import Block, BlockLog, LoopWatch, tracked
 from cockpit.observe.ports import PortProbe
-from cockpit.observe.procs import ProcessReader
+from cockpit.observe.procs import ProcessReader, raise_fd_limit
 from cockpit.observe.sessions import SessionObserver, SessionsReport
 from cockpit.observe.snapshot import Observer, Snapshot, TickCost
 from cockpit.observe.state import StateDisk
@@ -180,6 +180,7 @@ class Supervisor:
         # SPEC §6: a state file that is a directory, a FIFO or a planted symlink is one line, before anything runs
         for store in (self.registry, self.journal, ReminderStore(config.state.reminders)):
             store.check_usable()
+        raise_fd_limit()  # a pidfd and held /proc files per agent: a 1000-agent fleet needs more than 1024
         self.reader = ProcessReader(hold=True)  # the fleet's /proc files held open across ticks (closed by close())
         self.probe = PortProbe()
         # seed #4: the registry's view (lifecycles, bound sessions) is observed once a tick; acts sync it

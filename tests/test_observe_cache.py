@@ -238,3 +238,20 @@ def test_a_whole_tick_sees_a_port_opened_then_closed_by_the_same_process(world) 
     seen = asyncio.run(go())
     after = [kinds for flag, kinds in seen if flag == "after"]
     assert after == [[], ["port_not_listening"]]
+
+
+def test_the_descriptor_limit_is_raised_toward_the_hard_one_and_never_lowered() -> None:
+    import resource
+
+    from cockpit.observe.procs import raise_fd_limit
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        low = min(soft, 512)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (low, hard))
+        want = min(4096, hard) if hard != resource.RLIM_INFINITY else 4096
+        assert raise_fd_limit(want) == want
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == want
+        assert raise_fd_limit(low) == want  # never lowered
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -32,6 +32,7 @@ __all__ = [
     "boot_time",
     "clock_ticks",
     "parse_stat",
+    "raise_fd_limit",
     "signal_verified",
     "start_to_epoch",
 ]
@@ -154,6 +155,21 @@ def _pread(fd: int) -> bytes | None:
         chunks.append(chunk)
         off += len(chunk)
     return b"".join(chunks)
+
+
+def raise_fd_limit(want: int = 65536) -> int:
+    """Raise this process's soft descriptor limit toward the hard one (as Go's runtime and supervisord's
+    ``minfds`` do): a fleet holds a pidfd and its /proc files per agent, and 1024 is a common default.
+    Returns the soft limit now; never lowers it."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        return soft
+    except (OSError, ValueError):
+        return -1
 
 
 def _fd_budget() -> int:
