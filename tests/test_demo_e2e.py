@@ -210,6 +210,19 @@ def find_world(term: Terminal, before: set[str], timeout: float = 30.0) -> tuple
     raise AssertionError(f"no demo tmux server appeared; screen:\n{term.screen()}")
 
 
+def help_opens_and_closes(term: Terminal, screen: str) -> None:
+    """? shows the help, listing every key by what it does (SPEC §4); escape closes it and every
+    agent's row is back."""
+    term.keys("?")
+    shown = term.wait(lambda s: all(w in s.lower() for w in KEY_WORDS) and len(help_phrases(s, screen)) >= 2,
+                      f"the help listing the keys of {', '.join(KEY_WORDS)} at {term.width}x{term.height}")
+    entries = help_phrases(shown, screen)
+    time.sleep(0.3)
+    term.keys("Escape")
+    term.wait(lambda s: not any(e in s for e in entries) and set(rows(s)) == set(AGENTS),
+              f"the help to close (its entries: {sorted(entries)})")
+
+
 def assert_exited(term: Terminal, status: int, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     pane = term.pane()
@@ -263,15 +276,7 @@ def test_an_operator_runs_the_demo_sees_every_agent_and_quits_without_leaving_a_
         screen = term.wait(lambda s: set(rows(s)) == set(AGENTS), f"every agent's row at {width}x{height}",
                            timeout=5)
 
-        # ? shows the help, listing every key by what it does (SPEC §4); escape closes it
-        term.keys("?")
-        shown = term.wait(lambda s: all(w in s.lower() for w in KEY_WORDS) and len(help_phrases(s, screen)) >= 2,
-                          f"the help listing the keys of {', '.join(KEY_WORDS)}")
-        entries = help_phrases(shown, screen)
-        time.sleep(0.3)
-        term.keys("Escape")
-        term.wait(lambda s: not any(e in s for e in entries) and set(rows(s)) == set(AGENTS),
-                  f"the help to close (its entries: {sorted(entries)})")
+        help_opens_and_closes(term, screen)
 
         # 3 shows the Zombies tab: the demo's two lingering sub-agents and ghost's orphan (seed #9)
         time.sleep(0.3)
@@ -355,14 +360,7 @@ def test_on_a_phone_sized_terminal_every_agent_and_the_help_fit_and_sigterm_quit
         socket, root = find_world(term, before)
         term.wait(lambda s: len(rows(s, HEALTHY, LIVE_WORDS)) >= 3, "three healthy agents live", timeout=60)
         screen = term.wait(lambda s: set(rows(s)) == set(AGENTS), "every agent's row at 80x24", timeout=20)
-        term.keys("?")
-        shown = term.wait(lambda s: all(w in s.lower() for w in KEY_WORDS) and len(help_phrases(s, screen)) >= 2,
-                          f"the help listing the keys of {', '.join(KEY_WORDS)} at 80x24")
-        entries = help_phrases(shown, screen)
-        time.sleep(0.3)
-        term.keys("Escape")
-        term.wait(lambda s: not any(e in s for e in entries) and set(rows(s)) == set(AGENTS),
-                  f"the help to close (its entries: {sorted(entries)})")
+        help_opens_and_closes(term, screen)
         os.kill(int(term.pane()["pid"]), signal.SIGTERM)
         assert_exited(term, 128 + signal.SIGTERM)
         assert_world_gone(socket, root)

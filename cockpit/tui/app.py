@@ -217,17 +217,17 @@ class CockpitApp(App[int]):
     @property
     def wrappers(self) -> dict[str, WrapperView]:
         """The last report's wrappers by id (pid:start)."""
-        try:
-            return self.tab("zombies").wrappers
-        except NoMatches:
-            return {}
+        return self._tab_rows("zombies", "wrappers")
 
     @property
     def reminders(self) -> dict[str, Reminder]:
         """The last report's reminders by id."""
+        return self._tab_rows("reminders", "reminders")
+
+    def _tab_rows(self, tab: str, rows: str) -> dict[str, Any]:
         try:
-            return self.tab("reminders").reminders
-        except NoMatches:
+            return getattr(self.tab(tab), rows)
+        except NoMatches:  # the app is not composed yet, or is gone
             return {}
 
     def zombies_focused(self) -> bool:
