@@ -571,13 +571,7 @@ class _Parser:
         return tuple(reader(self.table(item, f"{name}[{i}]"), f"{name}[{i}]") for i, item in enumerate(value))
 
     def _agents(self, value: Any) -> tuple[AgentConfig, ...]:
-        agents = self._array({"agents": value}, "agents", self._agent)
-        seen: set[str] = set()
-        for i, agent in enumerate(agents):
-            if agent.name in seen:
-                raise self.fail(f"agents[{i}].name", f"expected a unique agent name, {agent.name!r} is used twice")
-            seen.add(agent.name)
-        return agents
+        return self._unique(self._array({"agents": value}, "agents", self._agent), "agents", "agent")
 
     def _agent(self, table: Mapping[str, Any], prefix: str) -> AgentConfig:
         allowed = {"name", "kind", "cwd", "command", "env", "port", "restart"}
@@ -691,13 +685,16 @@ class _Parser:
         return self.section(data, "metrics", MetricsConfig, {"listen": listen, "textfile": self.pathval})
 
     def _hosts(self, value: Any) -> tuple[HostConfig, ...]:
-        hosts = self._array({"hosts": value}, "hosts", self._host)
+        return self._unique(self._array({"hosts": value}, "hosts", self._host), "hosts", "host")
+
+    def _unique(self, items: tuple, table: str, kind: str) -> tuple:
+        """``items`` of ``[[table]]`` whose names are unique, else the second use named."""
         seen: set[str] = set()
-        for i, host in enumerate(hosts):
-            if host.name in seen:
-                raise self.fail(f"hosts[{i}].name", f"expected a unique host name, {host.name!r} is used twice")
-            seen.add(host.name)
-        return hosts
+        for i, item in enumerate(items):
+            if item.name in seen:
+                raise self.fail(f"{table}[{i}].name", f"expected a unique {kind} name, {item.name!r} is used twice")
+            seen.add(item.name)
+        return items
 
     def _host(self, table: Mapping[str, Any], prefix: str) -> HostConfig:
         self.check_keys(table, {"name", "ssh", "cockpit", "config"}, f"{prefix}.")

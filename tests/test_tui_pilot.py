@@ -420,7 +420,8 @@ def test_enter_where_the_terminal_cannot_be_suspended_says_how_to_attach_instead
 
     asyncio.run(go())
     [notice] = [n for n in notes if n["title"] == "cannot attach to tabs"]
-    assert "tmux -L agents select-window -t %3 ; select-pane -t %3 ; attach-session -t =agents" in notice["message"]
+    # the command as a shell takes it (tmux's ; separators quoted), to copy into another terminal
+    assert "tmux -L agents select-window -t %3 ';' select-pane -t %3 ';' attach-session -t =agents" in notice["message"]
     assert any("ghost has no tmux window" in n["message"] for n in notes)
 
 

@@ -675,20 +675,7 @@ class CockpitApp(App[int]):
                 self.notify(err.decode("utf-8", "replace").strip() or f"tmux exited {proc.returncode}",
                             title=f"cannot attach to {name}", severity="error", markup=False)
             return
-        try:
-            # The supervisor keeps ticking while the operator is away; nothing is painted meanwhile.
-            with self.batch_update(), self.suspend():
-                proc = await asyncio.create_subprocess_exec(*plan.argv, env=plan.env)
-                code = await proc.wait()
-        except SuspendNotSupported:
-            self.notify("this terminal cannot be suspended; attach with: " + " ".join(plan.argv),
-                        title=f"cannot attach to {name}", severity="warning", markup=False)
-            return
-        except OSError as exc:
-            self.notify(str(exc), title=f"cannot attach to {name}", severity="error", markup=False)
-            return
-        if code:
-            self.notify(f"tmux exited with status {code}", title=f"attach to {name}", severity="warning")
+        await self._run_suspended(plan.argv, plan.env, name, "tmux")
 
     async def _attach_remote(self, name: str, host: str, pane: str) -> None:
         client = self.supervisor.hosts.clients.get(host)
@@ -697,9 +684,15 @@ class CockpitApp(App[int]):
             self.notify(f"{host} has not said which tmux server it runs (no session yet)",
                         title=f"cannot attach to {name}", severity="warning", markup=False)
             return
+        await self._run_suspended(argv, None, name, "ssh")
+
+    async def _run_suspended(self, argv: Iterable[str], env: dict[str, str] | None, name: str, program: str) -> None:
+        """The attach itself: the TUI suspended while ``argv`` has the terminal; what went wrong is a toast."""
+        argv = list(argv)
         try:
+            # The supervisor keeps ticking while the operator is away; nothing is painted meanwhile.
             with self.batch_update(), self.suspend():
-                proc = await asyncio.create_subprocess_exec(*argv)
+                proc = await asyncio.create_subprocess_exec(*argv, env=env)
                 code = await proc.wait()
         except SuspendNotSupported:
             self.notify("this terminal cannot be suspended; attach with: " + shlex.join(argv),
@@ -709,7 +702,7 @@ class CockpitApp(App[int]):
             self.notify(str(exc), title=f"cannot attach to {name}", severity="error", markup=False)
             return
         if code:
-            self.notify(f"ssh exited with status {code}", title=f"attach to {name}", severity="warning")
+            self.notify(f"{program} exited with status {code}", title=f"attach to {name}", severity="warning")
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)
