@@ -21,6 +21,14 @@ import pytest
 from cockpit.config import Config, load_config
 
 SIM = [sys.executable, "-m", "cockpit.sim"]
+# An agent whose every start fails: it exits 50 ms after it starts, long before min_uptime_s (0.5 s in
+# tests) whatever the machine's load. It is not the simulator's --die-after-ms: that one counts from
+# the fork but cannot die before its own imports end (site, the editable install, cockpit.sim), which a
+# loaded machine stretches past min_uptime_s, and a start that outlives min_uptime_s is rightly verified.
+# ``-I -S`` skips site and every import but builtins: the child's own startup is a few milliseconds.
+GHOST = [sys.executable, "-I", "-S", "-c",
+         "import sys, time; sys.stderr.write('Error: simulated startup failure (a ghost)\\n'); "
+         "sys.stderr.flush(); time.sleep(0.05); sys.exit(1)"]
 
 
 def kill_tmux(socket: str) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cockpit.judge.agents import LIVE_STATUSES
-from tests.conftest import SIM, wait_for
+from tests.conftest import GHOST, SIM, wait_for
 from tests.test_supervisor import free_port
 from tests.test_wrappers import sims  # noqa: F401  (fixture)
 
@@ -29,7 +29,7 @@ def test_check_json_on_three_simulated_agents_prints_the_spec_schema(world):
     world.write_config([
         {"name": "tabs", "kind": "claude-code", "command": [*SIM, "--port", str(port)], "port": port},
         {"name": "notes", "kind": "claude-code", "command": [*SIM]},
-        {"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]},
+        {"name": "ghost", "command": GHOST},
     ], supervisor={"max_restarts": 0})
     for name in ("tabs", "notes", "ghost"):
         cockpit("respawn", name, "--config", str(world.config_path))
@@ -127,7 +127,7 @@ def test_unwritable_state_dir_is_one_line(world, tmp_path):
 
 
 def test_respawn_prints_the_verified_result_and_the_last_screen_on_failure(world):
-    world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}])
+    world.write_config([{"name": "ghost", "command": GHOST}])
     done = cockpit("respawn", "ghost", "--config", str(world.config_path))
     assert done.returncode == 1
     assert "failed verification (process_alive)" in done.stdout

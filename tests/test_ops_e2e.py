@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from cockpit.registry import Journal
 from cockpit.supervisor import Supervisor, check_once
-from tests.conftest import SIM, wait_for
+from tests.conftest import GHOST, SIM, wait_for
 from tests.receiver import Receiver
 
 
@@ -52,7 +52,7 @@ def exhausted(report) -> bool:
 
 
 def test_a_crash_loop_is_one_message_across_a_restart_of_the_cockpit(world, receiver) -> None:
-    config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "ghost", "command": GHOST}],
                                 supervisor={"max_restarts": 2}, extra=notify_toml(receiver.url))
     asyncio.run(run_until(Supervisor(config), exhausted))
     told = [[(t["event"], t["kind"]) for t in r["evidence"]["transitions"]]
@@ -67,7 +67,7 @@ def test_a_crash_loop_is_one_message_across_a_restart_of_the_cockpit(world, rece
 
 
 def test_a_read_only_cockpit_never_notifies(world, receiver) -> None:
-    config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "ghost", "command": GHOST}],
                                 extra=notify_toml(receiver.url, min_severity="warning"))
     seen: list[str] = []
 

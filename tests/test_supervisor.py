@@ -19,7 +19,7 @@ import pytest
 from cockpit.judge.agents import LIVE_STATUSES
 from cockpit.registry import Journal, Registry
 from cockpit.supervisor import Supervisor
-from tests.conftest import SIM, wait_for
+from tests.conftest import GHOST, SIM, wait_for
 from tests.test_wrappers import sims  # noqa: F401  (fixture)
 
 
@@ -47,7 +47,7 @@ async def tick_until(sup: Supervisor, predicate, timeout: float = 15.0):
 
 
 def test_ghost_spawn_that_dies_50ms_after_fork_is_never_logged_as_spawned(world):
-    config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "ghost", "command": GHOST}],
                                 supervisor={"max_restarts": 0})
 
     async def go():
@@ -143,7 +143,7 @@ def test_the_budget_stops_respawns_and_alerts_exactly_once(world):
     alerts = world.root / "alerts.jsonl"
     alert_cmd = [sys.executable, "-c",
                  f"import sys; open({str(alerts)!r}, 'a').write(sys.stdin.read().strip() + '\\n')"]
-    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "doomed", "command": GHOST}],
                                 supervisor={"max_restarts": 2, "alert_command": alert_cmd})
 
     async def go():
@@ -173,7 +173,7 @@ def test_the_budget_stops_respawns_and_alerts_exactly_once(world):
 
 
 def test_an_alert_command_that_fails_is_journaled_as_failed_not_as_sent(world):
-    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "doomed", "command": GHOST}],
                                 supervisor={"max_restarts": 1, "alert_command": [
                                     sys.executable, "-c", "import sys; sys.stdin.read(); print('pager down', "
                                                           "file=sys.stderr); sys.exit(3)"]})
@@ -193,7 +193,7 @@ def test_an_alert_command_that_fails_is_journaled_as_failed_not_as_sent(world):
 
 
 def test_an_operator_respawn_after_fatal_resets_the_budget(world):
-    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "doomed", "command": GHOST}],
                                 supervisor={"max_restarts": 1})
 
     async def go():
@@ -306,7 +306,7 @@ def test_two_supervisors_ticking_on_one_dead_agent_respawn_it_once(world):
 
 
 def test_a_restarted_cockpit_keeps_the_restart_budget_from_the_registry(world):
-    config = world.write_config([{"name": "doomed", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "doomed", "command": GHOST}],
                                 supervisor={"max_restarts": 2})
 
     async def first():

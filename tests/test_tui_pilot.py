@@ -39,7 +39,7 @@ from cockpit.tui.tabs.reminders import ReminderTable
 from cockpit.tui.tabs.sessions import SessionTable
 from cockpit.tui.tabs.zombies import WrapperTable
 from cockpit.tui.widgets import EvidencePane, sparkline
-from tests.conftest import SIM, wait_for
+from tests.conftest import GHOST, SIM, wait_for
 from tests.test_wrappers import has_result, rule_config, sims  # noqa: F401 - the sims fixture
 
 
@@ -225,7 +225,7 @@ def test_the_agents_table_is_diffed_across_ticks_never_cleared_or_rebuilt(world,
 
 
 def test_a_new_critical_finding_raises_one_error_toast_not_one_per_tick(world):
-    config = world.write_config([{"name": "ghost", "command": [*SIM, "--die-after-ms", "50"]}],
+    config = world.write_config([{"name": "ghost", "command": GHOST}],
                                 supervisor={"max_restarts": 0})
 
     async def go() -> list[dict[str, Any]]:
