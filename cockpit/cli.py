@@ -11,6 +11,7 @@ import asyncio
 import json
 import signal
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -264,7 +265,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise UsageError(f"cockpit demo: --agents must be between 1 and 500, got {args.agents}")
     if not 0 <= args.hosts <= 8:
         raise UsageError(f"cockpit demo: --hosts must be between 0 and 8, got {args.hosts}")
-    return run_demo(agents=args.agents, keep=args.keep, hosts=args.hosts)
+    more_hosts = None
+    if args.hosts:
+        from cockpit.demo_hosts import DemoHosts
+
+        more_hosts = partial(DemoHosts, args.hosts, keep=args.keep)
+    return run_demo(agents=args.agents, keep=args.keep, more_hosts=more_hosts)
 
 
 def cmd_lag_probe(args: argparse.Namespace) -> int:

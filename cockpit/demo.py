@@ -1019,13 +1019,16 @@ class _Signals:
 
 
 def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
-             app_runner: Callable[[Config], Any] | None = None, *, out: TextIO | None = None, hosts: int = 0) -> int:
+             app_runner: Callable[[Config], Any] | None = None, *, out: TextIO | None = None,
+             more_hosts: Callable[[], Any] | None = None) -> int:
     """``cockpit demo [--agents N] [--keep]``: build the world, run the app on it, tear it down.
 
     ``app_runner(config)`` runs the UI and returns when the operator quits (default: the Textual
     app, ``create_app(TuiSettings(config=..., demo=True)).run()``); an int it returns is the exit
     code. The world is torn down in a ``finally``: after a normal quit, an exception, Ctrl-C, and
     SIGTERM/SIGHUP (the app is asked to quit; if it has not within a few seconds it is stopped).
+    ``more_hosts()`` builds the extra "hosts" of ``--hosts N`` (``cockpit.demo_hosts.DemoHosts``: it
+    opens, describes itself, lists its ``[[hosts]]`` entries and closes), torn down with the world.
     Returns the exit code: the app's, 2 when the world cannot be built, 128+N after signal N.
     """
     out = out if out is not None else sys.stdout
@@ -1039,11 +1042,9 @@ def run_demo(agents: int = DEFAULT_AGENTS, keep: bool = False,
     code = 0
     try:
         try:
-            if hosts:  # SPEC §9: more "hosts" on this machine, through the serve --stdio transport
-                from cockpit.demo_hosts import DemoHosts
-
-                extra = DemoHosts(hosts, keep=keep).open()
-                _say(out, f"cockpit demo: {hosts} more hosts\n{extra.describe()}")
+            if more_hosts is not None:  # SPEC §9: more "hosts" on this machine, through the serve --stdio transport
+                extra = more_hosts().open()
+                _say(out, f"cockpit demo: {len(extra.entries())} more hosts\n{extra.describe()}")
             world = DemoWorld(agents=agents, keep=keep, hosts=extra.entries() if extra is not None else ())
             world.open()
             opened = True

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import Any, AsyncIterator, Callable, Collection, Iterator, Mapping
 
-from cockpit import timefmt
+from cockpit import SCHEMA, timefmt
 from cockpit.act.actions import ActionLayer, ActionResult
 from cockpit.act.adopt import AdoptResult
 from cockpit.act.remote import RemoteActs, RemoteResult
@@ -71,7 +71,6 @@ from cockpit.remote.transport import HostFleet
 from cockpit.reminders import Reminder, ReminderQueue, ReminderStore
 from cockpit.tmux import Pane, TmuxClient, TmuxError, TmuxUnreachable
 
-SCHEMA = 1
 REGISTRY_RETENTION_S = 7 * 24 * 3600.0  # closed lifecycles older than this are pruned
 HOST_CHECK_TIMEOUT_S = 30.0  # `cockpit check` waits this long for each host's first report
 HOST_REPORT_BATCH_S = 0.1    # hosts' reports arriving this close together are shown in one refresh

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -296,6 +297,7 @@ def test_the_local_transport_refuses_in_its_down_window_and_cuts_a_running_sessi
 
 def test_demo_hosts_run_their_own_supervisors_behind_serve_and_the_main_config_lists_them(tmp_path):
     from cockpit.demo import run_demo
+    from cockpit.demo_hosts import DemoHosts
     from cockpit.supervisor import check_once
 
     seen: dict[str, object] = {}
@@ -314,7 +316,7 @@ def test_demo_hosts_run_their_own_supervisors_behind_serve_and_the_main_config_l
         return 0
 
     out = io.StringIO()
-    assert run_demo(agents=1, app_runner=runner, out=out, hosts=2) == 0
+    assert run_demo(agents=1, app_runner=runner, out=out, more_hosts=partial(DemoHosts, 2)) == 0
     assert seen["hosts"] == ["lab-1", "lab-2"]
     assert seen["rows"] == [(f"lab-{h}/sim-{i}", True) for h in (1, 2) for i in (1, 2, 3)]
     assert seen["hosts_ok"] == [("lab-1", True), ("lab-2", True)]

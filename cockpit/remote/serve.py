@@ -23,7 +23,7 @@ import time
 from collections import deque
 from typing import Any, Awaitable, Callable
 
-from cockpit import __version__
+from cockpit import SCHEMA, __version__
 from cockpit.config import Config, ConfigError
 from cockpit.remote.protocol import (MAX_LINE_BYTES, OPS, PROTOCOL, ProtocolError, Request, arg, decode, encode,
                                      parse_request, request_id)
@@ -102,8 +102,6 @@ class Server:
         self.tasks: set[asyncio.Task[Any]] = set()
 
     def hello(self) -> dict[str, Any]:
-        from cockpit.supervisor import SCHEMA
-
         return {"type": "hello", "protocol": PROTOCOL, "schema": SCHEMA, "version": __version__,
                 "leader": self.sup.leader, "read_only": self.read_only, "tick_s": self.config.supervisor.tick_s,
                 "ops": list(SENT_OPS), "pid": os.getpid(), "tmux": list(self.config.tmux.server_args()),

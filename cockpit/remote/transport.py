@@ -21,6 +21,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from cockpit import SCHEMA
 from cockpit.config import HostConfig
 from cockpit.judge.hosts import HostView, remote_findings, remote_rows
 from cockpit.remote.memory import REWRITE_EVERY_S, memory_path, recall, remember
@@ -323,8 +324,6 @@ class HostClient:
             self.bad_lines += 1
 
     def _on_hello(self, hello: Hello) -> None:
-        from cockpit.supervisor import SCHEMA
-
         self.hello = hello
         if hello.protocol != PROTOCOL or hello.schema != SCHEMA:
             self.state = "incompatible"
