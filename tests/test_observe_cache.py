@@ -255,3 +255,82 @@ def test_the_descriptor_limit_is_raised_toward_the_hard_one_and_never_lowered() 
         assert raise_fd_limit(low) == want  # never lowered
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_portless_fleet_keeps_its_observations_until_a_child_or_a_new_process_moves(tmux_socket: str,
+                                                                                     tmp_path: Path) -> None:
+    """With no port to probe, an unchanged read hands back the very same observations; a child forked
+    silently (the pane unchanged), its end and a respawned pane after such idle reads are each seen on
+    the next observation."""
+    flag = tmp_path / "fork"
+    silent = ("import os, subprocess, time\n"
+              f"flag, child = {str(flag)!r}, None\n"
+              "while True:\n"
+              "    time.sleep(0.02)\n"
+              "    if os.path.exists(flag) and child is None:\n"
+              "        child = subprocess.Popen(['sleep', '7321'])\n"
+              "    elif not os.path.exists(flag) and child is not None:\n"
+              "        child.kill(); child.wait(); child = None\n")
+
+    async def body(rig: Rig) -> None:
+        await rig.tmux.run("respawn-pane", "-k", "-t", rig.pane, sys.executable, "-c", silent)
+        rig.agent = AgentConfig(name="a1", command=(sys.executable, "-c", silent), cwd=Path("/"))
+        rig.observer.config = rig.config = Config(tmux=rig.config.tmux, agents=(rig.agent,))
+        first = await rig.until(lambda s: s.agents["a1"].proc is not None and len(s.agents["a1"].tree) == 1,
+                                "the agent")
+        await asyncio.sleep(0.6)  # past the young-process window: its command line is settled
+        settled = await rig.observer.observe()
+        for _ in range(3):
+            idle = await rig.observer.observe()
+            assert idle.agents is settled.agents and idle.procs is settled.procs
+        flag.touch()
+        forked = await rig.until(lambda s: "sleep 7321" in commands(s), "the silently forked child", timeout=5)
+        assert forked.panes == settled.panes, "the pane did not move: only the process table did"
+        assert forked.agents is not settled.agents and forked.agents["a1"] is not settled.agents["a1"]
+        await rig.observer.observe()
+        flag.unlink()
+        await rig.until(lambda s: len(s.agents["a1"].tree) == 1, "the killed child gone", timeout=5)
+        old_pid = first.agents["a1"].proc.pid
+        await rig.tmux.run("respawn-pane", "-k", "-t", rig.pane, "sleep", "7323")
+        await rig.until(lambda s: s.agents["a1"].proc is not None and s.agents["a1"].proc.pid != old_pid
+                        and commands(s) == ["sleep 7323"], "the respawned pane's process", timeout=5)
+    run(tmux_socket, body)
+
+
+def test_an_idle_agent_settled_by_many_ticks_is_working_on_the_tick_after_its_pane_moves(world) -> None:
+    """The sessions step skips the activity update of a settled idle agent; its pane's next change
+    (typed text echoed) still makes it working on the next tick, and it settles idle again after."""
+    from cockpit.supervisor import Supervisor
+
+    script = world.work / "agent.py"
+    script.write_text(AGENT)
+    config = world.write_config([{"name": "a1", "command": [sys.executable, str(script)]}],
+                                supervisor={"auto_respawn": False, "auto_reap": False})
+
+    async def go() -> list[str]:
+        sup = Supervisor(config)
+        client = TmuxClient(("-L", world.socket))
+        try:
+            await client.connect(start_server=True)
+            await client.run("new-session", "-d", "-s", "agents", "-n", "idle", "sleep", "600")
+            (pane,) = await client.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "=agents:", "-n", "a1",
+                                       "--", sys.executable, str(script))
+            await client.run("set-option", "-p", "-t", pane.strip(), "@cockpit_agent", "a1")
+            seen: list[str] = []
+            for _ in range(4):  # the first tick sees its first mark; the rest find it quiet
+                seen.append((await sup.tick()).agents[0].status)
+            assert sup.sessions.activity.settled("a1")
+            await client.run("send-keys", "-t", pane.strip(), "-l", "fork")
+            await client.run("send-keys", "-t", pane.strip(), "Enter")
+            deadline = time.monotonic() + 5
+            while "ok fork" not in "\n".join(await client.run("capture-pane", "-p", "-t", pane.strip())):
+                assert time.monotonic() < deadline, "the agent never echoed"
+                await asyncio.sleep(0.05)
+            seen.append((await sup.tick()).agents[0].status)
+            return seen
+        finally:
+            await sup.close()
+            await client.kill_server()
+
+    seen = asyncio.run(go())
+    assert seen[1:4] == ["idle", "idle", "idle"] and seen[-1] == "working", seen

@@ -101,6 +101,14 @@ class ActivityTracker:
                 state.shown, state.idle_since, state.why = "idle", None, why
         return state.shown
 
+    def settled(self, agent: str) -> bool:
+        """Time alone cannot move this agent's activity: idle with no debounce running, or not running.
+        ``update`` with the inputs it last had would leave it as it is (an idle fleet's tick skips it):
+        each idle answer of ``raw`` stays idle as ``now`` grows (a pane's change ages, a turn goes stale)."""
+        state = self._states.get(agent)
+        return state is not None and state.idle_since is None and (
+            state.shown == "idle" or (state.shown is None and state.why == "not running"))
+
     def why(self, agent: str) -> str:
         state = self._states.get(agent)
         return state.why if state else ""

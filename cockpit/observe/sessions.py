@@ -351,6 +351,7 @@ class SessionObserver:
         self._facts_last: dict[str, tuple[Any, tuple[str, ...], list[str], AgentFacts, dict[str, Path], bool]] = {}
         self._live_seen: dict[tuple[int, int | None], LiveSession] | None = None
         self._homes: dict[str, str] = {}
+        self._activity_in: dict[str, tuple[tuple[Any, ...], str | None]] = {}  # the tracker's last inputs and answer
 
     # --- where things live ----------------------------------------------------------------
     def claude_dir(self, agent: AgentConfig) -> Path:
@@ -588,12 +589,7 @@ class SessionObserver:
         status = res.live.status if res.live is not None else None
         activity = None
         if track_activity:
-            pane = getattr(obs, "pane", None)
-            activity = self.activity.update(
-                agent.name, now=now, alive=alive, live_status=status,
-                turn_finished=summary.turn_finished if summary else None,
-                last_turn_at=summary.last_at if summary else None,
-                pane_mark=getattr(pane, "change_mark", None), screen=screen)
+            activity = self._activity(agent.name, now, alive, status, summary, obs, screen)
         elif self.last is not None and agent.name in self.last.truths and alive:
             activity = self.last.truths[agent.name].activity
         why = self.activity.why(agent.name) if track_activity and alive else None
@@ -615,6 +611,21 @@ class SessionObserver:
             transcript=summary, kind=agent.kind, config_dir=home)
         self._truths[agent.name] = (key, truth)
         return truth
+
+    def _activity(self, name: str, now: float, alive: bool, status: str | None, summary: TranscriptSummary | None,
+                  obs: Any, screen: str | None) -> str | None:
+        """The tracker's answer; the last one while its inputs are what they were and time alone cannot
+        move it (an idle agent of an idle fleet costs no update a tick)."""
+        pane = getattr(obs, "pane", None)
+        inputs = (alive, status, summary.turn_finished if summary else None, summary.last_at if summary else None,
+                  getattr(pane, "change_mark", None), screen)
+        last = self._activity_in.get(name)
+        if last is not None and last[0] == inputs and self.activity.settled(name):
+            return last[1]
+        activity = self.activity.update(name, now=now, alive=alive, live_status=status, turn_finished=inputs[2],
+                                        last_turn_at=inputs[3], pane_mark=inputs[4], screen=screen)
+        self._activity_in[name] = (inputs, activity)
+        return activity
 
     def _complete(self, agent: AgentConfig, folder: str, sid: str,
                   summaries: dict[tuple[str, str], TranscriptSummary]) -> TranscriptSummary:

@@ -104,6 +104,8 @@ class Observer:
         self._last: dict[str, tuple[ProcessTable, frozenset[int] | None, AgentObservation]] = {}
         self._roots: tuple[int, ...] = ()  # the trees' roots of the last read, and how long their walk took
         self._walk_ms = 0.0
+        # what the last read's observations were made of (table, panes by agent, adoptions) and what they were
+        self._last_read: tuple[ProcessTable, dict[str, Pane], Mapping[str, Any], dict[str, AgentObservation], Any] | None = None
 
     async def observe(self) -> Snapshot:
         snap, _ = await self.observe_then(None)
@@ -183,6 +185,10 @@ class Observer:
         need_ports = any(a.port for a in self.config.agents if a.name in by_agent or a.name in adopted)
         if need_ports and not walked[2]:
             self.probe.scan()
+        last = self._last_read
+        if (not need_ports and last is not None and last[0] is procs and last[1] == by_agent and last[2] == adopted
+                and last[4] is self.config.agents):
+            return procs, last[3]  # the same table, panes and adoptions: the same observations (an idle fleet)
         agents: dict[str, AgentObservation] = {}
         for agent in self.config.agents:
             row = adopted.get(agent.name)
@@ -190,6 +196,7 @@ class Observer:
                 agents[agent.name] = self._observe_adopted(agent, row, by_id, procs)
             else:
                 agents[agent.name] = self._observe_agent(agent, by_agent.get(agent.name), procs)
+        self._last_read = (procs, by_agent, adopted, agents, self.config.agents)
         return procs, agents
 
     def _observe_adopted(self, agent: AgentConfig, row: Mapping[str, Any], by_id: Mapping[str, Pane],
