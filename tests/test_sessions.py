@@ -456,3 +456,38 @@ def test_an_unchanged_agent_keeps_its_truth_and_a_rewritten_live_file_is_seen_at
     moved = observer.observe_sync(snap, {}, now=T0 + 2)
     assert (moved.truths["tabs"].disk_session, moved.truths["tabs"].status) == (second_sid, "waiting")
     assert moved.truths["tabs"].activity == "needs_input"
+
+
+def test_an_idle_pass_reuses_its_truths_until_a_file_moves_or_time_ends_a_debounce(tmp_path, procs):
+    """The same observations (an idle fleet's tick hands the same objects) give the same truths object;
+    a transcript grown, a live status changed and a debounce that only time ends are each seen at once."""
+    work = tmp_path / "work"
+    work.mkdir()
+    cwd, cfg = str(work), tmp_path / "claude"
+    (a_pid, a_start), _, _ = procs
+    a_sid = sid()
+    path = write_transcript(cfg, cwd, a_sid, T0 + 100)
+    write_live(cfg, a_pid, a_start, a_sid, cwd, "idle")
+    config = make_config(tmp_path, [{"name": "a", "kind": "claude-code", "cwd": cwd, "command": ["claude"]}])
+    observer = session_observer(config)
+    snap = snapshot_of({"a": [(a_pid, a_start)]})
+    first = observer.observe_sync(snap, {}, now=T0 + 200)
+    assert (first.truths["a"].disk_session, first.truths["a"].activity) == (a_sid, "idle")
+    first = observer.observe_sync(snap, {}, now=T0 + 201)  # the id seen live is learned: its facts move once
+    for at in (T0 + 202, T0 + 204):
+        again = observer.observe_sync(snap, {}, now=at)
+        assert again.truths is first.truths
+    # a new turn in the transcript: its time on the very next pass
+    with open(path, "ab") as fh:
+        fh.write(turn(T0 + 300, 2, cwd=cwd, sid=a_sid))
+    grown = observer.observe_sync(snap, {}, now=T0 + 306)
+    assert grown.truths is not first.truths and grown.truths["a"].last_turn_at > first.truths["a"].last_turn_at
+    # busy at once; back to idle only after the debounce, which time alone ends (the inputs stay the same)
+    write_live(cfg, a_pid, a_start, a_sid, cwd, "busy")
+    assert observer.observe_sync(snap, {}, now=T0 + 308).truths["a"].activity == "working"
+    write_live(cfg, a_pid, a_start, a_sid, cwd, "idle")
+    assert observer.observe_sync(snap, {}, now=T0 + 310).truths["a"].activity == "working"  # debouncing
+    assert observer.observe_sync(snap, {}, now=T0 + 310.5).truths["a"].activity == "working"
+    settled = observer.observe_sync(snap, {}, now=T0 + 313)
+    assert settled.truths["a"].activity == "idle"
+    assert observer.observe_sync(snap, {}, now=T0 + 315).truths is settled.truths

@@ -352,6 +352,7 @@ class SessionObserver:
         self._live_seen: dict[tuple[int, int | None], LiveSession] | None = None
         self._homes: dict[str, str] = {}
         self._activity_in: dict[str, tuple[tuple[Any, ...], str | None]] = {}  # the tracker's last inputs and answer
+        self._truths_of: tuple[tuple[Any, ...], dict[str, SessionTruth]] | None = None  # the last truths and their inputs
 
     # --- where things live ----------------------------------------------------------------
     def claude_dir(self, agent: AgentConfig) -> Path:
@@ -460,10 +461,14 @@ class SessionObserver:
         transcripts, summaries = self._transcripts(agents, facts, cdirs, claude_in_tree)
         live.extend(self._codex_open_rollouts(agents, facts))
         resolutions = self._resolve(facts, live, transcripts)
-        truths = {agent.name: self._truth(agent, f, resolutions[agent.name], summaries, observations.get(agent.name),
-                                          now=now, screen=screens.get(agent.name), track_activity=track_activity,
-                                          cdirs=cdirs)
-                  for agent, f in zip(agents, facts)}
+        made_of = (observations, facts, resolutions, dict(summaries))
+        truths = self._same_truths(made_of) if track_activity and not screens else None
+        if truths is None:
+            truths = {agent.name: self._truth(agent, f, resolutions[agent.name], summaries, observations.get(agent.name),
+                                              now=now, screen=screens.get(agent.name), track_activity=track_activity,
+                                              cdirs=cdirs)
+                      for agent, f in zip(agents, facts)}
+            self._truths_of = (made_of, truths) if track_activity and not screens else None
         routes, routes_file, routes_error, bad_entries = self._route_states(agents, facts, folder_of, summaries, now)
         report = SessionsReport(
             at=now, truths=truths, routes=routes, routes_file=routes_file, routes_error=routes_error,
@@ -471,6 +476,20 @@ class SessionObserver:
             bytes_read=self._bytes_read() - bytes_before, bad_live_files=bad_live)
         self.last = report
         return report
+
+    def _same_truths(self, made_of: tuple[Any, list[AgentFacts], Any, dict[Any, Any]]) -> dict[str, SessionTruth] | None:
+        """The last pass's truths while they are made of the same observations, facts, answers and
+        transcripts (the same objects, equal summaries) and time alone cannot move any agent's activity."""
+        last = self._truths_of
+        if last is None:
+            return None
+        (observations, facts, resolutions, summaries), (was_obs, was_facts, was_res, was_summaries) = made_of, last[0]
+        if (observations is not was_obs or resolutions is not was_res or len(facts) != len(was_facts)
+                or not all(a is b for a, b in zip(facts, was_facts)) or summaries != was_summaries):
+            return None
+        if not all(self.activity.settled(f.name) for f in facts):
+            return None
+        return last[1]
 
     def _resolve(self, facts: list[AgentFacts], live: list[LiveSession],
                  transcripts: list[TranscriptFacts]) -> Mapping[str, Resolution]:
