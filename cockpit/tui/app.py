@@ -299,9 +299,14 @@ class CockpitApp(App[int]):
 
     # --- supervisor messages --------------------------------------------------------------
 
+    def _main_up(self) -> bool:
+        """The main screen is up: not composing, not being torn down at exit (Textual stops running first, then
+        removes the widgets while the app still handles the messages its workers posted)."""
+        return self.is_running and any(screen.query(AgentTable) for screen in self.screen_stack)
+
     def on_report_ready(self, message: ReportReady) -> None:
-        if not any(screen.query(AgentTable) for screen in self.screen_stack):
-            return  # the main screen is not up (composing, or torn down at exit): an event's report waits for none
+        if not self._main_up():
+            return  # an event's report waits for none
         report = message.report
         if self.report is None:
             self.call_after_refresh(self._freeze_startup_heap)
@@ -482,6 +487,8 @@ class CockpitApp(App[int]):
     def on_pane_captured(self, message: PaneCaptured) -> None:
         if self._preview_key is None or self._preview_key[:2] != (message.agent, message.pane):
             return  # the selection moved on while capturing
+        if not self._main_up():
+            return
         preview = self.query_one(PanePreview)
         if message.screen is None:
             preview.show_screen(None, f"{message.pane} could not be captured: {message.error or 'it is gone'}")
@@ -497,6 +504,8 @@ class CockpitApp(App[int]):
                 self.notify(message.error, title="journal", severity="warning", markup=False)
             return
         self._journal_error = None
+        if not self._main_up():
+            return  # torn down at exit (the reader starts once the main screen is up)
         self.tab("journal").add_rows(message.rows, bad_lines=message.bad_lines, reset=message.reset)
 
     # --- actions (the table in cockpit.tui.actions) ----------------------------------------
