@@ -94,8 +94,10 @@ def test_a_port_never_bound_fails_verification(world):
 
 def test_a_healthy_agent_is_spawned_verified_and_running(world):
     port = free_port()
+    # its SessionStart hook is its readiness: a spawn is verified when it arrives, so a deadline long enough for
+    # two Python startups on a loaded machine (the agent, then its hook) costs a healthy spawn nothing
     config = world.write_config([{"name": "tabs", "kind": "claude-code", "command": [*SIM, "--port", str(port)],
-                                  "port": port}])
+                                  "port": port}], supervisor={"spawn_verify_s": 8.0})
 
     async def go():
         sup = Supervisor(config)
