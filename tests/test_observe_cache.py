@@ -191,6 +191,16 @@ def spawn_child():
             p.wait()
 
 
+async def agent_window(client: TmuxClient, script: Path) -> str:
+    """A fresh server with the agent ``a1`` (``script``) in its tagged window; its pane id."""
+    await client.connect(start_server=True)
+    await client.run("new-session", "-d", "-s", "agents", "-n", "idle", "sleep", "600")
+    (pane,) = await client.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "=agents:", "-n", "a1",
+                               "--", sys.executable, str(script))
+    await client.run("set-option", "-p", "-t", pane.strip(), "@cockpit_agent", "a1")
+    return pane.strip()
+
+
 def test_a_whole_tick_sees_a_port_opened_then_closed_by_the_same_process(world) -> None:
     """The supervisor's tick, caches and all: the verdict follows the listener both ways at once."""
     from cockpit.supervisor import Supervisor
@@ -206,11 +216,7 @@ def test_a_whole_tick_sees_a_port_opened_then_closed_by_the_same_process(world) 
         client = TmuxClient(("-L", world.socket))
         seen: list[tuple[bool | None, list[str]]] = []
         try:
-            await client.connect(start_server=True)
-            await client.run("new-session", "-d", "-s", "agents", "-n", "idle", "sleep", "600")
-            (pane,) = await client.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "=agents:", "-n", "a1",
-                                       "--", sys.executable, str(script))
-            await client.run("set-option", "-p", "-t", pane.strip(), "@cockpit_agent", "a1")
+            pane = await agent_window(client, script)
 
             async def tick_until(listening: bool) -> None:
                 deadline = time.monotonic() + 10
@@ -226,8 +232,8 @@ def test_a_whole_tick_sees_a_port_opened_then_closed_by_the_same_process(world) 
             await tick_until(False)
             await sup.tick()  # a second unchanged tick: everything from the caches
             for line, listening in ((f"listen {port}", True), ("close", False)):
-                await client.run("send-keys", "-t", pane.strip(), "-l", line)
-                await client.run("send-keys", "-t", pane.strip(), "Enter")
+                await client.run("send-keys", "-t", pane, "-l", line)
+                await client.run("send-keys", "-t", pane, "Enter")
                 await tick_until(listening)
                 seen.append(("after", sorted(f.kind for f in (await sup.tick()).findings if f.agent == "a1")))
             return seen
@@ -311,19 +317,15 @@ def test_an_idle_agent_settled_by_many_ticks_is_working_on_the_tick_after_its_pa
         sup = Supervisor(config)
         client = TmuxClient(("-L", world.socket))
         try:
-            await client.connect(start_server=True)
-            await client.run("new-session", "-d", "-s", "agents", "-n", "idle", "sleep", "600")
-            (pane,) = await client.run("new-window", "-d", "-P", "-F", "#{pane_id}", "-t", "=agents:", "-n", "a1",
-                                       "--", sys.executable, str(script))
-            await client.run("set-option", "-p", "-t", pane.strip(), "@cockpit_agent", "a1")
+            pane = await agent_window(client, script)
             seen: list[str] = []
             for _ in range(4):  # the first tick sees its first mark; the rest find it quiet
                 seen.append((await sup.tick()).agents[0].status)
             assert sup.sessions.activity.settled("a1")
-            await client.run("send-keys", "-t", pane.strip(), "-l", "fork")
-            await client.run("send-keys", "-t", pane.strip(), "Enter")
+            await client.run("send-keys", "-t", pane, "-l", "fork")
+            await client.run("send-keys", "-t", pane, "Enter")
             deadline = time.monotonic() + 5
-            while "ok fork" not in "\n".join(await client.run("capture-pane", "-p", "-t", pane.strip())):
+            while "ok fork" not in "\n".join(await client.run("capture-pane", "-p", "-t", pane)):
                 assert time.monotonic() < deadline, "the agent never echoed"
                 await asyncio.sleep(0.05)
             seen.append((await sup.tick()).agents[0].status)
