@@ -859,8 +859,10 @@ class Supervisor:
             judgement = judgement.again(snap, self.config, names)
         held = tuple(f for f in last.findings if f.kind == "cleanup_throttled" and f.agent not in names)
         # a notice is toasted once, by its tick
-        await self._publish(last, snap, judgement, held + tuple(throttled), notices=(),
-                            panes=snap.base.panes if base is not None else last.panes)
+        # a fresh base says what tmux is now (a server killed or started since the tick), not the tick's report
+        fresh = {} if base is None else {"panes": base.panes, "tmux_server": base.tmux_server,
+                                         "tmux_ok": base.tmux_ok or judgement.remote_only}
+        await self._publish(last, snap, judgement, held + tuple(throttled), notices=(), **fresh)
 
     async def _publish(self, last: Report, snap: TickSnapshot, judgement: Judgement, extra: tuple[Finding, ...],
                        **changes: Any) -> None:

@@ -235,6 +235,29 @@ def test_a_killed_tmux_server_leaves_the_agents_down_from_the_disk_then_the_lead
     assert report.agents[0].restarts >= 1
 
 
+def test_the_respawns_own_report_after_a_killed_tmux_server_says_the_new_server_is_up(world):
+    # an event's report (the spawn's pass) is the last report until the next tick: it must not keep the
+    # "no tmux server" of the tick before it while it shows the agent running in the new server
+    config = world.write_config([{"name": "one", "command": [*SIM]}])
+
+    async def go():
+        sup = Supervisor(config)
+        try:
+            await tick_until(sup, lambda r: r.agents[0].status in LIVE_STATUSES, timeout=15)
+            world.tmux("kill-server")
+            await tick_until(sup, lambda r: not r.tmux_server, timeout=5)
+            deadline = time.monotonic() + 15  # no tick from here: the events bring the agent back
+            while time.monotonic() < deadline and sup.last_report.agents[0].status not in LIVE_STATUSES:
+                await asyncio.sleep(0.05)
+            return sup.last_report
+        finally:
+            await sup.close()
+
+    report = asyncio.run(go())
+    assert report.agents[0].status in LIVE_STATUSES and report.agents[0].pane is not None
+    assert report.tmux_server and report.tmux_ok
+
+
 def test_two_cockpits_and_one_dead_agent_give_exactly_one_respawn(world):
     config = world.write_config([{"name": "solo", "command": [*SIM]}])
 
