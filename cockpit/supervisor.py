@@ -169,6 +169,7 @@ class Supervisor:
         self.last_snap: TickSnapshot | None = None
         self.last_judgement: Judgement | None = None
         self._agent_nows: dict[str, tuple[Any, ...]] = {}  # agent -> (obs, record, hooks, starting, its AgentNow)
+        self._agent_nows_all: tuple[tuple[Any, ...], list[AgentNow]] | None = None  # the whole list, and its inputs
         self._hook_due: set[str] = set()
 
     def _build_observe(self, config: Config, clock: Callable[[], float]) -> None:
@@ -522,8 +523,7 @@ class Supervisor:
         with self._sync_step("plan"):
             facts = TickFacts(
                 now=self.clock(), mode=mode, budget=budget,
-                agents=[self._agent_now(n, snap.base, snap.records[n], snap.starting, hooks=snap.hooks.get(n))
-                        for n in self._names],
+                agents=self._agent_nows_of(snap),
                 session_findings=judgement.session_findings,
                 truths=snap.sessions.truths if snap.sessions is not None else {},
                 zombies=[w for w in judgement.wrappers if w.state == "zombie"],
@@ -539,6 +539,19 @@ class Supervisor:
 
     def _budget(self) -> Budget:
         return Budget(self.actions.bucket.available(), self.config.supervisor.max_actions_per_minute)
+
+    def _agent_nows_of(self, snap: TickSnapshot) -> list[AgentNow]:
+        """Every agent's AgentNow: the same list while the observation map, the records, the starting set
+        and the hooks' states are the same as last tick (else each agent's own memo)."""
+        key = (snap.base.agents, snap.records, snap.starting, snap.hooks)
+        last = self._agent_nows_all
+        if last is not None and last[0][0] is key[0] and last[0][1] is key[1] and last[0][2] == key[2] \
+                and (last[0][3] is key[3] or last[0][3] == key[3]):
+            return last[1]
+        nows = [self._agent_now(n, snap.base, snap.records[n], snap.starting, hooks=snap.hooks.get(n))
+                for n in self._names]
+        self._agent_nows_all = (key, nows)
+        return nows
 
     def _agent_now(self, name: str, base: Snapshot, record: AgentRecord, starting: Collection[str],
                    hooks: Any = ...) -> AgentNow:

@@ -81,3 +81,67 @@ def test_the_state_disk_observe_read_is_judged_into_state_unwritable(tmp_path, m
     assert finding.subject == "/state" and finding.evidence["free_bytes"] == 100
     roomy = StateDisk("/state", {}, free=1 << 30)
     assert "state_unwritable" not in {f.kind for f in judge_tick(replace(snap, state=roomy), config, budget).fleet}
+
+
+# --- an idle tick: every verdict given back whole while nothing it reads moved ------------------------
+
+def live_world(tmp_path, *, spawn_hooks: str | None = "ok"):
+    """Two live agents, api spawned with hooks at NOW (``spawn_hooks``: whether they spoke)."""
+    from cockpit.observe.procs import Proc
+    from cockpit.observe.snapshot import AgentObservation
+    config = parse_config({"state": {"dir": str(tmp_path / "state")}, "supervisor": {"spawn_verify_s": 5},
+                           "agents": [{"name": "api", "command": ["true"]}, {"name": "tabs", "command": ["true"]}]},
+                          tmp_path / "cockpit.toml")
+    procs = {n: Proc(100 + i, 1, 5000 + i, "S", 100 + i, ("true",)) for i, n in enumerate(("api", "tabs"))}
+    agents = {n: AgentObservation(n, None, p, (p,), None) for n, p in procs.items()}
+    base = Snapshot(at=NOW, tmux_ok=True, tmux_error=None, panes=(), procs=ProcessTable(()), agents=agents)
+    records = {"api": AgentRecord(Lifecycle(), open_spawn=True, spawn_at=NOW, spawn_hooks=spawn_hooks),
+               "tabs": AgentRecord(Lifecycle())}
+    return config, TickSnapshot(base=base, records=records)
+
+
+def idle_ticks(snap: TickSnapshot, config, judgement, times):
+    """Ticks at ``times`` whose observation map, records, hooks... are the very objects of ``snap``."""
+    budget = TickBudget.for_tick(2.0)
+    for at in times:
+        judgement = judge_tick(replace(snap, base=replace(snap.base, at=at)), config, budget, previous=judgement)
+    return judgement
+
+
+def kinds(judgement, agent: str) -> list[str]:
+    return [f.kind for f in judgement.findings() if f.agent == agent]
+
+
+def test_an_idle_tick_gives_every_verdict_back_whole(tmp_path):
+    config, snap = live_world(tmp_path)
+    first = judge_tick(snap, config, TickBudget.for_tick(2.0))
+    later = idle_ticks(snap, config, first, (NOW + 2, NOW + 4, NOW + 60))
+    assert later.verdicts is first.verdicts  # not one agent judged again
+
+
+def test_a_silent_spawns_hooks_silent_comes_due_on_time_after_idle_ticks(tmp_path):
+    config, snap = live_world(tmp_path, spawn_hooks="silent")
+    first = judge_tick(snap, config, TickBudget.for_tick(2.0))
+    before = idle_ticks(snap, config, first, (NOW + 2, NOW + 4))
+    assert "hooks_silent" not in kinds(before, "api")  # within its spawn_verify_s
+    due = idle_ticks(snap, config, before, (NOW + 6,))  # the same objects: only the clock moved
+    assert "hooks_silent" in kinds(due, "api")
+
+
+def test_a_changed_input_after_idle_ticks_is_judged(tmp_path):
+    from cockpit.lifecycle import AgentState
+    from cockpit.observe.events import HookState
+    config, snap = live_world(tmp_path)
+    budget = TickBudget.for_tick(2.0)
+    idle = idle_ticks(snap, config, judge_tick(snap, config, budget), (NOW + 2, NOW + 4))
+    gone = {**snap.base.agents, "tabs": replace(snap.base.agents["tabs"], proc=None, tree=())}
+    died = judge_tick(replace(snap, base=replace(snap.base, at=NOW + 6, agents=gone)), config, budget, previous=idle)
+    assert died.verdicts["tabs"].status.status != idle.verdicts["tabs"].status.status  # its process is gone
+    failed = {"api": HookState(events=1, activity_at=NOW + 7, error={"error": "rate_limit"})}
+    said = judge_tick(replace(snap, base=replace(snap.base, at=NOW + 8), hooks=failed), config, budget,
+                      previous=idle)
+    assert "agent_error" in kinds(said, "api")  # a hook's StopFailure, the map otherwise the same
+    fatal = {**snap.records, "tabs": AgentRecord(Lifecycle(state=AgentState.FATAL))}
+    moved = judge_tick(replace(snap, base=replace(snap.base, at=NOW + 8), records=fatal), config, budget,
+                       previous=idle)
+    assert moved.verdicts["tabs"].status.state is AgentState.FATAL  # its record moved: judged from it

@@ -49,6 +49,7 @@ class Judgement:
     remote_findings: tuple[Finding, ...] = ()  # their findings, and host_unreachable
     remote_only: bool = False                 # no local agent: this cockpit needs no tmux server of its own
     folds: Mapping[str, tuple[Fold, ...]] = field(default_factory=dict)  # seed #11: agent -> folds seen
+    agents_key: tuple[Any, ...] = field(default=(), compare=False, repr=False)  # what every verdict was judged from
 
     @property
     def statuses(self) -> tuple[AgentStatus, ...]:
@@ -74,7 +75,7 @@ class Judgement:
             if agent.name in names:
                 verdicts[agent.name] = judge_one(agent, snap, config, previous=verdicts.get(agent.name))
         again = tuple(judge_reminders(snap, config)) if reminders else self.reminders
-        return replace(self, verdicts=verdicts, reminders=again)
+        return replace(self, verdicts=verdicts, reminders=again, agents_key=())  # judged from two snapshots
 
 
 def verdict_inputs(agent: AgentConfig, snap: TickSnapshot, config: Config) -> tuple[Any, ...]:
@@ -218,11 +219,37 @@ def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphan
     """Every agent, then the fleet. ``orphans`` and ``folds`` come from the judges that keep a memory
     (the registry's unmatched exits, each transcript's fold detector), fed from this snapshot;
     ``previous`` (the last judgement) gives back each verdict whose inputs did not move."""
-    last = previous.verdicts if previous is not None else {}
-    verdicts = {agent.name: judge_one(agent, snap, config, last.get(agent.name)) for agent in config.agents}
+    key = agents_key(snap, config)
+    if previous is not None and same_agents_inputs(previous.agents_key, key, snap):
+        verdicts = previous.verdicts  # no input of any verdict moved, and none reads the clock: not one judged again
+    else:
+        last = previous.verdicts if previous is not None else {}
+        verdicts = {agent.name: judge_one(agent, snap, config, last.get(agent.name)) for agent in config.agents}
     wrappers, fleet = judge_fleet(snap, config, budget, orphans=orphans, folds=folds, server=server, outputs=outputs)
     return again_hosts(Judgement(verdicts, tuple(fleet), wrappers, tuple(judge_reminders(snap, config)),
-                                 remote_only=remote_only(snap, config), folds=dict(folds or {})), snap)
+                                 remote_only=remote_only(snap, config), folds=dict(folds or {}), agents_key=key), snap)
+
+
+def agents_key(snap: TickSnapshot, config: Config) -> tuple[Any, ...]:
+    """Every input of every :func:`verdict_inputs`, whole: the agents, the settings, tmux, the observation
+    map, the records, the starting set, the hooks' states, the session truth."""
+    return (config.agents, config.supervisor, snap.tmux_ok, snap.starting, snap.base.agents, snap.records,
+            snap.hooks, snap.sessions)
+
+
+def same_agents_inputs(last: tuple[Any, ...], key: tuple[Any, ...], snap: TickSnapshot) -> bool:
+    """Whether every verdict judged from ``last`` is this snapshot's too: the same objects (the small
+    flags and the hooks' states equal) and no verdict that reads the clock (a spawn whose hooks were
+    silent: its ``hooks_silent`` comes due with time alone)."""
+    if len(last) != len(key):
+        return False
+    agents, sup, tmux_ok, starting, observed, records, hooks, sessions = key
+    if not (last[0] is agents and last[1] is sup and last[2] == tmux_ok and last[3] == starting
+            and last[4] is observed and last[5] is records and last[7] is sessions):
+        return False
+    if last[6] is not hooks and last[6] != hooks:  # a fresh dict of the same states each tick
+        return False
+    return not any(record.spawn_hooks == "silent" for record in snap.records.values())
 
 
 def again_hosts(judgement: Judgement, snap: TickSnapshot) -> Judgement:
