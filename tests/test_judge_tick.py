@@ -97,14 +97,18 @@ def live_world(tmp_path, *, spawn_hooks: str | None = "ok"):
     base = Snapshot(at=NOW, tmux_ok=True, tmux_error=None, panes=(), procs=ProcessTable(()), agents=agents)
     records = {"api": AgentRecord(Lifecycle(), open_spawn=True, spawn_at=NOW, spawn_hooks=spawn_hooks),
                "tabs": AgentRecord(Lifecycle())}
-    return config, TickSnapshot(base=base, records=records)
+    truths = {n: SessionTruth(n, "s-disk", "live", NOW, True, "idle") for n in ("api", "tabs")}
+    return config, TickSnapshot(base=base, records=records, sessions=SessionsReport(at=NOW, truths=truths, routes={}))
 
 
 def idle_ticks(snap: TickSnapshot, config, judgement, times):
-    """Ticks at ``times`` whose observation map, records, hooks... are the very objects of ``snap``."""
+    """Ticks at ``times`` whose observation map, records, hooks, truths... are the very objects of ``snap``
+    (each tick's session report and its routes map are new: the same truths, equal routes)."""
     budget = TickBudget.for_tick(2.0)
     for at in times:
-        judgement = judge_tick(replace(snap, base=replace(snap.base, at=at)), config, budget, previous=judgement)
+        sessions = replace(snap.sessions, at=at, routes=dict(snap.sessions.routes))
+        judgement = judge_tick(replace(snap, base=replace(snap.base, at=at), sessions=sessions), config, budget,
+                               previous=judgement)
     return judgement
 
 
@@ -145,3 +149,7 @@ def test_a_changed_input_after_idle_ticks_is_judged(tmp_path):
     moved = judge_tick(replace(snap, base=replace(snap.base, at=NOW + 8), records=fatal), config, budget,
                        previous=idle)
     assert moved.verdicts["tabs"].status.state is AgentState.FATAL  # its record moved: judged from it
+    truths = {**snap.sessions.truths, "tabs": SessionTruth("tabs", "s-new", "live", NOW, True, "idle")}
+    busy = replace(snap, base=replace(snap.base, at=NOW + 8), sessions=replace(snap.sessions, truths=truths))
+    assert judge_tick(busy, config, budget, previous=idle).verdicts["tabs"].status.disk_session == "s-new"
+    assert idle.verdicts["tabs"].status.disk_session == "s-disk"  # a new session on disk: judged

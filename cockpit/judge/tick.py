@@ -231,23 +231,27 @@ def judge_tick(snap: TickSnapshot, config: Config, budget: TickBudget, *, orphan
 
 
 def agents_key(snap: TickSnapshot, config: Config) -> tuple[Any, ...]:
-    """Every input of every :func:`verdict_inputs`, whole: the agents, the settings, tmux, the observation
-    map, the records, the starting set, the hooks' states, the session truth."""
-    return (config.agents, config.supervisor, snap.tmux_ok, snap.starting, snap.base.agents, snap.records,
-            snap.hooks, snap.sessions)
+    """Every input of every :func:`verdict_inputs`, whole: the agents, the settings, tmux, the starting
+    set, the observation map, the records, the hooks' states, the session truth and routes."""
+    sessions = snap.sessions
+    routes = (None,) * 4 if sessions is None else (sessions.truths, sessions.routes, sessions.routes_file,
+                                                     sessions.routes_bad_entries)
+    return (config.agents, config.supervisor, snap.base.agents, snap.records, sessions is None, snap.tmux_ok,
+            snap.starting, snap.hooks, *routes)
+
+
+_BY_IDENTITY = 4  # the agents, the settings, the observation map, the records: the same objects, or judged again
 
 
 def same_agents_inputs(last: tuple[Any, ...], key: tuple[Any, ...], snap: TickSnapshot) -> bool:
-    """Whether every verdict judged from ``last`` is this snapshot's too: the same objects (the small
-    flags and the hooks' states equal) and no verdict that reads the clock (a spawn whose hooks were
-    silent: its ``hooks_silent`` comes due with time alone)."""
+    """Whether every verdict judged from ``last`` is this snapshot's too: the same objects (the rest
+    equal: the hooks' states and the routes come in a fresh dict of the same values) and no verdict
+    that reads the clock (a spawn whose hooks were silent: its ``hooks_silent`` comes due with time alone)."""
     if len(last) != len(key):
         return False
-    agents, sup, tmux_ok, starting, observed, records, hooks, sessions = key
-    if not (last[0] is agents and last[1] is sup and last[2] == tmux_ok and last[3] == starting
-            and last[4] is observed and last[5] is records and last[7] is sessions):
+    if any(last[i] is not key[i] for i in range(_BY_IDENTITY)):
         return False
-    if last[6] is not hooks and last[6] != hooks:  # a fresh dict of the same states each tick
+    if any(a is not b and a != b for a, b in zip(last[_BY_IDENTITY:], key[_BY_IDENTITY:])):
         return False
     return not any(record.spawn_hooks == "silent" for record in snap.records.values())
 
