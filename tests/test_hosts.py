@@ -332,6 +332,17 @@ def test_the_hosts_bench_counts_reports_and_shows_them_as_they_come_not_per_tick
     assert result["reports_per_s"] > 4 and result["shown_ms_p99"] < 1000  # ~100 ms batching; slack for a loaded CI
 
 
+async def tick_once_hosts_settled(config, *, read_only: bool = False):
+    """One cockpit: started, its hosts given time to answer (or fail), one tick, closed."""
+    sup = Supervisor(config, read_only=read_only)
+    try:
+        await sup.start()
+        await sup.hosts.settled(20)
+        return await sup.tick()
+    finally:
+        await sup.close()
+
+
 def test_a_host_unreachable_after_a_restart_still_shows_its_agents_from_its_last_report(tmp_path):
     sim = [sys.executable, "-m", "cockpit.remote.simhost", "--agents", "3", "--every", "0.2"]
     up = parse_config({"state": {"dir": str(tmp_path / "s")}, "hosts": [{"name": "gpu", "ssh": ["sh", "-c"],
@@ -340,22 +351,16 @@ def test_a_host_unreachable_after_a_restart_still_shows_its_agents_from_its_last
                          "hosts": [{"name": "gpu", "ssh": [*LOCALSSH, "--down-between", "0", "1e12"],
                                     "cockpit": sim}]})
 
-    async def run(config, read_only=False):
-        sup = Supervisor(config, read_only=read_only)
-        try:
-            await sup.start()
-            await sup.hosts.settled(20)
-            return await sup.tick()
-        finally:
-            await sup.close()
+    def run(config, read_only=False):
+        return asyncio.run(tick_once_hosts_settled(config, read_only=read_only))
 
     before = time.time()
-    first = asyncio.run(run(up))
+    first = run(up)
     after = time.time()
     assert [a.name for a in first.agents] == ["gpu/sim-0000", "gpu/sim-0001", "gpu/sim-0002"]
     memory = tmp_path / "s" / "hosts" / "gpu.json"
     assert memory.stat().st_mode & 0o777 == 0o600
-    later = asyncio.run(run(gone, read_only=True))  # a cockpit started while the host is down
+    later = run(gone, read_only=True)  # a cockpit started while the host is down
     assert [(a.name, a.status) for a in later.agents] == [(f"gpu/sim-000{i}", "unknown") for i in range(3)]
     # the agents are shown with the time of the report the first cockpit remembered (reports kept
     # coming after its tick: the memory holds one of them)
@@ -367,7 +372,7 @@ def test_a_host_unreachable_after_a_restart_still_shows_its_agents_from_its_last
     [finding] = [f for f in later.findings if f.kind == "host_unreachable"]
     assert "3 agents kept as unknown" in finding.summary and "Connection refused" in finding.summary
     memory.write_text("[1, 2")  # a memory that cannot be used is only ignored
-    assert asyncio.run(run(gone, read_only=True)).agents == ()
+    assert run(gone, read_only=True).agents == ()
 
 
 @settings(max_examples=50, deadline=None)
@@ -386,16 +391,7 @@ def test_a_remote_cockpit_that_cannot_start_is_host_unreachable_with_its_own_wor
                            "hosts": [{"name": "box", "ssh": ["sh", "-c"], "cockpit": [COCKPIT],
                                       "config": str(tmp_path / "missing.toml")}]})
 
-    async def go():
-        sup = Supervisor(config, read_only=True)
-        try:
-            await sup.start()
-            await sup.hosts.settled(20)
-            return await sup.tick()
-        finally:
-            await sup.close()
-
-    report = asyncio.run(go())
+    report = asyncio.run(tick_once_hosts_settled(config, read_only=True))
     [finding] = report.findings
     assert finding.kind == "host_unreachable" and "missing.toml" in finding.summary
     assert "no such file" in finding.evidence["error"] and report.exit_code == 2
