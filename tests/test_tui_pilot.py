@@ -179,6 +179,12 @@ def test_letters_typed_right_after_slash_reach_the_filter_even_before_the_app_ca
             await until(pilot, lambda: [str(k.value) for k in table.rows] == ["docs"], "only docs left")
             await pilot.press("escape")
             await until(pilot, lambda: table.row_count > 1, "the filter cleared")
+            # applied with enter, the keys are back in the table: escape still clears it
+            await pilot.press("slash", "d", "o", "c", "enter")
+            await until(pilot, lambda: app.focused is table and table.row_count == 1, "the filter applied")
+            await pilot.press("escape")
+            await until(pilot, lambda: table.row_count > 1 and app.query_one("#filter", Input).value == "",
+                        "the applied filter cleared by escape")
             await pilot.press("s")
             await until(pilot, lambda: isinstance(app.focused, Input) and app.focused.id != "filter", "the send input")
             await pilot.press("slash", "e", "x")

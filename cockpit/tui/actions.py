@@ -477,6 +477,10 @@ ACTION_LIST: tuple[Action, ...] = (
     Action("filter", "slash", "Filter", "Narrow the agents by name, kind, state or finding",
            run=lambda app, _t: app.action_filter(), priority=True,
            palette=(PaletteEntry("Filter agents", "Narrow the agents table (/)", over="app"),)),
+    # a filter applied with enter leaves the keys in the table: escape there clears it too (without a
+    # filter the key is inert here and stays the focused widget's or the dialog's)
+    Action("clear_filter", "escape", "Clear filter", "Show every agent again",
+           run=lambda app, _t: app.clear_filter(), footer=lambda app: app.filtered),
     *(tab_action(tab) for tab in TABS),
     Action("help", "question_mark", "Help", "Every key, as currently bound", run=lambda app, _t: app.action_help(),
            palette=(PaletteEntry("Keys", "Every key as currently bound (?)", over="app"),)),

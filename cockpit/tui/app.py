@@ -731,6 +731,14 @@ class CockpitApp(App[int]):
         bar.set_class(bool(self._filter), "-active")
         self.query_one(AgentTable).focus()
 
+    @property
+    def filtered(self) -> bool:
+        """A filter narrows the agents table now."""
+        return bool(self._filter)
+
+    def clear_filter(self) -> None:
+        self.query_one(FilterBar).action_close()
+
     @on(FilterBar.Closed)
     def _filter_closed(self) -> None:
         self.query_one(FilterBar).remove_class("-active")
