@@ -84,7 +84,11 @@ def test_real_claude_hooks_bind_the_session_drive_the_status_and_rebind_after_cl
                 await _until(lambda: _agent(run).disk_session == new, 10, "the row bound to the new session")
                 stale = [f for f in run.reports[-1].findings if f.agent == "tabs"
                          and f.kind in ("stale_route", "unknown_route_session")]
-                assert stale and stale[0].evidence.get("disk_session") == new  # judged against the new id at once
+                if not stale:  # the CLI's live-session file named the new id first: the leader repointed at once
+                    assert json.loads((world.root / "routes.json").read_text()) == {"tabs": new}
+                    assert _agent(run).route_session == new
+                else:
+                    assert stale[0].evidence.get("disk_session") == new  # judged against the new id at once
                 return sid, new
 
         sid, new = asyncio.run(go())
